@@ -1,0 +1,129 @@
+#include "gru-sim/csrc/harness.h"
+#include "gru-sim/src/ports.rs.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "Vgru_fst.h"
+#include "Vgru_vcd.h"
+#include "verilated.h"
+#include "verilated_fst_c.h"
+#include "verilated_vcd_c.h"
+
+namespace gru {
+namespace {
+
+// Wide Verilator ports are arrays of 32-bit words; the Rust side uses 64-bit words.
+template <class W> void put_wide(W &dst, const std::array<uint64_t, 8> &src) {
+    for (int k = 0; k < 8; ++k) {
+        dst[2 * k] = static_cast<uint32_t>(src[k]);
+        dst[2 * k + 1] = static_cast<uint32_t>(src[k] >> 32);
+    }
+}
+template <class W, size_t N> void get_wide(std::array<uint64_t, N> &dst, const W &src) {
+    for (size_t k = 0; k < N; ++k)
+        dst[k] = static_cast<uint64_t>(src[2 * k]) | (static_cast<uint64_t>(src[2 * k + 1]) << 32);
+}
+
+template <class Model, class Trace> class HarnessImpl final : public Harness {
+public:
+    HarnessImpl() : ctx_(new VerilatedContext) {
+        // Must precede model construction so the model registers its trace callbacks.
+        ctx_->traceEverOn(true);
+        model_.reset(new Model(ctx_.get(), "TOP"));
+        model_->clk_i = 0;
+        model_->rst_ni = 0;
+        model_->eval();
+    }
+    ~HarnessImpl() override {
+        close_trace();
+        model_->final();
+    }
+
+    void cycle(const PortsIn &in, PortsOut &out) override {
+        Model &m = *model_;
+        m.rst_ni = in.rst_n;
+        m.mmio_req_valid_i = in.mmio_req_valid;
+        m.mmio_req_write_i = in.mmio_req_write;
+        m.mmio_req_addr_i = in.mmio_req_addr;
+        m.mmio_req_dwen_i = in.mmio_req_dwen;
+        put_wide(m.mmio_req_data_i, in.mmio_req_data);
+        m.cb_req_valid_i = in.cb_req_valid;
+        m.cb_req_cbr_i = in.cb_req_cbr;
+        m.cb_req_vaddr_i = in.cb_req_vaddr;
+        m.cb_req_write_i = in.cb_req_write;
+        m.cb_req_wdata_i = in.cb_req_wdata;
+        m.mem_req_ready_i = in.mem_req_ready;
+        m.mem_rsp_valid_i = in.mem_rsp_valid;
+        m.mem_rsp_tag_i = in.mem_rsp_tag;
+        m.mem_rsp_rdata_i = in.mem_rsp_rdata;
+        m.dbg_event_i = in.dbg_event;
+        m.dbg_tlb_idx_i = in.dbg_tlb_idx;
+        // Cycle n: inputs settle with the clock low at 2n, the edge is at 2n+1 (1 ns units).
+        m.clk_i = 0;
+        m.eval();
+        if (trace_) trace_->dump(2 * cycles_);
+        m.clk_i = 1;
+        m.eval();
+        if (trace_) trace_->dump(2 * cycles_ + 1);
+        ++cycles_;
+
+        out.mmio_req_ready = m.mmio_req_ready_o;
+        out.mmio_rsp_valid = m.mmio_rsp_valid_o;
+        out.mmio_rsp_err = m.mmio_rsp_err_o;
+        get_wide(out.mmio_rsp_data, m.mmio_rsp_data_o);
+        out.cb_req_ready = m.cb_req_ready_o;
+        out.cb_cmp_valid = m.cb_cmp_valid_o;
+        out.cb_cmp_cbr = m.cb_cmp_cbr_o;
+        out.cb_cmp_status = m.cb_cmp_status_o;
+        out.cb_cmp_cause = m.cb_cmp_cause_o;
+        out.cb_cmp_rdata = m.cb_cmp_rdata_o;
+        out.mem_req_valid = m.mem_req_valid_o;
+        out.mem_req_paddr = m.mem_req_paddr_o;
+        out.mem_req_write = m.mem_req_write_o;
+        out.mem_req_wdata = m.mem_req_wdata_o;
+        out.mem_req_tag = m.mem_req_tag_o;
+        out.irq = m.irq_o;
+        get_wide(out.dbg_tlb_entry, m.dbg_tlb_entry_o);
+    }
+
+    void peek_tlb(uint8_t idx, PortsOut &out) override {
+        // The clock stays high: this eval settles only the combinational debug read.
+        model_->dbg_tlb_idx_i = idx;
+        model_->eval();
+        get_wide(out.dbg_tlb_entry, model_->dbg_tlb_entry_o);
+    }
+
+    void open_trace(rust::Str path) override {
+        close_trace();
+        std::unique_ptr<Trace> t(new Trace);
+        t->set_time_unit("1ns");
+        t->set_time_resolution("1ns");
+        model_->trace(t.get(), 99);
+        std::string p(path);
+        t->open(p.c_str());
+        if (!t->isOpen()) throw std::runtime_error("cannot open waveform file " + p);
+        trace_ = std::move(t);
+    }
+
+    void close_trace() override {
+        if (trace_) {
+            trace_->close();
+            trace_.reset();
+        }
+    }
+
+private:
+    std::unique_ptr<VerilatedContext> ctx_;
+    std::unique_ptr<Model> model_;
+    std::unique_ptr<Trace> trace_;
+    uint64_t cycles_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Harness> new_harness(bool vcd) {
+    if (vcd) return std::unique_ptr<Harness>(new HarnessImpl<Vgru_vcd, VerilatedVcdC>());
+    return std::unique_ptr<Harness>(new HarnessImpl<Vgru_fst, VerilatedFstC>());
+}
+}  // namespace gru

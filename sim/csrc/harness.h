@@ -1,0 +1,26 @@
+// C++ harness around the Verilated gru_chiplet: one call per cycle carries every port.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include "rust/cxx.h"
+
+namespace gru {
+struct PortsIn;
+struct PortsOut;
+
+// One Verilated model and its own VerilatedContext. Abstract so that the FST- and the
+// VCD-traced variants (Verilator 5.006 supports one trace format per model) share one API.
+class Harness {
+public:
+    virtual ~Harness() = default;
+    // Drive the inputs with the clock low, raise the clock, and return the outputs after the edge.
+    virtual void cycle(const PortsIn &in, PortsOut &out) = 0;
+    // Read TLB entry `idx` through the combinational debug port without a clock edge.
+    virtual void peek_tlb(uint8_t idx, PortsOut &out) = 0;
+    // Start dumping to `path` (format fixed by the variant); throws when the file cannot be opened.
+    virtual void open_trace(rust::Str path) = 0;
+    virtual void close_trace() = 0;
+};
+
+std::unique_ptr<Harness> new_harness(bool vcd);
+}  // namespace gru

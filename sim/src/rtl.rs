@@ -1,0 +1,105 @@
+//! The Verilated RTL behind [`CycleModel`]: a C++ harness owns the model and its
+//! `VerilatedContext`, and one FFI call per cycle moves every port.
+
+use crate::ports::{CycleModel, PortsIn, PortsOut};
+use std::path::Path;
+
+#[cxx::bridge(namespace = "gru")]
+mod ffi {
+    unsafe extern "C++" {
+        include!("gru-sim/csrc/harness.h");
+        type PortsIn = crate::ports::PortsIn;
+        type PortsOut = crate::ports::PortsOut;
+        type Harness;
+        fn new_harness(vcd: bool) -> UniquePtr<Harness>;
+        fn cycle(self: Pin<&mut Harness>, inp: &PortsIn, out: &mut PortsOut);
+        fn peek_tlb(self: Pin<&mut Harness>, idx: u8, out: &mut PortsOut);
+        fn open_trace(self: Pin<&mut Harness>, path: &str) -> Result<()>;
+        fn close_trace(self: Pin<&mut Harness>);
+    }
+}
+
+/// Waveform format of a model variant; Verilator 5.006 builds one format into a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WaveFormat {
+    /// Compressed FST (GTKWave, Surfer); the default.
+    #[default]
+    Fst,
+    /// Plain VCD.
+    Vcd,
+}
+
+impl WaveFormat {
+    /// File extension of a dump in this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            WaveFormat::Fst => "fst",
+            WaveFormat::Vcd => "vcd",
+        }
+    }
+}
+
+/// Errors of the RTL harness.
+#[derive(Debug, thiserror::Error)]
+pub enum RtlError {
+    /// The waveform file could not be created.
+    #[error("cannot open waveform {path}: {msg}")]
+    Trace {
+        /// The file asked for.
+        path: String,
+        /// What the trace writer said.
+        msg: String,
+    },
+}
+
+/// The Verilated `gru_chiplet`. Must stay on the thread that built it (it is `!Send`).
+pub struct Rtl {
+    harness: cxx::UniquePtr<ffi::Harness>,
+    out: PortsOut,
+    cycles: u64,
+    format: WaveFormat,
+}
+
+impl Rtl {
+    /// Build a model able to dump waveforms in `format` (no file is open: full speed).
+    pub fn new(format: WaveFormat) -> Self {
+        Rtl { harness: ffi::new_harness(format == WaveFormat::Vcd), out: PortsOut::default(), cycles: 0, format }
+    }
+
+    /// The format [`Rtl::open_waves`] writes.
+    pub fn wave_format(&self) -> WaveFormat {
+        self.format
+    }
+
+    /// Start dumping every signal to `path` from the next cycle on. Time axis: cycle n's edge is
+    /// at 2n+1 ns.
+    pub fn open_waves(&mut self, path: &Path) -> Result<(), RtlError> {
+        let p = path.to_string_lossy();
+        self.harness
+            .pin_mut()
+            .open_trace(&p)
+            .map_err(|e| RtlError::Trace { path: p.to_string(), msg: e.what().to_string() })
+    }
+
+    /// Stop dumping and flush the file.
+    pub fn close_waves(&mut self) {
+        self.harness.pin_mut().close_trace();
+    }
+}
+
+impl CycleModel for Rtl {
+    fn cycle(&mut self, inp: &PortsIn) -> &PortsOut {
+        self.harness.pin_mut().cycle(inp, &mut self.out);
+        self.cycles += 1;
+        &self.out
+    }
+
+    fn cycles(&self) -> u64 {
+        self.cycles
+    }
+
+    fn peek_tlb(&mut self, idx: u8) -> [u64; 2] {
+        self.harness.pin_mut().peek_tlb(idx, &mut self.out);
+        self.out.dbg_tlb_entry
+    }
+}

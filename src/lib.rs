@@ -1,0 +1,1 @@
+//! gru-cosim: the system wiring, checker, scenarios and CLI.
