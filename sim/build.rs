@@ -37,8 +37,7 @@ fn model_sources(mdir: &Path, prefix: &str) -> Vec<PathBuf> {
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    println!("cargo:rerun-if-env-changed=GRU_RTL_DIR");
-    let rtl = std::env::var("GRU_RTL_DIR").map(PathBuf::from).unwrap_or_else(|_| manifest.join("../rtl"));
+    let rtl = manifest.join("../rtl");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let root = PathBuf::from(
         std::env::var("DEP_VERILATED_ROOT").expect("verilated-rt exports DEP_VERILATED_ROOT"),
@@ -52,12 +51,6 @@ fn main() {
         .collect();
     sources.sort();
     println!("cargo:rerun-if-changed={}", rtl.display());
-    println!("cargo::rustc-check-cfg=cfg(gru_rtl)");
-    if !sources.iter().any(|p| p.extension().is_some_and(|x| x == "v")) {
-        println!("cargo:warning=no RTL in {}: building without the Verilated model", rtl.display());
-        return;
-    }
-    println!("cargo:rustc-cfg=gru_rtl");
     for s in &sources {
         println!("cargo:rerun-if-changed={}", s.display());
     }

@@ -1,1 +1,3 @@
 //! gru-cosim: the system wiring, checker, scenarios and CLI.
+
+pub mod chiplet_cmds;

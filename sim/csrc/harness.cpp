@@ -41,6 +41,23 @@ public:
     }
 
     void cycle(const PortsIn &in, PortsOut &out) override {
+        drive(in);
+        read(out);
+    }
+
+    uint64_t replay(rust::Slice<const PortsIn> inputs) override {
+        uint64_t sum = 0;
+        for (const PortsIn &in : inputs) {
+            drive(in);
+            const Model &m = *model_;
+            sum += m.mmio_rsp_data_o[0] + m.cb_cmp_rdata_o + m.mem_req_paddr_o + m.irq_o;
+        }
+        return sum;
+    }
+
+private:
+    // Drive one cycle's inputs, clock low then high, dumping both phases when tracing.
+    void drive(const PortsIn &in) {
         Model &m = *model_;
         m.rst_ni = in.rst_n;
         m.mmio_req_valid_i = in.mmio_req_valid;
@@ -67,7 +84,10 @@ public:
         m.eval();
         if (trace_) trace_->dump(2 * cycles_ + 1);
         ++cycles_;
+    }
 
+    void read(PortsOut &out) const {
+        const Model &m = *model_;
         out.mmio_req_ready = m.mmio_req_ready_o;
         out.mmio_rsp_valid = m.mmio_rsp_valid_o;
         out.mmio_rsp_err = m.mmio_rsp_err_o;
@@ -87,6 +107,7 @@ public:
         get_wide(out.dbg_tlb_entry, m.dbg_tlb_entry_o);
     }
 
+public:
     void peek_tlb(uint8_t idx, PortsOut &out) override {
         // The clock stays high: this eval settles only the combinational debug read.
         model_->dbg_tlb_idx_i = idx;

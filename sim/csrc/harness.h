@@ -3,10 +3,9 @@
 #include <cstdint>
 #include <memory>
 #include "rust/cxx.h"
+#include "gru-sim/src/ports.rs.h"
 
 namespace gru {
-struct PortsIn;
-struct PortsOut;
 
 // One Verilated model and its own VerilatedContext. Abstract so that the FST- and the
 // VCD-traced variants (Verilator 5.006 supports one trace format per model) share one API.
@@ -20,6 +19,9 @@ public:
     // Start dumping to `path` (format fixed by the variant); throws when the file cannot be opened.
     virtual void open_trace(rust::Str path) = 0;
     virtual void close_trace() = 0;
+    // Benchmark baseline: run recorded inputs in a pure C++ loop (no FFI per cycle); returns a
+    // checksum of the outputs so the loop cannot be optimised away.
+    virtual uint64_t replay(rust::Slice<const PortsIn> inputs) = 0;
 };
 
 std::unique_ptr<Harness> new_harness(bool vcd);

@@ -1,11 +1,14 @@
 //! gru_chiplet under simulation: the Verilated RTL, the cycle-accurate reference model, and the
-//! lockstep comparison, all behind [`ports::CycleModel`].
+//! lockstep comparison, all behind [`ports::CycleModel`]; [`chiplet::Chiplet`] puts a
+//! transaction-level API (MMIO lines, CB requests, memory server) over any of them.
 
 // Links the Verilator runtime after the models (rustc drops unreferenced crates).
 extern crate verilated_rt as _;
 
+pub mod chiplet;
 pub mod handles;
+pub mod lockstep;
 pub mod model;
 pub mod ports;
-#[cfg(gru_rtl)]
 pub mod rtl;
+pub mod stimulus;

@@ -16,6 +16,7 @@ mod ffi {
         fn peek_tlb(self: Pin<&mut Harness>, idx: u8, out: &mut PortsOut);
         fn open_trace(self: Pin<&mut Harness>, path: &str) -> Result<()>;
         fn close_trace(self: Pin<&mut Harness>);
+        fn replay(self: Pin<&mut Harness>, inputs: &[PortsIn]) -> u64;
     }
 }
 
@@ -79,6 +80,14 @@ impl Rtl {
             .pin_mut()
             .open_trace(&p)
             .map_err(|e| RtlError::Trace { path: p.to_string(), msg: e.what().to_string() })
+    }
+
+    /// Benchmark baseline: run recorded `inputs` in a pure C++ loop; returns an output checksum.
+    pub fn replay_cpp(&mut self, inputs: &[PortsIn]) -> u64 {
+        let n = inputs.len() as u64;
+        let sum = self.harness.pin_mut().replay(inputs);
+        self.cycles += n;
+        sum
     }
 
     /// Stop dumping and flush the file.

@@ -1,0 +1,104 @@
+// gru_tfm -- the TLB fault maps and the interrupt lines (MICROARCH §3, §4.1, §1 irq_o).
+//
+// Fault map m has a fault bit and a done bit per CBR. A read returns them and clears them at the
+// same edge (the driver's atomic exchange); bits the CB engine sets at that edge stay set.
+// irq_o[m] is high while map m holds a fault bit of a context with tlb_int_enable.
+module gru_tfm #(
+    parameter NUM_CTX = 16,
+    parameter NUM_CBR = 128,
+    parameter NUM_TFM = 16,
+    parameter CBR_PER_CTX = NUM_CBR / NUM_CTX   // ctx(cbr) = cbr / CBR_PER_CTX
+) (
+    clk_i, rst_ni,
+    rd_clr_i, idx_i, rd_line_o,
+    set_fault_i, set_done_i, set_map_i, set_cbr_i,
+    tlb_int_enable_i,
+    irq_o
+);
+`include "gru_defs.vh"
+
+    localparam TFM_IW      = $clog2(NUM_TFM);
+    localparam CBR_IW      = $clog2(NUM_CBR);
+
+    localparam P_FAULT0 = TFM_FAULT0_DW*DW_W + TFM_FAULT0_LSB;
+    localparam P_FAULT1 = TFM_FAULT1_DW*DW_W + TFM_FAULT1_LSB;
+    localparam P_DONE0  = TFM_DONE0_DW*DW_W + TFM_DONE0_LSB;
+    localparam P_DONE1  = TFM_DONE1_DW*DW_W + TFM_DONE1_LSB;
+
+    input clk_i;
+    input rst_ni;
+
+    input                  rd_clr_i;      // accepted read of TFM idx_i: clear what it returns
+    input  [TFM_IW-1:0]    idx_i;
+    output [LINE_W-1:0]    rd_line_o;
+
+    // From the CB engine: at most one bit set per edge.
+    input                  set_fault_i;
+    input                  set_done_i;
+    input  [CCH_TLB_INT_SELECT_W-1:0] set_map_i;    // the context's tlb_int_select
+    input  [CBR_IW-1:0]    set_cbr_i;
+
+    input  [NUM_CTX-1:0]   tlb_int_enable_i;
+    output [NUM_TFM-1:0]   irq_o;
+
+    reg [NUM_TFM*NUM_CBR-1:0] tfm_fault_q, tfm_fault_d;
+    reg [NUM_TFM*NUM_CBR-1:0] tfm_done_q, tfm_done_d;
+
+    // ---------------------------------------------------------------- reads
+    reg [TFM_MAP_BITS-1:0] rd_fault, rd_done;
+    reg [LINE_W-1:0]       rd_line;
+    always @* begin
+        rd_fault = {TFM_MAP_BITS{1'b0}};
+        rd_done  = {TFM_MAP_BITS{1'b0}};
+        rd_fault[NUM_CBR-1:0] = tfm_fault_q[idx_i*NUM_CBR +: NUM_CBR];
+        rd_done[NUM_CBR-1:0]  = tfm_done_q[idx_i*NUM_CBR +: NUM_CBR];
+        rd_line = {LINE_W{1'b0}};
+        rd_line[P_FAULT0 +: TFM_FAULT0_W] = rd_fault[0 +: TFM_FAULT0_W];
+        rd_line[P_FAULT1 +: TFM_FAULT1_W] = rd_fault[TFM_FAULT0_W +: TFM_FAULT1_W];
+        rd_line[P_DONE0 +: TFM_DONE0_W]   = rd_done[0 +: TFM_DONE0_W];
+        rd_line[P_DONE1 +: TFM_DONE1_W]   = rd_done[TFM_DONE0_W +: TFM_DONE1_W];
+    end
+    assign rd_line_o = rd_line;
+
+    // ---------------------------------------------------------------- irq
+    // CBRs whose context has tlb_int_enable.
+    reg [NUM_CBR-1:0] cbr_int_enable;
+    reg [NUM_TFM-1:0] irq;
+    integer ci, mi;
+    always @* begin
+        for (ci = 0; ci < NUM_CBR; ci = ci + 1)
+            cbr_int_enable[ci] = tlb_int_enable_i[ci / CBR_PER_CTX];
+        for (mi = 0; mi < NUM_TFM; mi = mi + 1)
+            irq[mi] = |(tfm_fault_q[mi*NUM_CBR +: NUM_CBR] & cbr_int_enable);
+    end
+    assign irq_o = irq;
+
+    // ---------------------------------------------------------------- next state
+    // fault_d = (fault_q & ~returned) | newly_set
+    wire [TFM_IW+CBR_IW-1:0] set_bit = {set_map_i[TFM_IW-1:0], set_cbr_i};
+    wire                     set_map_ok = {1'b0, set_map_i} < NUM_TFM;   // else nothing is set
+    integer ni;
+    always @* begin
+        tfm_fault_d = tfm_fault_q;
+        tfm_done_d  = tfm_done_q;
+        for (ni = 0; ni < NUM_TFM; ni = ni + 1) begin
+            if (rd_clr_i && idx_i == ni[TFM_IW-1:0]) begin
+                tfm_fault_d[ni*NUM_CBR +: NUM_CBR] = {NUM_CBR{1'b0}};
+                tfm_done_d[ni*NUM_CBR +: NUM_CBR]  = {NUM_CBR{1'b0}};
+            end
+        end
+        if (set_fault_i && set_map_ok) tfm_fault_d[set_bit] = 1'b1;
+        if (set_done_i && set_map_ok)  tfm_done_d[set_bit]  = 1'b1;
+    end
+
+    always @(posedge clk_i) begin
+        if (!rst_ni) begin
+            tfm_fault_q <= {NUM_TFM*NUM_CBR{1'b0}};
+            tfm_done_q  <= {NUM_TFM*NUM_CBR{1'b0}};
+        end else begin
+            tfm_fault_q <= tfm_fault_d;
+            tfm_done_q  <= tfm_done_d;
+        end
+    end
+
+endmodule

@@ -1,0 +1,227 @@
+// gru_tlb -- the fully associative external TLB (MICROARCH §3, §5 E_LOOKUP, §6.1, §9.5).
+//
+// Holds the entries, answers the CB engine's lookup combinationally (lowest matching index
+// wins), selects the install (dropin) target and applies, at the edge, the purge engine's clears
+// first and then the install. Also drives the combinational debug read port.
+module gru_tlb #(
+    parameter TLB_ENTRIES = 128
+) (
+    clk_i, rst_ni,
+    lk_en_i, lk_ctx_i, lk_asid_i, lk_vpn_i,
+    lk_hit_o, lk_pfn_o, lk_ps_o, lk_dirty_o,
+    purge_clr_i,
+    ins_valid_i, ins_ctx_i, ins_asid_i, ins_vpn_i, ins_ps_i, ins_pfn_i, ins_dirty_i,
+    dbg_idx_i, dbg_entry_o,
+    tlb_valid_o, tlb_ctx_o, tlb_asid_o, tlb_vpn_o, tlb_ps_o
+);
+`include "gru_defs.vh"
+
+    localparam IDX_W = $clog2(TLB_ENTRIES);
+    localparam [IDX_W-1:0] RR_LAST = TLB_ENTRIES[IDX_W-1:0] - 1'b1;
+
+    input clk_i;
+    input rst_ni;
+
+    // Lookup key, from the CB engine's registered state. The match logic is evaluated only
+    // while lk_en_i (E_LOOKUP): the results are unused otherwise, and skipping the 128-entry loop
+    // keeps the Verilated model fast.
+    input                   lk_en_i;
+    input  [TLB_CTX_W-1:0]  lk_ctx_i;
+    input  [TLB_ASID_W-1:0] lk_asid_i;
+    input  [TLB_VPN_W-1:0]  lk_vpn_i;     // vaddr[63:12]
+    output                  lk_hit_o;
+    output [TLB_PFN_W-1:0]  lk_pfn_o;
+    output [TLB_PS_W-1:0]   lk_ps_o;
+    output                  lk_dirty_o;
+
+    // Entries the purge engine clears at this edge.
+    input  [TLB_ENTRIES-1:0] purge_clr_i;
+
+    // Dropin from a TFH command at this edge (page size already checked: ps <= 8).
+    input                   ins_valid_i;
+    input  [TLB_CTX_W-1:0]  ins_ctx_i;
+    input  [TLB_ASID_W-1:0] ins_asid_i;
+    input  [TLB_VPN_W-1:0]  ins_vpn_i;    // fillvaddr[63:12], not yet aligned
+    input  [TLB_PS_W-1:0]   ins_ps_i;
+    input  [TLB_PFN_W-1:0]  ins_pfn_i;
+    input                   ins_dirty_i;
+
+    input  [7:0]            dbg_idx_i;
+    output [DBG_W-1:0]      dbg_entry_o;
+
+    // Flat entry state for the purge engine.
+    output [TLB_ENTRIES-1:0]            tlb_valid_o;
+    output [TLB_ENTRIES*TLB_CTX_W-1:0]  tlb_ctx_o;
+    output [TLB_ENTRIES*TLB_ASID_W-1:0] tlb_asid_o;
+    output [TLB_ENTRIES*TLB_VPN_W-1:0]  tlb_vpn_o;
+    output [TLB_ENTRIES*TLB_PS_W-1:0]   tlb_ps_o;
+
+    // ---------------------------------------------------------------- state
+    reg [TLB_ENTRIES-1:0]            tlb_valid_q, tlb_valid_d;
+    reg [TLB_ENTRIES*TLB_CTX_W-1:0]  tlb_ctx_q;
+    reg [TLB_ENTRIES*TLB_ASID_W-1:0] tlb_asid_q;
+    reg [TLB_ENTRIES*TLB_VPN_W-1:0]  tlb_vpn_q;   // stored aligned down to the entry's page
+    reg [TLB_ENTRIES*TLB_PS_W-1:0]   tlb_ps_q;
+    reg [TLB_ENTRIES*TLB_PFN_W-1:0]  tlb_pfn_q;
+    reg [TLB_ENTRIES-1:0]            tlb_dirty_q;
+    reg [IDX_W-1:0]                  rr_q, rr_d;  // round-robin replacement pointer
+
+    assign tlb_valid_o = tlb_valid_q;
+    assign tlb_ctx_o   = tlb_ctx_q;
+    assign tlb_asid_o  = tlb_asid_q;
+    assign tlb_vpn_o   = tlb_vpn_q;
+    assign tlb_ps_o    = tlb_ps_q;
+
+    // shift(code): page bytes = 4096 << shift; codes > 8 never reach the TLB but map to 0.
+    function [PS_SHIFT_W-1:0] ps_shift;
+        input [TLB_PS_W-1:0] code;
+        begin
+            if (code > PS_MAX_CODE) ps_shift = 0;
+            else ps_shift = PS_SHIFTS[code*PS_SHIFT_W +: PS_SHIFT_W];
+        end
+    endfunction
+
+    // VPN bits that name the page (the low shift bits are the offset inside a large page).
+    function [TLB_VPN_W-1:0] vpn_mask;
+        input [PS_SHIFT_W-1:0] shift;
+        begin
+            vpn_mask = ~((52'd1 << shift) - 52'd1);
+        end
+    endfunction
+
+    // ---------------------------------------------------------------- lookup
+    reg [TLB_ENTRIES-1:0] lk_match;
+    reg [IDX_W-1:0]       lk_idx;
+    integer li;
+    always @* begin
+        lk_match = {TLB_ENTRIES{1'b0}};
+        lk_idx   = {IDX_W{1'b0}};
+        if (lk_en_i) begin
+            // Downwards, so that with several matches the lowest index wins.
+            for (li = TLB_ENTRIES - 1; li >= 0; li = li - 1) begin
+                lk_match[li] = tlb_valid_q[li]
+                    && tlb_ctx_q[li*TLB_CTX_W +: TLB_CTX_W] == lk_ctx_i
+                    && tlb_asid_q[li*TLB_ASID_W +: TLB_ASID_W] == lk_asid_i
+                    && ((tlb_vpn_q[li*TLB_VPN_W +: TLB_VPN_W] ^ lk_vpn_i)
+                        & vpn_mask(ps_shift(tlb_ps_q[li*TLB_PS_W +: TLB_PS_W])))
+                       == {TLB_VPN_W{1'b0}};
+                if (lk_match[li]) lk_idx = li[IDX_W-1:0];
+            end
+        end
+    end
+    assign lk_hit_o   = |lk_match;
+    assign lk_pfn_o   = tlb_pfn_q[lk_idx*TLB_PFN_W +: TLB_PFN_W];
+    assign lk_ps_o    = tlb_ps_q[lk_idx*TLB_PS_W +: TLB_PS_W];
+    assign lk_dirty_o = tlb_dirty_q[lk_idx];
+
+    // ---------------------------------------------------------------- install target
+    // Lowest valid same-ctx/asid entry whose page range overlaps the new one, else the lowest
+    // invalid entry, else rr_q. Chosen from the pre-edge entries (purge clears of the same edge
+    // are not seen: every decision of an edge uses pre-edge state, MICROARCH §9).
+    reg [TLB_VPN_W-1:0]   ins_vpn_al;      // new page, aligned down
+    reg [TLB_VPN_W:0]     ins_end;         // one past its last vpn
+    reg [TLB_VPN_W:0]     ent_end;
+    reg [TLB_VPN_W-1:0]   ent_vpn;
+    reg [TLB_ENTRIES-1:0] ins_overlap;
+    reg                   ins_has_overlap, ins_has_free;
+    reg [IDX_W-1:0]       ins_overlap_idx, ins_free_idx, ins_tgt;
+    reg                   ins_use_rr;
+    integer ii;
+    always @* begin
+        ins_vpn_al = ins_vpn_i & vpn_mask(ps_shift(ins_ps_i));
+        ins_end    = {1'b0, ins_vpn_al} + ({{TLB_VPN_W{1'b0}}, 1'b1} << ps_shift(ins_ps_i));
+        ent_vpn     = {TLB_VPN_W{1'b0}};
+        ent_end     = {(TLB_VPN_W+1){1'b0}};
+        ins_overlap = {TLB_ENTRIES{1'b0}};
+        ins_overlap_idx = {IDX_W{1'b0}};
+        ins_free_idx    = {IDX_W{1'b0}};
+        // Only evaluated on an install (keeps the Verilated model fast).
+        if (ins_valid_i) begin
+            // Downwards, so that the lowest index wins.
+            for (ii = TLB_ENTRIES - 1; ii >= 0; ii = ii - 1) begin
+                ent_vpn = tlb_vpn_q[ii*TLB_VPN_W +: TLB_VPN_W];
+                ent_end = {1'b0, ent_vpn}
+                    + ({{TLB_VPN_W{1'b0}}, 1'b1} << ps_shift(tlb_ps_q[ii*TLB_PS_W +: TLB_PS_W]));
+                ins_overlap[ii] = tlb_valid_q[ii]
+                    && tlb_ctx_q[ii*TLB_CTX_W +: TLB_CTX_W] == ins_ctx_i
+                    && tlb_asid_q[ii*TLB_ASID_W +: TLB_ASID_W] == ins_asid_i
+                    && {1'b0, ent_vpn} < ins_end
+                    && {1'b0, ins_vpn_al} < ent_end;
+                if (ins_overlap[ii]) ins_overlap_idx = ii[IDX_W-1:0];
+                if (!tlb_valid_q[ii]) ins_free_idx = ii[IDX_W-1:0];
+            end
+        end
+        ins_has_overlap = |ins_overlap;
+        ins_has_free    = ~&tlb_valid_q;
+        ins_use_rr = 1'b0;
+        if (ins_has_overlap) ins_tgt = ins_overlap_idx;
+        else if (ins_has_free) ins_tgt = ins_free_idx;
+        else begin
+            ins_tgt    = rr_q;
+            ins_use_rr = 1'b1;
+        end
+    end
+
+    // ---------------------------------------------------------------- next state
+    // Valid bits: purge clears first, then the install (the install wins on the same entry).
+    integer ni;
+    always @* begin
+        tlb_valid_d = tlb_valid_q & ~purge_clr_i;
+        rr_d = rr_q;
+        if (ins_valid_i) begin
+            for (ni = 0; ni < TLB_ENTRIES; ni = ni + 1)
+                if (ins_tgt == ni[IDX_W-1:0]) tlb_valid_d[ni] = 1'b1;
+            if (ins_use_rr)
+                rr_d = (rr_q == RR_LAST) ? {IDX_W{1'b0}} : rr_q + 1'b1;
+        end
+    end
+
+    integer si;
+    always @(posedge clk_i) begin
+        if (!rst_ni) begin
+            tlb_valid_q <= {TLB_ENTRIES{1'b0}};
+            tlb_ctx_q   <= {TLB_ENTRIES*TLB_CTX_W{1'b0}};
+            tlb_asid_q  <= {TLB_ENTRIES*TLB_ASID_W{1'b0}};
+            tlb_vpn_q   <= {TLB_ENTRIES*TLB_VPN_W{1'b0}};
+            tlb_ps_q    <= {TLB_ENTRIES*TLB_PS_W{1'b0}};
+            tlb_pfn_q   <= {TLB_ENTRIES*TLB_PFN_W{1'b0}};
+            tlb_dirty_q <= {TLB_ENTRIES{1'b0}};
+            rr_q        <= {IDX_W{1'b0}};
+        end else begin
+            tlb_valid_q <= tlb_valid_d;
+            rr_q        <= rr_d;
+            // Payload: a plain write port at the install target.
+            if (ins_valid_i) begin
+                for (si = 0; si < TLB_ENTRIES; si = si + 1) begin
+                    if (ins_tgt == si[IDX_W-1:0]) begin
+                        tlb_ctx_q[si*TLB_CTX_W +: TLB_CTX_W]    <= ins_ctx_i;
+                        tlb_asid_q[si*TLB_ASID_W +: TLB_ASID_W] <= ins_asid_i;
+                        tlb_vpn_q[si*TLB_VPN_W +: TLB_VPN_W]    <= ins_vpn_al;
+                        tlb_ps_q[si*TLB_PS_W +: TLB_PS_W]       <= ins_ps_i;
+                        tlb_pfn_q[si*TLB_PFN_W +: TLB_PFN_W]    <= ins_pfn_i;
+                        tlb_dirty_q[si]                         <= ins_dirty_i;
+                    end
+                end
+            end
+        end
+    end
+
+    // ---------------------------------------------------------------- debug read
+    reg [DBG_W-1:0] dbg_entry;
+    reg [IDX_W-1:0] dbg_idx;
+    always @* begin
+        dbg_entry = {DBG_W{1'b0}};
+        dbg_idx   = dbg_idx_i[IDX_W-1:0];
+        if ({24'd0, dbg_idx_i} < TLB_ENTRIES) begin
+            dbg_entry[DBG_VALID_LSB]                = tlb_valid_q[dbg_idx];
+            dbg_entry[DBG_CTX_LSB +: TLB_CTX_W]     = tlb_ctx_q[dbg_idx*TLB_CTX_W +: TLB_CTX_W];
+            dbg_entry[DBG_ASID_LSB +: TLB_ASID_W]   = tlb_asid_q[dbg_idx*TLB_ASID_W +: TLB_ASID_W];
+            dbg_entry[DBG_VPN_LSB +: TLB_VPN_W]     = tlb_vpn_q[dbg_idx*TLB_VPN_W +: TLB_VPN_W];
+            dbg_entry[DBG_PS_LSB +: TLB_PS_W]       = tlb_ps_q[dbg_idx*TLB_PS_W +: TLB_PS_W];
+            dbg_entry[DBG_PFN_LSB +: TLB_PFN_W]     = tlb_pfn_q[dbg_idx*TLB_PFN_W +: TLB_PFN_W];
+            dbg_entry[DBG_DIRTY_LSB]                = tlb_dirty_q[dbg_idx];
+        end
+    end
+    assign dbg_entry_o = dbg_entry;
+
+endmodule

@@ -1,0 +1,257 @@
+//! The cycle-accurate reference model of `gru_chiplet` (docs/MICROARCH.md).
+//!
+//! One submodule per RTL unit. Each edge first takes every decision that MICROARCH §9 bases on
+//! the pre-edge state (sync completion, purge step, CB engine, MMIO), then merges the effects in
+//! the §9 order — the `_q`/`_d` split of the RTL, spelled out.
+
+mod cb_engine;
+mod cch;
+mod mmio;
+mod purge;
+mod stats;
+mod tfh;
+mod tfm;
+mod tlb;
+
+pub use tlb::TlbEntry;
+
+use crate::handles::Stat;
+use crate::ports::{CycleModel, PortsIn, PortsOut};
+use cb_engine::Engine;
+use cch::Cchs;
+use mmio::MmioFx;
+use purge::Purge;
+use stats::Counters;
+use tfh::Tfhs;
+use tfm::Tfms;
+use tlb::Tlb;
+
+/// The chiplet's parameters (MICROARCH §0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// Contexts (CCHs), a power of two, at most 16.
+    pub num_ctx: usize,
+    /// CBRs (TFHs), a power of two, at least `num_ctx`, at most 128.
+    pub num_cbr: usize,
+    /// TGHs, at most 256.
+    pub num_tgh: usize,
+    /// Fault maps (and interrupt lines), at most 16.
+    pub num_tfm: usize,
+    /// TLB entries, a power of two, at most 256.
+    pub tlb_entries: usize,
+    /// Entries the purge engine examines per cycle, at most 64.
+    pub purge_lanes: usize,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { num_ctx: 16, num_cbr: 128, num_tgh: 24, num_tfm: 16, tlb_entries: 128, purge_lanes: 8 }
+    }
+}
+
+impl Params {
+    /// CBRs per context; `ctx(cbr) = cbr / cbr_per_ctx`.
+    pub fn cbr_per_ctx(&self) -> usize {
+        self.num_cbr / self.num_ctx
+    }
+
+    /// Checks the limits the port and field widths impose.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        let range = |name, value: usize, max| {
+            if (1..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(ParamsError::Range { name, value, max })
+            }
+        };
+        range("num_ctx", self.num_ctx, 16)?;
+        range("num_cbr", self.num_cbr, 128)?;
+        range("num_tgh", self.num_tgh, 256)?;
+        range("num_tfm", self.num_tfm, 16)?;
+        range("tlb_entries", self.tlb_entries, 256)?;
+        range("purge_lanes", self.purge_lanes, 64)?;
+        // The RTL slices indices to $clog2 bits: these three must be powers of two.
+        for (name, value) in [("num_ctx", self.num_ctx), ("num_cbr", self.num_cbr), ("tlb_entries", self.tlb_entries)] {
+            if !value.is_power_of_two() {
+                return Err(ParamsError::NotPowerOfTwo { name, value });
+            }
+        }
+        if self.num_cbr < self.num_ctx {
+            return Err(ParamsError::CbrSplit { num_cbr: self.num_cbr, num_ctx: self.num_ctx });
+        }
+        Ok(())
+    }
+}
+
+/// Parameters the chiplet cannot have.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    /// A parameter outside 1..=max.
+    #[error("{name} = {value} is outside 1..={max}")]
+    Range {
+        /// The parameter.
+        name: &'static str,
+        /// Its value.
+        value: usize,
+        /// Its largest allowed value.
+        max: usize,
+    },
+    /// Fewer CBRs than contexts.
+    #[error("num_cbr = {num_cbr} is less than num_ctx = {num_ctx}")]
+    CbrSplit {
+        /// CBRs asked for.
+        num_cbr: usize,
+        /// Contexts asked for.
+        num_ctx: usize,
+    },
+    /// A parameter the RTL indexes with $clog2 bits is not a power of two.
+    #[error("{name} = {value} is not a power of two")]
+    NotPowerOfTwo {
+        /// The parameter.
+        name: &'static str,
+        /// Its value.
+        value: usize,
+    },
+}
+
+/// The CBRs of context `c`, as a mask (bit k = CBR k).
+fn ctx_cbrs(c: usize, cbr_per_ctx: usize) -> u128 {
+    (u128::MAX >> (128 - cbr_per_ctx)) << (c * cbr_per_ctx)
+}
+
+/// The reference model: [`CycleModel`] with the RTL's cycle behaviour.
+pub struct RefModel {
+    params: Params,
+    tlb: Tlb,
+    purge: Purge,
+    tfh: Tfhs,
+    tfm: Tfms,
+    cch: Cchs,
+    engine: Engine,
+    stats: Counters,
+    out: PortsOut,
+    cycles: u64,
+}
+
+impl RefModel {
+    /// A model in its reset state.
+    ///
+    /// # Panics
+    /// If `params` fail [`Params::validate`]; use [`RefModel::try_new`] for parameters from input.
+    pub fn new(params: Params) -> Self {
+        Self::try_new(params).unwrap_or_else(|e| panic!("invalid chiplet parameters: {e}"))
+    }
+
+    /// A model in its reset state, or why `params` are impossible.
+    pub fn try_new(params: Params) -> Result<Self, ParamsError> {
+        params.validate()?;
+        Ok(RefModel {
+            params,
+            tlb: Tlb::new(params.tlb_entries),
+            purge: Purge::new(params.num_tgh, params.purge_lanes),
+            tfh: Tfhs::new(params.num_cbr),
+            tfm: Tfms::new(params.num_tfm),
+            cch: Cchs::new(params.num_ctx),
+            engine: Engine::new(params.num_cbr, params.cbr_per_ctx()),
+            stats: Counters::default(),
+            out: PortsOut { mmio_req_ready: true, cb_req_ready: true, ..PortsOut::default() },
+            cycles: 0,
+        })
+    }
+
+    /// The parameters the model was built with.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// TLB entry `i` (an invalid entry beyond the last, like the debug port).
+    pub fn tlb_entry(&self, i: usize) -> TlbEntry {
+        self.tlb.entries.get(i).copied().unwrap_or_default()
+    }
+
+    /// Lookups so far that matched more than one entry (DESIGN §3.3 allows at most one).
+    pub fn multi_match_violations(&self) -> u64 {
+        self.engine.multi_match
+    }
+
+    fn reset(&mut self) {
+        self.tlb.reset();
+        self.purge.reset();
+        self.tfh.reset();
+        self.tfm.reset();
+        self.cch.reset();
+        self.engine.reset();
+        self.stats = Counters::default();
+        self.out = PortsOut { mmio_req_ready: true, ..PortsOut::default() };
+    }
+
+    /// One edge out of reset, in the order of MICROARCH §9.
+    fn edge(&mut self, inp: &PortsIn) {
+        // §9.2: from the pre-edge state.
+        let sync_done = self.cch.sync_done(&self.engine);
+        let purge = self.purge.plan(&self.tlb);
+        // §9.4 runs before §9.3 in code: the engine reads TLB/CCH/TGH state that the MMIO
+        // request may change, and hands its writes to other units (TFH latch, TFM bit, counter)
+        // to the merge, so a STAT or TFM read still sees pre-edge values. Its own pend clears
+        // thereby precede the request's pend sets, as §9.5 orders.
+        let eng = self.engine.step(inp, &self.tlb, &self.cch, &self.purge, &mut self.out);
+        // §9.3: the response registers; an err response has no effect but the counter.
+        let (err, data, mmio) = match inp.mmio_req_valid.then(|| self.mmio(inp)) {
+            None => (false, [0; 8], MmioFx::default()),
+            Some(Ok((data, fx))) => (false, data, fx),
+            Some(Err(_)) => {
+                self.stats.add(Stat::MmioErrors, 1);
+                (true, [0; 8], MmioFx::default())
+            }
+        };
+        self.out.mmio_rsp_valid = inp.mmio_req_valid;
+        self.out.mmio_rsp_err = err;
+        self.out.mmio_rsp_data = data;
+        // §9.5 merge.
+        if let Some(step) = purge {
+            self.purge.apply(step, &mut self.tlb, &mut self.stats);
+        }
+        if let Some((i, e)) = mmio.install {
+            self.tlb.entries[i] = e;
+        }
+        self.cch.apply_sync(sync_done);
+        if let Some(s) = eng.tfm {
+            self.tfm.set(s);
+        }
+        if let Some(l) = eng.latch {
+            self.tfh.latch(l);
+        }
+        if let Some(s) = eng.stat {
+            self.stats.add(s, 1);
+        }
+        if let Some(b) = mmio.stale_mark {
+            self.tfh.mark_stale(b);
+        }
+    }
+}
+
+impl CycleModel for RefModel {
+    fn cycle(&mut self, inp: &PortsIn) -> &PortsOut {
+        self.cycles += 1;
+        if inp.rst_n {
+            self.edge(inp);
+        } else {
+            self.reset();
+        }
+        self.out.cb_req_ready = self.engine.ready();
+        self.out.irq = self.tfm.irq(self.cch.int_enabled_cbrs(self.params.cbr_per_ctx()));
+        self.out.dbg_tlb_entry = self.tlb.dbg(inp.dbg_tlb_idx.into());
+        &self.out
+    }
+
+    fn cycles(&self) -> u64 {
+        self.cycles
+    }
+
+    fn peek_tlb(&mut self, idx: u8) -> [u64; 2] {
+        self.tlb.dbg(idx.into())
+    }
+}
+
+#[cfg(test)]
+mod tests;

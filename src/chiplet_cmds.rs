@@ -1,0 +1,164 @@
+//! The chiplet-level commands: the demo that `make run` shows until the full system lands, the
+//! random lockstep and the throughput benchmark.
+
+use gru_sim::chiplet::{CbRequest, Chiplet, ChipletError, FlatMemory};
+use gru_sim::handles as h;
+use gru_sim::lockstep::Lockstep;
+use gru_sim::model::{Params, RefModel};
+use gru_sim::ports::CycleModel;
+use gru_sim::rtl::{Rtl, WaveFormat};
+use gru_sim::stimulus::{RandomMemory, RandomTraffic, Recorder};
+use std::path::PathBuf;
+use std::time::Instant;
+
+type Checked = Lockstep<Rtl, RefModel>;
+
+fn checked(format: WaveFormat) -> Checked {
+    Lockstep::new(Rtl::new(format), RefModel::new(Params::default()))
+}
+
+/// The demo: ctx 0..3 share the ASIDs of one address space, each CBR faults in FMM mode, the
+/// "driver" reads the fault map and drops in, then one TGH write purges all three contexts.
+pub fn demo(seed: u64, waves: Option<WaveFormat>) -> Result<bool, ChipletError> {
+    let mut chip = Chiplet::new(checked(waves.unwrap_or_default()), Box::new(FlatMemory::default()));
+    let path = waves.map(|f| PathBuf::from(format!("waves/demo-seed{seed}.{}", f.extension())));
+    if let Some(p) = &path {
+        let _ = std::fs::create_dir_all("waves");
+        if let Err(e) = chip.model_mut().dut.open_waves(p) {
+            eprintln!("warning: {e}; continuing without waves");
+        }
+    }
+    let asid_base = 8 * (1 + seed % 1000);
+    for ctx in 0..3usize {
+        let mut line = [0u64; 8];
+        for (r, f) in h::CCH_ASID.iter().enumerate() {
+            f.set(&mut line, asid_base + r as u64);
+        }
+        h::CCH_SIZEAVAIL[0].set(&mut line, 1);
+        h::CCH_TFM_FAULT_BIT_ENABLE.set(&mut line, 1);
+        h::CCH_TLB_INT_ENABLE.set(&mut line, 1);
+        h::CCH_TLB_INT_SELECT.set(&mut line, ctx as u64);
+        for op in [h::CchOpc::Allocate, h::CchOpc::Start] {
+            h::CCH_OPC.set(&mut line, op as u64);
+            chip.start_and_wait(h::cch_addr(ctx), line)?;
+        }
+    }
+    let vaddr = 0x7f00_0000_0000 + (seed % 64) * 0x1000;
+    let mut faults = 0;
+    for ctx in 0..3u8 {
+        let cbr = ctx * 8;
+        chip.issue_cb(CbRequest { cbr, vaddr, write: false, wdata: 0 });
+        chip.step_until(1000, |c| c.irq() != 0);
+        let tfm = chip.mmio_read(h::tfm_addr(ctx as usize))?;
+        for b in (0..64).filter(|b| h::TFM_FAULT0.get(&tfm) >> b & 1 == 1) {
+            faults += 1;
+            let tfh = chip.mmio_read(h::tfh_addr(b))?;
+            let mut line = [0u64; 8];
+            h::TFH_OPC.set(&mut line, h::TfhOpc::WriteRestart as u64);
+            h::TFH_FILLVADDR.set(&mut line, h::TFH_MISSVADDR.get(&tfh));
+            h::TFH_FILLASID.set(&mut line, h::TFH_MISSASID.get(&tfh));
+            h::TFH_PFN.set(&mut line, 0x1234 + u64::from(ctx));
+            chip.start_and_wait(h::tfh_addr(b), line)?;
+        }
+        chip.step_until(1000, |c| c.outputs().cb_cmp_valid);
+    }
+    let completions = chip.take_completions();
+    let mut tgh = [0u64; 8];
+    h::TGH_OPC.set(&mut tgh, h::TghOpc::Invalidate as u64);
+    h::TGH_VADDR.set(&mut tgh, vaddr);
+    h::TGH_ASID.set(&mut tgh, asid_base);
+    h::TGH_VADDRMASK.set(&mut tgh, (1 << 39) - 1);
+    h::TGH_CTXBITMAP.set(&mut tgh, 0b111);
+    let t0 = chip.cycle();
+    chip.start_and_wait(h::tgh_addr(0), tgh)?;
+    let shootdown = chip.cycle() - t0;
+    let stats = h::Stats::decode(&chip.mmio_read(h::STAT_ADDR)?);
+    chip.step_n(4);
+    if path.is_some() {
+        chip.model_mut().dut.close_waves();
+    }
+    let lock = chip.model_mut();
+    println!("gru-cosim demo (seed {seed}): {} cycles on the RTL, lockstep with the reference model", lock.cycles());
+    println!("  faults serviced from the fault map: {faults}, CB completions: {}", completions.len());
+    println!("  chiplet stats: {stats:?}");
+    println!("  one TGH write purged 3 contexts: {} entries in {shootdown} cycles (start write to status IDLE)", stats.purged);
+    if let Some(p) = &path {
+        println!("  waveform: {}  (gtkwave {} or surfer {})", p.display(), p.display(), p.display());
+    }
+    match lock.divergence() {
+        None => {
+            println!("demo: all outputs matched the reference model");
+            Ok(true)
+        }
+        Some(d) => {
+            eprintln!("{d}");
+            eprintln!("replay: gru-cosim demo --seed {seed}");
+            Ok(false)
+        }
+    }
+}
+
+/// Random lockstep over `cycles` cycles; prints `lockstep: <N> cycles, <D> divergences`.
+pub fn lockstep(cycles: u64, seed: u64) -> Result<bool, ChipletError> {
+    let mut chip = Chiplet::new(checked(WaveFormat::Fst), Box::new(RandomMemory::new(seed, 8)));
+    let mut traffic = RandomTraffic::new(seed);
+    let t = Instant::now();
+    traffic.run(&mut chip, cycles);
+    let secs = t.elapsed().as_secs_f64();
+    let lock = chip.model_mut();
+    let n = lock.cycles();
+    println!("traffic: {:?}", traffic.stats);
+    println!("speed: {:.0} cycles/s (RTL and model together)", n as f64 / secs);
+    if let Some(d) = lock.divergence() {
+        eprintln!("{d}");
+        eprintln!("replay: make lockstep CYCLES={cycles} SEED={seed}");
+    }
+    println!("lockstep: {n} cycles, {} divergences", lock.divergences());
+    Ok(lock.divergences() == 0)
+}
+
+fn rate(cycles: usize, secs: f64) -> f64 {
+    cycles as f64 / secs
+}
+
+/// Records the random stimulus once, then replays it through (a) a pure C++ Verilator loop,
+/// (b) the Rust harness (one FFI call per cycle), (c) the reference model.
+pub fn bench(cycles: u64, seed: u64) -> Result<bool, ChipletError> {
+    let rec = Recorder { inner: Rtl::new(WaveFormat::Fst), inputs: Vec::new() };
+    let mut chip = Chiplet::new(rec, Box::new(RandomMemory::new(seed, 8)));
+    let t = Instant::now();
+    RandomTraffic::new(seed).run(&mut chip, cycles);
+    let live = rate(chip.model_mut().inputs.len(), t.elapsed().as_secs_f64());
+    let inputs = std::mem::take(&mut chip.model_mut().inputs);
+    let n = inputs.len();
+
+    let mut cpp = Rtl::new(WaveFormat::Fst);
+    let t = Instant::now();
+    let sum = cpp.replay_cpp(&inputs);
+    let cpp_rate = rate(n, t.elapsed().as_secs_f64());
+
+    let mut rust = Rtl::new(WaveFormat::Fst);
+    let t = Instant::now();
+    let mut sum2 = 0u64;
+    for i in &inputs {
+        let o = rust.cycle(i);
+        sum2 = sum2.wrapping_add(o.mmio_rsp_data[0]);
+    }
+    let rust_rate = rate(n, t.elapsed().as_secs_f64());
+
+    let mut model = RefModel::new(Params::default());
+    let t = Instant::now();
+    for i in &inputs {
+        let o = model.cycle(i);
+        sum2 = sum2.wrapping_add(o.mmio_rsp_data[0]);
+    }
+    let model_rate = rate(n, t.elapsed().as_secs_f64());
+
+    println!("bench: {n} cycles of seeded random traffic (seed {seed}), checksum {sum:#x}/{sum2:#x}");
+    println!("  (a) C++ Verilator loop     {cpp_rate:>12.0} cycles/s");
+    println!("  (b) Rust harness (FFI)     {rust_rate:>12.0} cycles/s");
+    println!("  (c) reference model        {model_rate:>12.0} cycles/s");
+    println!("  live: Rust harness + traffic generator {live:.0} cycles/s");
+    println!("bench: rust/cpp = {:.2}", rust_rate / cpp_rate);
+    Ok(true)
+}
