@@ -1,0 +1,564 @@
+//! The deterministic executor: simulated CPUs running async tasks, cycle by cycle.
+//!
+//! Every await point of a task reports what it costs (see [`super::Await`]). A CPU that is not
+//! busy polls its task once more; an idle CPU takes a runnable thread chosen by the seeded RNG;
+//! a pending interrupt preempts the thread at an await point chosen by the same RNG. The hardware
+//! is ticked once per cycle before software runs, so the same seed gives the same trace.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, RawWaker, RawWakerVTable, Waker};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::clock::Clock;
+use super::context::{IrqCtx, ProcCtx};
+use super::cost;
+use super::cpu::Cpu;
+use super::irq::Hardware;
+use crate::trace::{Trace, TraceEvent};
+
+/// A task's identity, unique for the kernel's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TaskId(pub u64);
+
+/// What a task's await point asked of the executor.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Stay on the CPU, busy for this many cycles.
+    Busy(u64),
+    /// Leave the CPU until woken.
+    Block,
+    /// Leave the CPU until the given cycle.
+    Sleep(u64),
+    /// Leave the CPU and go back to the run queue.
+    Yield,
+}
+
+/// Executor configuration.
+#[derive(Clone, Debug)]
+pub struct KernelConfig {
+    /// Number of simulated CPUs.
+    pub num_cpus: usize,
+    /// The seed of every scheduling choice.
+    pub seed: u64,
+    /// Chance, in percent, that a pending interrupt preempts a thread at a given await point.
+    pub irq_preempt_percent: u32,
+}
+
+impl Default for KernelConfig {
+    fn default() -> Self {
+        Self {
+            num_cpus: 4,
+            seed: 0,
+            irq_preempt_percent: 50,
+        }
+    }
+}
+
+/// Errors of running the kernel.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KernelError {
+    /// Every remaining task is blocked and nothing can wake it.
+    #[error("deadlock at cycle {cycle}: blocked tasks {tasks:?}")]
+    Deadlock {
+        /// When it was detected.
+        cycle: u64,
+        /// Names of the blocked tasks.
+        tasks: Vec<String>,
+    },
+    /// The cycle limit passed with tasks still alive.
+    #[error("timeout at cycle {cycle}: tasks still alive {tasks:?}")]
+    Timeout {
+        /// The limit.
+        cycle: u64,
+        /// Names of the live tasks.
+        tasks: Vec<String>,
+    },
+    /// An IRQ routed to a CPU that does not exist.
+    #[error("CPU {cpu} does not exist (the kernel has {num_cpus})")]
+    NoSuchCpu {
+        /// The requested CPU.
+        cpu: usize,
+        /// How many there are.
+        num_cpus: usize,
+    },
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
+type IrqHandler = Rc<dyn Fn(IrqCtx) -> BoxFuture>;
+
+#[derive(Debug, PartialEq, Eq)]
+enum State {
+    Runnable,
+    OnCpu,
+    Blocked,
+    Sleeping,
+}
+
+struct Task {
+    name: String,
+    fut: Option<BoxFuture>,
+    state: State,
+}
+
+struct Sched {
+    rng: ChaCha8Rng,
+    next_task: u64,
+    tasks: BTreeMap<TaskId, Task>,
+    runnable: Vec<TaskId>,
+    sleepers: BTreeSet<(u64, TaskId)>,
+    cpus: Vec<Cpu>,
+    pending: Vec<VecDeque<u32>>,
+    prev_lines: u64,
+    handlers: BTreeMap<u32, IrqHandler>,
+    affinity: BTreeMap<u32, usize>,
+}
+
+struct Inner {
+    cfg: KernelConfig,
+    clock: Clock,
+    trace: Trace,
+    current_cpu: Rc<Cell<Option<u32>>>,
+    outcome: Cell<Option<Outcome>>,
+    sched: RefCell<Sched>,
+}
+
+/// Handle to the simulated kernel runtime (cheap to clone; single-threaded).
+#[derive(Clone)]
+pub struct Kernel(Rc<Inner>);
+
+impl Kernel {
+    /// A kernel with its own clock at cycle 0.
+    pub fn new(mut cfg: KernelConfig) -> Self {
+        cfg.num_cpus = cfg.num_cpus.max(1);
+        let clock = Clock::new();
+        let current_cpu = Rc::new(Cell::new(None));
+        let trace = Trace::new(clock.clone(), current_cpu.clone());
+        let sched = Sched {
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            next_task: 1,
+            tasks: BTreeMap::new(),
+            runnable: Vec::new(),
+            sleepers: BTreeSet::new(),
+            cpus: (0..cfg.num_cpus).map(|_| Cpu::default()).collect(),
+            pending: vec![VecDeque::new(); cfg.num_cpus],
+            prev_lines: 0,
+            handlers: BTreeMap::new(),
+            affinity: BTreeMap::new(),
+        };
+        Kernel(Rc::new(Inner {
+            cfg,
+            clock,
+            trace,
+            current_cpu,
+            outcome: Cell::new(None),
+            sched: RefCell::new(sched),
+        }))
+    }
+
+    /// The shared cycle clock.
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+
+    /// The current cycle.
+    pub fn now(&self) -> u64 {
+        self.0.clock.now()
+    }
+
+    /// The event log.
+    pub fn trace(&self) -> &Trace {
+        &self.0.trace
+    }
+
+    /// The seed of this run, for error reports.
+    pub fn seed(&self) -> u64 {
+        self.0.cfg.seed
+    }
+
+    /// Number of CPUs.
+    pub fn num_cpus(&self) -> usize {
+        self.0.cfg.num_cpus
+    }
+
+    /// Start a thread in process context.
+    pub fn spawn<F, Fut>(&self, name: &str, body: F) -> TaskId
+    where
+        F: FnOnce(ProcCtx) -> Fut,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let id = self.new_task_id();
+        let fut: BoxFuture = Box::pin(body(ProcCtx::new(self.clone(), id)));
+        let mut s = self.0.sched.borrow_mut();
+        s.tasks.insert(
+            id,
+            Task {
+                name: name.to_owned(),
+                fut: Some(fut),
+                state: State::Runnable,
+            },
+        );
+        s.runnable.push(id);
+        drop(s);
+        self.0.trace.push(TraceEvent::Spawn {
+            task: id,
+            name: name.to_owned(),
+        });
+        id
+    }
+
+    /// Install the handler of IRQ `line`; each interrupt runs it as a fresh task in interrupt
+    /// context on the line's CPU (by default `line % num_cpus`).
+    pub fn request_irq<F, Fut>(&self, line: u32, handler: F)
+    where
+        F: Fn(IrqCtx) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let handler: IrqHandler = Rc::new(move |ctx| Box::pin(handler(ctx)) as BoxFuture);
+        self.0.sched.borrow_mut().handlers.insert(line, handler);
+    }
+
+    /// Route IRQ `line` to `cpu`.
+    pub fn set_irq_affinity(&self, line: u32, cpu: usize) -> Result<(), KernelError> {
+        if cpu >= self.num_cpus() {
+            return Err(KernelError::NoSuchCpu {
+                cpu,
+                num_cpus: self.num_cpus(),
+            });
+        }
+        self.0.sched.borrow_mut().affinity.insert(line, cpu);
+        Ok(())
+    }
+
+    /// Raise IRQ `line` from software (an IPI-like kick; hardware uses [`Hardware::irq_lines`]).
+    pub fn raise_irq(&self, line: u32) {
+        let mut s = self.0.sched.borrow_mut();
+        let cpu = s
+            .affinity
+            .get(&line)
+            .copied()
+            .unwrap_or(line as usize % self.0.cfg.num_cpus);
+        s.pending[cpu].push_back(line);
+    }
+
+    /// Make a blocked task runnable again; a no-op for a task that is not blocked.
+    pub fn wake(&self, task: TaskId) {
+        let mut s = self.0.sched.borrow_mut();
+        if let Some(t) = s.tasks.get_mut(&task) {
+            if t.state == State::Blocked {
+                t.state = State::Runnable;
+                s.runnable.push(task);
+            }
+        }
+    }
+
+    /// Whether the task has finished (or never existed).
+    pub fn is_finished(&self, task: TaskId) -> bool {
+        !self.0.sched.borrow().tasks.contains_key(&task)
+    }
+
+    /// Number of tasks not yet finished.
+    pub fn live_tasks(&self) -> usize {
+        self.0.sched.borrow().tasks.len()
+    }
+
+    /// Advance one cycle: tick the hardware, take its interrupts, run every CPU.
+    pub fn step(&self, hw: &mut dyn Hardware) {
+        let now = self.now();
+        hw.tick(now);
+        self.sample_irq_lines(hw.irq_lines());
+        self.wake_sleepers(now);
+        for cpu in 0..self.0.cfg.num_cpus {
+            self.run_cpu(cpu, now);
+        }
+        self.0.clock.set(now + 1);
+    }
+
+    /// Step until the clock reaches `cycle`.
+    pub fn run_until(&self, cycle: u64, hw: &mut dyn Hardware) {
+        while self.now() < cycle {
+            if !hw.needs_every_cycle() {
+                self.skip_idle_cycles(cycle);
+                if self.now() >= cycle {
+                    break;
+                }
+            }
+            self.step(hw);
+        }
+    }
+
+    /// Run until every task has finished; fail on a deadlock (hardware that needs no ticks
+    /// can wake nobody) or when `max_cycles` pass.
+    pub fn run(&self, hw: &mut dyn Hardware, max_cycles: u64) -> Result<(), KernelError> {
+        let limit = self.now().saturating_add(max_cycles);
+        while self.live_tasks() > 0 {
+            if self.now() >= limit {
+                return Err(KernelError::Timeout {
+                    cycle: self.now(),
+                    tasks: self.task_names(),
+                });
+            }
+            if !hw.needs_every_cycle() {
+                if self.next_event().is_none() {
+                    return Err(KernelError::Deadlock {
+                        cycle: self.now(),
+                        tasks: self.task_names(),
+                    });
+                }
+                self.skip_idle_cycles(limit);
+            }
+            self.step(hw);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set_outcome(&self, outcome: Outcome) {
+        self.0.outcome.set(Some(outcome));
+    }
+
+    pub(crate) fn current_cpu(&self) -> Option<usize> {
+        self.0.current_cpu.get().map(|c| c as usize)
+    }
+
+    /// `local_irq_save` on `cpu`.
+    pub(crate) fn irq_disable(&self, cpu: usize) {
+        self.0.sched.borrow_mut().cpus[cpu].irq_disabled += 1;
+    }
+
+    /// `local_irq_restore` on `cpu`.
+    pub(crate) fn irq_enable(&self, cpu: usize) {
+        let mut s = self.0.sched.borrow_mut();
+        let c = &mut s.cpus[cpu];
+        c.irq_disabled = c.irq_disabled.saturating_sub(1);
+    }
+
+    fn new_task_id(&self) -> TaskId {
+        let mut s = self.0.sched.borrow_mut();
+        let id = TaskId(s.next_task);
+        s.next_task += 1;
+        id
+    }
+
+    fn task_names(&self) -> Vec<String> {
+        self.0
+            .sched
+            .borrow()
+            .tasks
+            .values()
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    fn sample_irq_lines(&self, lines: u64) {
+        let rising = lines & !self.0.sched.borrow().prev_lines;
+        self.0.sched.borrow_mut().prev_lines = lines;
+        for line in (0..64).filter(|l| rising & (1 << l) != 0) {
+            self.raise_irq(line);
+        }
+    }
+
+    fn wake_sleepers(&self, now: u64) {
+        let mut s = self.0.sched.borrow_mut();
+        while let Some(&(until, task)) = s.sleepers.first() {
+            if until > now {
+                break;
+            }
+            s.sleepers.pop_first();
+            if let Some(t) = s.tasks.get_mut(&task) {
+                t.state = State::Runnable;
+            }
+            s.runnable.push(task);
+        }
+    }
+
+    /// The next cycle at which any CPU can do something, if anything is left that can happen
+    /// without hardware.
+    fn next_event(&self) -> Option<u64> {
+        let s = self.0.sched.borrow();
+        let now = self.now();
+        let cpu_ready = s.cpus.iter().enumerate().filter_map(|(i, c)| {
+            let work = c.running().is_some() || !s.runnable.is_empty() || !s.pending[i].is_empty();
+            work.then_some(c.busy_until.max(now))
+        });
+        let sleeper = s.sleepers.first().map(|&(until, _)| until.max(now));
+        cpu_ready.chain(sleeper).min()
+    }
+
+    fn skip_idle_cycles(&self, limit: u64) {
+        if let Some(next) = self.next_event() {
+            if next > self.now() {
+                self.0.clock.set(next.min(limit));
+            }
+        }
+    }
+
+    /// Poll the tasks of one CPU until it is busy or has nothing to do.
+    fn run_cpu(&self, cpu: usize, now: u64) {
+        loop {
+            let Some(task) = self.choose(cpu, now) else {
+                return;
+            };
+            let Some(mut fut) = self.take_future(task) else {
+                return;
+            };
+            self.0.current_cpu.set(Some(cpu as u32));
+            self.0.outcome.set(None);
+            let waker = noop_waker();
+            let done = fut
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready();
+            self.0.current_cpu.set(None);
+            self.settle(cpu, now, task, fut, done);
+        }
+    }
+
+    /// Pick what `cpu` runs next: a newly delivered interrupt, the running task, or a runnable
+    /// thread. `None` when the CPU is busy or idle.
+    fn choose(&self, cpu: usize, now: u64) -> Option<TaskId> {
+        let mut s = self.0.sched.borrow_mut();
+        if s.cpus[cpu].busy_until > now {
+            return None;
+        }
+        let c = &s.cpus[cpu];
+        if c.irq.is_none() && c.irq_disabled == 0 && !s.pending[cpu].is_empty() {
+            let thread_running = c.thread.is_some();
+            let percent = self.0.cfg.irq_preempt_percent.min(100);
+            let deliver = !thread_running || s.rng.gen_range(0..100) < percent;
+            if deliver {
+                let line = s.pending[cpu].pop_front().unwrap_or_default();
+                if let Some(handler) = s.handlers.get(&line).cloned() {
+                    let id = TaskId(s.next_task);
+                    s.next_task += 1;
+                    drop(s);
+                    let fut = handler(IrqCtx::new(self.clone(), id, line));
+                    let mut s = self.0.sched.borrow_mut();
+                    let name = format!("irq{line}");
+                    s.tasks.insert(
+                        id,
+                        Task {
+                            name,
+                            fut: Some(fut),
+                            state: State::OnCpu,
+                        },
+                    );
+                    s.cpus[cpu].irq = Some(id);
+                    s.cpus[cpu].busy_until = now + cost::IRQ_ENTRY;
+                    drop(s);
+                    self.0
+                        .trace
+                        .push_on(cpu, TraceEvent::IrqEnter { line, task: id });
+                } else {
+                    drop(s);
+                    self.0.trace.push_on(cpu, TraceEvent::SpuriousIrq { line });
+                }
+                return None;
+            }
+        }
+        if let Some(t) = s.cpus[cpu].running() {
+            return Some(t);
+        }
+        if s.runnable.is_empty() {
+            return None;
+        }
+        let len = s.runnable.len();
+        let idx = s.rng.gen_range(0..len);
+        let task = s.runnable.remove(idx);
+        if let Some(t) = s.tasks.get_mut(&task) {
+            t.state = State::OnCpu;
+        }
+        s.cpus[cpu].thread = Some(task);
+        s.cpus[cpu].busy_until = now + cost::CONTEXT_SWITCH;
+        drop(s);
+        self.0.trace.push_on(cpu, TraceEvent::Run { task });
+        None
+    }
+
+    fn take_future(&self, task: TaskId) -> Option<BoxFuture> {
+        self.0
+            .sched
+            .borrow_mut()
+            .tasks
+            .get_mut(&task)
+            .and_then(|t| t.fut.take())
+    }
+
+    /// Record the result of polling `task` on `cpu`.
+    fn settle(&self, cpu: usize, now: u64, task: TaskId, fut: BoxFuture, done: bool) {
+        let mut s = self.0.sched.borrow_mut();
+        let is_irq = s.cpus[cpu].irq == Some(task);
+        let leave_cpu = |s: &mut Sched| {
+            if is_irq {
+                s.cpus[cpu].irq = None;
+            } else {
+                s.cpus[cpu].thread = None;
+            }
+        };
+        if done {
+            s.tasks.remove(&task);
+            leave_cpu(&mut s);
+            drop(s);
+            // Dropping the finished future may release guards that wake others: no borrow held.
+            drop(fut);
+            let ev = if is_irq {
+                TraceEvent::IrqExit { task }
+            } else {
+                TraceEvent::Exit { task }
+            };
+            self.0.trace.push_on(cpu, ev);
+            return;
+        }
+        if let Some(t) = s.tasks.get_mut(&task) {
+            t.fut = Some(fut);
+        }
+        // A thread's future that returned Pending without an await point of ours (a foreign
+        // future) is treated as a yield so that it is polled again.
+        let outcome = match self.0.outcome.take() {
+            // Interrupt handlers cannot leave their CPU; the types keep them from sleeping,
+            // and a foreign Pending just costs a cycle.
+            Some(Outcome::Busy(cycles)) => Outcome::Busy(cycles),
+            _ if is_irq => Outcome::Busy(1),
+            other => other.unwrap_or(Outcome::Yield),
+        };
+        match outcome {
+            Outcome::Busy(cycles) => s.cpus[cpu].busy_until = now + cycles,
+            Outcome::Block => {
+                leave_cpu(&mut s);
+                set_state(&mut s, task, State::Blocked);
+            }
+            Outcome::Sleep(until) => {
+                leave_cpu(&mut s);
+                set_state(&mut s, task, State::Sleeping);
+                s.sleepers.insert((until, task));
+            }
+            Outcome::Yield => {
+                leave_cpu(&mut s);
+                set_state(&mut s, task, State::Runnable);
+                s.runnable.push(task);
+            }
+        }
+    }
+}
+
+fn set_state(s: &mut Sched, task: TaskId, state: State) {
+    if let Some(t) = s.tasks.get_mut(&task) {
+        t.state = state;
+    }
+}
+
+/// The executor knows by itself when a task can make progress, so wakers do nothing.
+fn noop_waker() -> Waker {
+    fn clone(_: *const ()) -> RawWaker {
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    // SAFETY: every vtable function ignores the data pointer, so a null pointer is valid.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}

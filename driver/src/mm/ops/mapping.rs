@@ -1,0 +1,161 @@
+//! mmap, munmap, mremap.
+
+use super::begin;
+use crate::kernel::{cost, ProcCtx};
+use crate::mm::invalidate::{range_op, split_huge_all, split_huge_edges};
+use crate::mm::mm::Mm;
+use crate::mm::pte::Pte;
+use crate::mm::vma::{Prot, Vma};
+use crate::mm::{user_range, MmError, HPAGE_SIZE, MMAP_BASE, PAGE_SIZE};
+use crate::notifier::{Event, Range};
+use crate::trace::TraceEvent;
+
+/// `mmap(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS [| MAP_FIXED])`: with `Some(addr)` the
+/// range is unmapped first (as munmap); with `None` the kernel picks a free range (2M-aligned
+/// for lengths of 2M or more). No callback for the new mapping itself.
+pub async fn mmap(
+    ctx: &ProcCtx,
+    mm: &Mm,
+    addr: Option<u64>,
+    len: u64,
+    prot: Prot,
+) -> Result<u64, MmError> {
+    mm.check_live()?;
+    user_range(addr.unwrap_or(MMAP_BASE), len)?;
+    let at = addr.map_or_else(|| "anywhere".to_owned(), |a| format!("fixed {a:#x}"));
+    begin(mm, format!("mmap {at} len {len:#x} {prot}"));
+    let _lock = mm.mmap_lock().write(ctx).await;
+    ctx.cost(cost::SYSCALL).await;
+    let start = match addr {
+        Some(a) => {
+            munmap_locked(ctx, mm, a, a + len).await;
+            a
+        }
+        None => {
+            let align = if len >= HPAGE_SIZE {
+                HPAGE_SIZE
+            } else {
+                PAGE_SIZE
+            };
+            let a = mm.state().vmas.free_area(MMAP_BASE, len, align);
+            user_range(a, len)?;
+            a
+        }
+    };
+    mm.state().vmas.insert(Vma {
+        start,
+        end: start + len,
+        prot,
+        anon: false,
+    });
+    let prot = prot.to_string();
+    mm.mmu().trace().push(TraceEvent::VmaMap {
+        mm: mm.id(),
+        start,
+        end: start + len,
+        prot,
+    });
+    Ok(start)
+}
+
+/// `munmap`: S(UNMAP, [start, end)) · zap · E · flush · free. Unmapping nothing is not an error
+/// and emits nothing, as in Linux.
+pub async fn munmap(ctx: &ProcCtx, mm: &Mm, start: u64, len: u64) -> Result<(), MmError> {
+    let end = user_range(start, len)?;
+    mm.check_live()?;
+    begin(mm, format!("munmap [{start:#x}, {end:#x})"));
+    let _lock = mm.mmap_lock().write(ctx).await;
+    ctx.cost(cost::SYSCALL).await;
+    munmap_locked(ctx, mm, start, end).await;
+    Ok(())
+}
+
+/// `do_munmap` with `mmap_lock` held for writing. 2M leaves cut by the range are split when the
+/// VMAs are split, before the unmap's own range.
+pub(crate) async fn munmap_locked(ctx: &ProcCtx, mm: &Mm, start: u64, end: u64) {
+    if mm.state().vmas.clipped(start, end).is_empty() {
+        return;
+    }
+    split_huge_edges(ctx, mm, start, end).await;
+    mm.state().vmas.remove(start, end);
+    mm.mmu().trace().push(TraceEvent::VmaUnmap {
+        mm: mm.id(),
+        start,
+        end,
+    });
+    let range = Range::new(mm.mmu().era(), start, end, Event::Unmap);
+    range_op(ctx, mm, range, |w| {
+        w.zap(start, end);
+        w.oracle.clear(w.mm, start, end);
+    })
+    .await;
+}
+
+/// `mremap(old, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new)`: the destination is unmapped
+/// first (as munmap), then S(UNMAP, old range) · move PTEs · E, then the old VMA is unmapped
+/// (`do_munmap`: another S/E with nothing left to zap).
+pub async fn mremap(ctx: &ProcCtx, mm: &Mm, old: u64, len: u64, new: u64) -> Result<(), MmError> {
+    let old_end = user_range(old, len)?;
+    let new_end = user_range(new, len)?;
+    if old < new_end && new < old_end {
+        return Err(MmError::InvalidArgument("mremap ranges overlap"));
+    }
+    mm.check_live()?;
+    begin(mm, format!("mremap [{old:#x}, {old_end:#x}) -> {new:#x}"));
+    let _lock = mm.mmap_lock().write(ctx).await;
+    ctx.cost(cost::SYSCALL).await;
+    if !mm.state().vmas.covers(old, old_end) {
+        return Err(MmError::NotMapped {
+            mm: mm.id(),
+            start: old,
+            end: old_end,
+        });
+    }
+    munmap_locked(ctx, mm, new, new_end).await;
+    // A 2M leaf moves whole only if the move keeps it 2M-aligned.
+    if (new.abs_diff(old)) % HPAGE_SIZE != 0 {
+        split_huge_all(ctx, mm, old, old_end).await;
+    } else {
+        split_huge_edges(ctx, mm, old, old_end).await;
+    }
+    let moved = mm.state().vmas.clipped(old, old_end);
+    for v in moved {
+        let (start, end) = (v.start - old + new, v.end - old + new);
+        mm.state().vmas.insert(Vma { start, end, ..v });
+        mm.mmu().trace().push(TraceEvent::VmaMap {
+            mm: mm.id(),
+            start,
+            end,
+            prot: v.prot.to_string(),
+        });
+    }
+    let range = Range::new(mm.mmu().era(), old, old_end, Event::Unmap);
+    range_op(ctx, mm, range, |w| {
+        let dst = |va: u64| va - old + new;
+        for (h, _) in w.st.pt.pmds_in(old, old_end) {
+            if let Some(p) = w.unmap(h, true, Pte::None) {
+                w.map(dst(h), true, p);
+            }
+        }
+        for (va, pte) in w.st.pt.ptes_in(old, old_end) {
+            match pte {
+                Pte::Present(_) => {
+                    if let Some(p) = w.unmap(va, false, Pte::None) {
+                        w.map(dst(va), false, p);
+                    }
+                }
+                other => {
+                    w.set(va, false, Pte::None);
+                    w.set(dst(va), false, other);
+                }
+            }
+        }
+        if w.cycles > 0 {
+            w.gather.flush(old, old_end);
+        }
+        w.oracle.relocate(w.mm, old, new, len);
+    })
+    .await;
+    munmap_locked(ctx, mm, old, old_end).await;
+    Ok(())
+}

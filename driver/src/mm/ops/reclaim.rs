@@ -1,0 +1,169 @@
+//! Reclaim: aging (clear_flush_young per mapping) and swap-out of one page.
+
+use super::{begin, isolate_page, page_at};
+use crate::kernel::{cost, ProcCtx};
+use crate::mm::invalidate::{replace_pte, Announce, Gather};
+use crate::mm::mm::{Mm, Mmu};
+use crate::mm::pte::{Leaf, Present, Pte};
+use crate::mm::{MmError, Pfn, Slot, HPAGE_SIZE, PAGE_SIZE};
+use crate::notifier::Event;
+use crate::trace::TraceEvent;
+
+/// `page_referenced` for the page mapped at `va`: per mapping, under that mm's page-table lock,
+/// clear the accessed bit then Y(mapping range). True if the CPU or a notifier saw an access.
+pub async fn reclaim_age(ctx: &ProcCtx, mm: &Mm, va: u64) -> Result<bool, MmError> {
+    mm.check_live()?;
+    let (pfn, _) = page_at(mm, va)?;
+    begin(mm, format!("reclaim aging of pfn {pfn:#x}"));
+    let mmu = mm.mmu();
+    let mappings = mmu.phys().mappings(pfn).to_vec();
+    let mut referenced = false;
+    for m in mappings {
+        let Some(target) = mmu.mm(m.mm) else { continue };
+        let _ptl = target.ptl().lock(ctx).await;
+        let (base, huge, p) = match target.lookup(m.va) {
+            Some(Leaf::Pte(a, Pte::Present(p))) if p.pfn == pfn => (a, false, p),
+            Some(Leaf::Pmd(h, Pte::Present(p))) if (p.pfn..p.pfn + 512).contains(&pfn) => {
+                (h, true, p)
+            }
+            _ => continue,
+        };
+        if p.young {
+            let mut gather = Gather::default();
+            target
+                .work(&mut gather)
+                .set(base, huge, Pte::Present(Present { young: false, ..p }));
+        }
+        let end = base + if huge { HPAGE_SIZE } else { PAGE_SIZE };
+        referenced |= target
+            .notifiers()
+            .clear_flush_young(ctx, target.id(), base, end)
+            .await
+            || p.young;
+    }
+    Ok(referenced)
+}
+
+/// What swap-out did with the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwapOutcome {
+    /// Written to this slot, then freed.
+    Written(Slot),
+    /// Clean copy already in this slot: freed without writeback.
+    Clean(Slot),
+    /// A clean `MADV_FREE` page: dropped, its mappings now read zero.
+    Discarded,
+}
+
+/// `shrink_page_list` for the page mapped at `va`: per mapping, S(CLEAR, page) · clear + flush ·
+/// swap PTE · E (classic: clear + flush · P · swap PTE); then writeback if dirty, then free.
+/// A clean lazily freed page is discarded instead.
+pub async fn swap_out(ctx: &ProcCtx, mm: &Mm, va: u64) -> Result<SwapOutcome, MmError> {
+    mm.check_live()?;
+    let (pfn, huge) = page_at(mm, va)?;
+    begin(mm, format!("swap-out of pfn {pfn:#x}"));
+    let mmu = mm.mmu();
+    let mms = mmu.mappers(pfn);
+    let _locks = isolate_page(ctx, mmu, pfn, huge, &mms).await?;
+    // Reclaim's isolation reference keeps the frame until it is done.
+    mmu.phys().get(pfn, 1);
+    let outcome = if is_discardable(mmu, pfn) {
+        discard(ctx, mmu, pfn).await
+    } else {
+        write_out(ctx, mmu, pfn).await
+    };
+    mmu.put_pages(pfn, 1);
+    outcome
+}
+
+fn is_discardable(mmu: &Mmu, pfn: Pfn) -> bool {
+    let flags = mmu.phys().flags(pfn);
+    flags.lazyfree && !flags.dirty && !any_mapping(mmu, pfn, |p| p.dirty)
+}
+
+fn any_mapping(mmu: &Mmu, pfn: Pfn, pred: impl Fn(Present) -> bool) -> bool {
+    let mappings = mmu.phys().mappings(pfn).to_vec();
+    mappings.iter().any(|m| {
+        let pte = mmu.mm(m.mm).map(|t| t.state().pt.pte(m.va));
+        pte.and_then(Pte::present).is_some_and(&pred)
+    })
+}
+
+/// Unmap every mapping of `pfn`, replacing each PTE with what `new` makes of it, and put the
+/// mappings' references. Returns the mappings replaced.
+async fn unmap_all(
+    ctx: &ProcCtx,
+    mmu: &Mmu,
+    pfn: Pfn,
+    mut new: impl FnMut(&mut crate::mm::mm::PtWork<'_>, Present) -> Option<Pte>,
+) -> Vec<(Mm, u64, Present)> {
+    let mappings = mmu.phys().mappings(pfn).to_vec();
+    let mut done = Vec::new();
+    for m in mappings {
+        let Some(target) = mmu.mm(m.mm) else { continue };
+        if let Some(old) = replace_pte(
+            ctx,
+            &target,
+            m.va,
+            pfn,
+            Event::Clear,
+            Announce::Page,
+            &mut new,
+        )
+        .await
+        {
+            mmu.put_pages(pfn, 1);
+            done.push((target, m.va, old));
+        }
+    }
+    done
+}
+
+/// The lazyfree path: drop a clean page from every mapping; a mapping redirtied meanwhile is
+/// left in place and the page survives.
+async fn discard(ctx: &ProcCtx, mmu: &Mmu, pfn: Pfn) -> Result<SwapOutcome, MmError> {
+    let done = unmap_all(ctx, mmu, pfn, |_, p| (!p.dirty).then_some(Pte::None)).await;
+    for (target, va, _) in &done {
+        mmu.trace().push(TraceEvent::Discard {
+            mm: target.id(),
+            va: *va,
+        });
+        if let Err(bug) = mmu.oracle().discard(target.id(), *va) {
+            mmu.phys().record_bug(bug);
+        }
+    }
+    if mmu.phys().mappings(pfn).is_empty() {
+        Ok(SwapOutcome::Discarded)
+    } else {
+        Err(MmError::Busy("page redirtied"))
+    }
+}
+
+/// The swap path: a slot (the swap cache's, or a new one, which makes the page dirty), swap PTEs
+/// in every mapping, then writeback if dirty.
+async fn write_out(ctx: &ProcCtx, mmu: &Mmu, pfn: Pfn) -> Result<SwapOutcome, MmError> {
+    let cached = mmu.phys().swap_cache(pfn);
+    let slot = match cached {
+        Some(slot) => slot,
+        None => {
+            let slot = mmu.swap().alloc().ok_or(MmError::SwapFull)?;
+            mmu.phys().set_swap_cache(pfn, Some(slot));
+            mmu.phys().flags_mut(pfn).dirty = true;
+            slot
+        }
+    };
+    unmap_all(ctx, mmu, pfn, |w, _| {
+        w.swap.dup(slot);
+        Some(Pte::Swap(slot))
+    })
+    .await;
+    if !mmu.phys().flags(pfn).dirty {
+        return Ok(SwapOutcome::Clean(slot));
+    }
+    ctx.sleep(cost::SWAP_IO).await;
+    let data = mmu.phys().page(pfn);
+    mmu.swap().write(slot, data);
+    mmu.phys().flags_mut(pfn).dirty = false;
+    mmu.trace().push(TraceEvent::Writeback { pfn, slot });
+    Ok(SwapOutcome::Written(slot))
+}
