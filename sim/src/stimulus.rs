@@ -83,7 +83,8 @@ pub struct RandomTraffic {
     rng: ChaCha8Rng,
     /// A small pool of virtual pages so that CB requests hit and purges overlap.
     pages: Vec<u64>,
-    /// CBRs whose completion said CALL_OS and that still need a dropin.
+    /// CBRs that still need an answer: their completion said CALL_OS, or the last command left
+    /// the miss pending (NOOP, WRITE_ONLY, a refused page size).
     call_os: Vec<u8>,
     /// Running counts.
     pub stats: TrafficStats,
@@ -166,7 +167,13 @@ impl RandomTraffic {
         if matches!(op, h::TfhOpc::WriteRestart | h::TfhOpc::WriteOnly) {
             self.stats.dropins += 1;
         }
-        self.mmio(chip, true, addr, 0xff, h::start(line));
+        if let Some(after) = self.mmio(chip, true, addr, 0xff, h::start(line)).and_then(|_| self.mmio(chip, false, addr, 0, [0; 8])) {
+            let state = h::HDL_STATE.get(&after);
+            let pending = [h::TfhState::MissFmm, h::TfhState::MissUpm, h::TfhState::HwErr].map(|s| s as u64);
+            if pending.contains(&state) {
+                self.call_os.push(cbr);
+            }
+        }
     }
 
     fn random_field(&mut self, line: &mut [u64; 8], f: Field) {
@@ -194,7 +201,13 @@ impl RandomTraffic {
                 chip.issue_cb(req);
             }
             30..=44 => {
-                let m = self.rng.gen_range(0..16);
+                // Like an interrupt handler: the map whose line is up, else any (spurious).
+                let irq = chip.irq();
+                let m = if irq != 0 && self.rng.gen_bool(0.9) {
+                    irq.trailing_zeros() as usize
+                } else {
+                    self.rng.gen_range(0..16)
+                };
                 if let Some(tfm) = self.mmio(chip, false, h::tfm_addr(m), 0, [0; 8]) {
                     let faults = u128::from(h::TFM_FAULT0.get(&tfm)) | (u128::from(h::TFM_FAULT1.get(&tfm)) << 64);
                     for cbr in (0..128u8).filter(|&b| faults >> b & 1 == 1) {

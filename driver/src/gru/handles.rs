@@ -474,7 +474,7 @@ fn flag(f: Field, line: &[u64; 8]) -> bool {
 }
 
 /// A TGH line (the start bit is not part of it: see [`start`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Tgh {
     /// Software lock bit.
     pub delresp: bool,
@@ -541,7 +541,7 @@ impl Tgh {
 }
 
 /// A TFH line (the start bit is not part of it: see [`start`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Tfh {
     /// Software lock bit.
     pub delresp: bool,
@@ -624,7 +624,7 @@ impl Tfh {
 }
 
 /// A CCH line (the start bit is not part of it: see [`start`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Cch {
     /// Software lock bit.
     pub delresp: bool,
@@ -685,7 +685,7 @@ impl Cch {
 }
 
 /// A TFM line: one fault and one done bit per CBR.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Tfm {
     /// Fault bits, bit k = CBR k.
     pub fault: u128,
@@ -716,7 +716,7 @@ impl Tfm {
 }
 
 /// The statistics line, one counter per DW ([`Stat`] gives the index).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// TLB hits.
     pub hits: u64,
@@ -766,12 +766,34 @@ impl Stats {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
+/// Reading the RTL's constants (`rtl/gru_defs.vh`), so that tests on both sides can check this
+/// table and the debug layout against the Verilog.
+pub mod verilog {
     use std::collections::HashMap;
 
-    const DEFS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rtl/gru_defs.vh");
+    /// Where the RTL's include file is in this source tree.
+    pub const GRU_DEFS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rtl/gru_defs.vh");
+
+    /// Why the constants could not be read.
+    #[derive(Debug, thiserror::Error)]
+    pub enum DefsError {
+        /// The file could not be read.
+        #[error("{path}: {source}")]
+        Io {
+            /// The file.
+            path: String,
+            /// The I/O error.
+            source: std::io::Error,
+        },
+        /// A `localparam` whose value is not a plain Verilog number.
+        #[error("line {line}: cannot parse `{text}`")]
+        Value {
+            /// 1-based line number.
+            line: usize,
+            /// The line.
+            text: String,
+        },
+    }
 
     /// A Verilog number: decimal, or a `[size]'[s]h|d|o|b` literal.
     fn parse_value(v: &str) -> Option<u64> {
@@ -788,18 +810,37 @@ pub(crate) mod tests {
         u64::from_str_radix(&lit[1..], radix).ok()
     }
 
-    /// Every `localparam NAME = VALUE;` of rtl/gru_defs.vh.
-    pub(crate) fn verilog_defs() -> HashMap<String, u64> {
-        let text = std::fs::read_to_string(DEFS).unwrap_or_else(|e| panic!("{DEFS}: {e}"));
-        text.lines()
-            .filter_map(|l| {
-                let (lhs, rhs) = l.trim().strip_prefix("localparam")?.split_once('=')?;
-                let name = lhs.split_whitespace().last()?;
-                let value = rhs.split(';').next()?.trim();
-                let value = parse_value(value).unwrap_or_else(|| panic!("{DEFS}: cannot parse `{l}`"));
-                Some((name.to_string(), value))
-            })
-            .collect()
+    /// Every `localparam NAME = VALUE;` in `text`.
+    pub fn parse_localparams(text: &str) -> Result<HashMap<String, u64>, DefsError> {
+        let mut defs = HashMap::new();
+        for (i, l) in text.lines().enumerate() {
+            let Some((lhs, rhs)) = l.trim().strip_prefix("localparam").and_then(|r| r.split_once('=')) else {
+                continue;
+            };
+            let bad = || DefsError::Value { line: i + 1, text: l.to_string() };
+            let name = lhs.split_whitespace().last().ok_or_else(bad)?;
+            let value = rhs.split(';').next().and_then(|v| parse_value(v.trim())).ok_or_else(bad)?;
+            defs.insert(name.to_string(), value);
+        }
+        Ok(defs)
+    }
+
+    /// The constants of `rtl/gru_defs.vh`.
+    pub fn read_gru_defs() -> Result<HashMap<String, u64>, DefsError> {
+        let text = std::fs::read_to_string(GRU_DEFS_PATH)
+            .map_err(|source| DefsError::Io { path: GRU_DEFS_PATH.to_string(), source })?;
+        parse_localparams(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verilog::*;
+    use super::*;
+    use std::collections::HashMap;
+
+    fn verilog_defs() -> HashMap<String, u64> {
+        read_gru_defs().unwrap()
     }
 
     /// Every field of the table under its Verilog name.
@@ -947,12 +988,13 @@ pub(crate) mod tests {
 
     #[test]
     fn verilog_literals_parse() {
-        assert_eq!(parse_value("'h8000"), Some(0x8000));
-        assert_eq!(parse_value("32'h0000_8000"), Some(0x8000));
-        assert_eq!(parse_value("36'hECA986420"), Some(0xECA986420));
-        assert_eq!(parse_value("4'b1010"), Some(10));
-        assert_eq!(parse_value("256"), Some(256));
-        assert_eq!(parse_value("x"), None);
+        let text = "localparam A = 'h8000;\n  localparam [31:0] B = 32'h0000_8000;\n\
+                    localparam C = 36'hECA986420;\nlocalparam D = 4'b1010;\nlocalparam E = 256;\nwire x;";
+        let d = parse_localparams(text).unwrap();
+        let get = |k: &str| d[k];
+        assert_eq!((get("A"), get("B"), get("C"), get("D"), get("E")), (0x8000, 0x8000, 0xECA986420, 10, 256));
+        let err = parse_localparams("localparam OK = 1;\nlocalparam X = y;").unwrap_err();
+        assert_eq!(err.to_string(), "line 2: cannot parse `localparam X = y;`");
     }
 
     #[test]

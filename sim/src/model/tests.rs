@@ -583,7 +583,7 @@ fn invalid_params_are_refused() {
 
 #[test]
 fn dbg_layout_matches_rtl_gru_defs() {
-    let d = crate::handles::tests::verilog_defs();
+    let d = crate::handles::verilog::read_gru_defs().expect("rtl/gru_defs.vh");
     let word = |e: TlbEntry| {
         let [lo, hi] = e.dbg_words();
         u128::from(lo) | u128::from(hi) << 64
