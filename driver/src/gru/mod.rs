@@ -1,3 +1,256 @@
-//! The GRU driver, split as the Linux driver (drivers/misc/sgi-gru) is.
+//! The GRU driver, split as the Linux driver (drivers/misc/sgi-gru) is:
+//!
+//! | module | Linux file | what |
+//! |---|---|---|
+//! | [`handles`] | gruhandles.h | handle line layouts, codes, addresses |
+//! | [`gruhandles`] | gruhandles.c | MMIO, start/wait with timeout, the handle operations |
+//! | [`purge`] | grutlbpurge.c | per-mm state, TLB shootdown, the MMU notifier |
+//! | [`fault`] | grufault.c | the interrupt handler, dropins, the user CALL_OS path |
+//! | [`context`] | grumain.c | ASIDs, loading and unloading contexts |
+//! | [`stats`] | gruprocfs.c | counters and handle-op latencies |
+//! | [`hw`] | — | the hardware as the driver sees it ([`hw::GruHardware`]) |
+//!
+//! docs/DRIVER.md maps each Linux function to its counterpart here.
 
+pub mod context;
+pub mod fault;
+pub mod gruhandles;
 pub mod handles;
+pub mod hw;
+pub mod purge;
+pub mod stats;
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use crate::kernel::{Kernel, SpinLock};
+use crate::mm::{MmError, MmId};
+
+pub use context::{AsidAlloc, Gts};
+pub use gruhandles::HandleId;
+pub use hw::GruHardware;
+pub use purge::{GruMmStruct, Tracker};
+pub use stats::{GruStats, HandleKind, Stat};
+
+/// `MIN_ASID`: the first ASID base handed out.
+pub const MIN_ASID: u32 = 8;
+/// `MAX_ASID`: ASIDs are 24 bits; a base owns `ASID_INC` region ASIDs below it.
+pub const MAX_ASID: u32 = 0xff_fff0;
+/// `ASID_INC`: a base owns 8 consecutive ASIDs, one per region (4 used by lookups).
+pub const ASID_INC: u32 = 8;
+/// `GRUMAXINVAL`: a TGH covers at most this many pages; more is a full purge of the ASID.
+pub const GRUMAXINVAL: u64 = 1024;
+/// CBRs of one context (the chiplet's static split).
+pub const CBR_PER_CTX: usize = handles::HS_TFH_COUNT / handles::HS_CCH_COUNT;
+
+/// Driver configuration *(model)*.
+#[derive(Clone, Copy, Debug)]
+pub struct GruConfig {
+    /// Upper bound of ASID bases; small values make tests wrap quickly.
+    pub max_asid: u32,
+    /// Cycles an MMIO response, a handle operation or a CB may take before it is reported.
+    pub timeout: u64,
+    /// Cycles a user thread sleeps between two polls of its CB's status.
+    pub cb_poll_interval: u64,
+}
+
+impl Default for GruConfig {
+    fn default() -> Self {
+        Self { max_asid: MAX_ASID, timeout: 200_000, cb_poll_interval: 8 }
+    }
+}
+
+/// Errors of the driver.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GruError {
+    /// A port of the hardware refused the request.
+    #[error(transparent)]
+    Hw(#[from] hw::HwError),
+    /// The chiplet answered an MMIO access with `err`.
+    #[error("chiplet {chiplet}: MMIO {} at {addr:#07x} answered with err", if *.write { "write" } else { "read" })]
+    Mmio {
+        /// The chiplet.
+        chiplet: usize,
+        /// Handle-space offset.
+        addr: u32,
+        /// A write (else a read).
+        write: bool,
+    },
+    /// No MMIO response within the timeout.
+    #[error("chiplet {chiplet}: no MMIO response at {addr:#07x} after {cycles} cycles")]
+    MmioTimeout {
+        /// The chiplet.
+        chiplet: usize,
+        /// Handle-space offset.
+        addr: u32,
+        /// Cycles waited.
+        cycles: u64,
+    },
+    /// A handle stayed ACTIVE past the timeout.
+    #[error("{handle} {op} still ACTIVE after {cycles} cycles; line {dump:x?}")]
+    HandleTimeout {
+        /// The handle.
+        handle: HandleId,
+        /// The operation.
+        op: &'static str,
+        /// Cycles waited.
+        cycles: u64,
+        /// The handle's line at the timeout.
+        dump: [u64; 8],
+    },
+    /// A handle operation ended with status EXCEPTION.
+    #[error("{handle} {op} failed; line {dump:x?}")]
+    HandleFailed {
+        /// The handle.
+        handle: HandleId,
+        /// The operation.
+        op: &'static str,
+        /// The handle's line after the operation.
+        dump: [u64; 8],
+    },
+    /// DEALLOCATE refused: a fault of the context is still unanswered.
+    #[error("chiplet {chiplet} context {ctxnum}: unload refused, a fault is pending")]
+    UnloadRefused {
+        /// The chiplet.
+        chiplet: usize,
+        /// The context.
+        ctxnum: usize,
+    },
+    /// No free context on the chiplet.
+    #[error("chiplet {0}: no free context")]
+    NoFreeContext(usize),
+    /// The context is not loaded on a chiplet.
+    #[error("the context is not loaded")]
+    NotLoaded,
+    /// The context is already loaded.
+    #[error("the context is already loaded")]
+    AlreadyLoaded,
+    /// A CB number beyond the context's CBRs.
+    #[error("CB {0} is outside the context (it has {CBR_PER_CTX})")]
+    NoSuchCb(u8),
+    /// A CB completed with EXCEPTION.
+    #[error("CBR {cbr} completed with EXCEPTION, cause {cause}")]
+    CbException {
+        /// The CBR.
+        cbr: u8,
+        /// TFH cause code.
+        cause: u8,
+    },
+    /// A CB did not complete within the timeout.
+    #[error("CBR {cbr} did not complete after {cycles} cycles")]
+    CbTimeout {
+        /// The CBR.
+        cbr: u8,
+        /// Cycles waited.
+        cycles: u64,
+    },
+    /// The primary MMU refused (e.g. the mm has exited).
+    #[error(transparent)]
+    Mm(#[from] MmError),
+}
+
+/// Per chiplet driver state (Linux's `gru_state`).
+pub(crate) struct ChipletState {
+    /// `gs_asid_lock` and the allocator it protects.
+    pub asid: SpinLock<AsidAlloc>,
+    /// `gs_gts`: the thread state loaded in each context. Like Linux, `gru_intr` reads it
+    /// without a lock: a set fault bit pins the context until a TFH command answers it.
+    pub gts: RefCell<[Option<Rc<Gts>>; handles::HS_CCH_COUNT]>,
+    /// Shadow of the TGH lock bits (DW0 delresp): MMIO has no atomics in this model, so the
+    /// driver's test-and-set works on its own copy, as Linux's works on the handle in memory.
+    pub tgh_locks: Cell<u32>,
+}
+
+pub(crate) struct GruInner {
+    pub hw: Rc<dyn GruHardware>,
+    pub cfg: GruConfig,
+    pub stats: GruStats,
+    pub chiplets: Vec<ChipletState>,
+    /// The per-mm structures, one per mm with a notifier registered.
+    pub gms: RefCell<BTreeMap<MmId, Rc<GruMmStruct>>>,
+    /// Failures inside notifier callbacks and interrupt handlers, which cannot return them.
+    pub errors: RefCell<Vec<GruError>>,
+}
+
+/// The driver instance: every chiplet of the machine.
+#[derive(Clone)]
+pub struct Gru(pub(crate) Rc<GruInner>);
+
+impl Gru {
+    /// Bind the driver to `hw`: state per chiplet, and the interrupt handler of fault map `m`
+    /// of chiplet `c` on kernel line `c * 16 + m`, routed to CPU `m` (the fault map a context
+    /// selects is its thread's CPU).
+    pub fn new(kernel: &Kernel, hw: Rc<dyn GruHardware>, cfg: GruConfig) -> Self {
+        let chiplets = (0..hw.num_chiplets())
+            .map(|_| ChipletState {
+                asid: SpinLock::new(AsidAlloc::new()),
+                gts: RefCell::new(Default::default()),
+                tgh_locks: Cell::new(0),
+            })
+            .collect();
+        let gru = Gru(Rc::new(GruInner {
+            hw,
+            cfg,
+            stats: GruStats::default(),
+            chiplets,
+            gms: RefCell::default(),
+            errors: RefCell::default(),
+        }));
+        for chiplet in 0..gru.num_chiplets() {
+            for tfm in 0..handles::HS_TFM_COUNT {
+                let line = irq_line(chiplet, tfm);
+                let g = gru.clone();
+                kernel.request_irq(line, move |ctx| {
+                    let g = g.clone();
+                    async move { g.gru_intr(&ctx, chiplet, tfm).await }
+                });
+                // Lines of chiplets beyond 64 / 16 do not exist in the kernel model; the
+                // affinity of a line the kernel accepts cannot fail for CPU m % num_cpus.
+                let _ = kernel.set_irq_affinity(line, tfm % kernel.num_cpus());
+            }
+        }
+        gru
+    }
+
+    /// Number of chiplets.
+    pub fn num_chiplets(&self) -> usize {
+        self.0.chiplets.len()
+    }
+
+    /// The statistics.
+    pub fn stats(&self) -> &GruStats {
+        &self.0.stats
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GruConfig {
+        &self.0.cfg
+    }
+
+    /// Failures reported by notifier callbacks and interrupt handlers so far.
+    pub fn errors(&self) -> Vec<GruError> {
+        self.0.errors.borrow().clone()
+    }
+
+    /// The per-mm state of `mm`, if a context of it was ever allocated and not yet freed.
+    pub fn gms(&self, mm: MmId) -> Option<Rc<GruMmStruct>> {
+        self.0.gms.borrow().get(&mm).cloned()
+    }
+
+    pub(crate) fn report(&self, e: GruError) {
+        self.0.errors.borrow_mut().push(e);
+    }
+
+    pub(crate) fn chiplet(&self, c: usize) -> Result<&ChipletState, GruError> {
+        self.0.chiplets.get(c).ok_or(GruError::Hw(hw::HwError::NoSuchChiplet {
+            chiplet: c,
+            count: self.num_chiplets(),
+        }))
+    }
+}
+
+/// The kernel interrupt line of fault map `tfm` of `chiplet`.
+pub fn irq_line(chiplet: usize, tfm: usize) -> u32 {
+    (chiplet * handles::HS_TFM_COUNT + tfm) as u32
+}

@@ -1,0 +1,206 @@
+//! Driver statistics: the counters of Linux's `gru_stats` under their Linux names, and the
+//! count / mean / max latency of each handle kind's operations (Linux's `mcs_op_statistics`).
+
+use std::cell::Cell;
+use std::fmt;
+
+/// Defines the counter enum, its Linux names and the list of all counters.
+macro_rules! stats {
+    ($($(#[$m:meta])* $var:ident = $name:literal),+ $(,)?) => {
+        /// A driver counter; [`Stat::name`] is the Linux `gru_stats` field name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Stat { $($(#[$m])* $var),+ }
+
+        impl Stat {
+            /// Every counter, in declaration order.
+            pub const ALL: &'static [Stat] = &[$(Stat::$var),+];
+
+            /// The Linux name.
+            pub const fn name(self) -> &'static str {
+                match self { $(Stat::$var => $name),+ }
+            }
+        }
+    };
+}
+
+stats! {
+    /// A TLB entry was dropped in.
+    TlbDropin = "tlb_dropin",
+    /// A page was dropped in ahead of use (never: the driver preloads nothing).
+    TlbPreloadPage = "tlb_preload_page",
+    /// Dropin refused: the TFH's miss ASID was 0 (a context being unloaded).
+    TlbDropinFailNoAsid = "tlb_dropin_fail_no_asid",
+    /// Dropin handed to the user: the page was absent or not writable+dirty for a store.
+    TlbDropinFailUpm = "tlb_dropin_fail_upm",
+    /// Dropin refused: no VMA, or the access is not allowed.
+    TlbDropinFailInvalid = "tlb_dropin_fail_invalid",
+    /// Dropin refused: an invalidate was in progress.
+    TlbDropinFailRangeActive = "tlb_dropin_fail_range_active",
+    /// Dropin refused: the TFH held no miss.
+    TlbDropinFailIdle = "tlb_dropin_fail_idle",
+    /// User call backed off: the TFH is in MISS_FMM (the interrupt path owns it).
+    TlbDropinFailFmm = "tlb_dropin_fail_fmm",
+    /// Dropin refused: the TFH status was not EXCEPTION.
+    TlbDropinFailNoException = "tlb_dropin_fail_no_exception",
+    /// A TFH was found stale while servicing a fault (the hardware's race guard).
+    TfhStaleOnFault = "tfh_stale_on_fault",
+    /// `invalidate_range_start` calls.
+    MmuInvalidateRange = "mmu_invalidate_range",
+    /// Classic `invalidate_page` calls.
+    MmuInvalidatePage = "mmu_invalidate_page",
+    /// `gru_flush_tlb_range` calls.
+    FlushTlb = "flush_tlb",
+    /// Chiplets examined by flushes.
+    FlushTlbGru = "flush_tlb_gru",
+    /// TGH invalidates issued by flushes.
+    FlushTlbGruTgh = "flush_tlb_gru_tgh",
+    /// Flushes that found no loaded context and dropped the ASID instead.
+    FlushTlbGruZeroAsid = "flush_tlb_gru_zero_asid",
+    /// Interrupts taken.
+    Intr = "intr",
+    /// CBR completions seen by interrupts (done bits).
+    IntrCbr = "intr_cbr",
+    /// Fault bits serviced by interrupts.
+    IntrTfh = "intr_tfh",
+    /// Fault bits of a context with no owner.
+    IntrSpurious = "intr_spurious",
+    /// Interrupt-context dropins that could not take `mmap_lock`.
+    IntrMmLockFailed = "intr_mm_lock_failed",
+    /// User calls for a CALL_OS.
+    CallOs = "call_os",
+    /// User calls that slept until no invalidate was active.
+    CallOsWaitQueue = "call_os_wait_queue",
+    /// Loads that took a new ASID.
+    AsidNew = "asid_new",
+    /// ASID limit resets.
+    AsidNext = "asid_next",
+    /// ASID wraps (generation bumps).
+    AsidWrap = "asid_wrap",
+    /// Loads that kept the mm's ASID.
+    AsidReuse = "asid_reuse",
+}
+
+/// A kind of handle, for per-operation latency and error reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum HandleKind {
+    /// Context configuration handle.
+    Cch,
+    /// TLB fault handle.
+    Tfh,
+    /// TLB global handle.
+    Tgh,
+}
+
+impl HandleKind {
+    const ALL: [HandleKind; 3] = [HandleKind::Cch, HandleKind::Tfh, HandleKind::Tgh];
+}
+
+impl fmt::Display for HandleKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HandleKind::Cch => "CCH",
+            HandleKind::Tfh => "TFH",
+            HandleKind::Tgh => "TGH",
+        })
+    }
+}
+
+/// Latency summary of one handle kind's operations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpLatency {
+    /// Operations completed.
+    pub count: u64,
+    /// Sum of their latencies, in cycles.
+    pub total: u64,
+    /// The longest, in cycles.
+    pub max: u64,
+}
+
+impl OpLatency {
+    /// Mean latency in cycles (0 before any operation).
+    pub fn mean(&self) -> u64 {
+        self.total.checked_div(self.count).unwrap_or(0)
+    }
+}
+
+/// The driver's statistics.
+#[derive(Debug)]
+pub struct GruStats {
+    counters: Vec<Cell<u64>>,
+    ops: [Cell<OpLatency>; 3],
+}
+
+impl Default for GruStats {
+    fn default() -> Self {
+        Self {
+            counters: Stat::ALL.iter().map(|_| Cell::new(0)).collect(),
+            ops: Default::default(),
+        }
+    }
+}
+
+impl GruStats {
+    /// `STAT(name)`.
+    pub fn inc(&self, s: Stat) {
+        let c = &self.counters[s as usize];
+        c.set(c.get() + 1);
+    }
+
+    /// A counter's value.
+    pub fn get(&self, s: Stat) -> u64 {
+        self.counters[s as usize].get()
+    }
+
+    /// A counter's value by its Linux name, or a handle op summary by `cch_count`, `tgh_max`,
+    /// `tfh_mean` and the like; `None` for an unknown name.
+    pub fn by_name(&self, name: &str) -> Option<u64> {
+        self.all().into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Record one operation on a handle of `kind` that took `cycles`.
+    pub fn record_op(&self, kind: HandleKind, cycles: u64) {
+        let c = &self.ops[kind as usize];
+        let mut o = c.get();
+        o.count += 1;
+        o.total += cycles;
+        o.max = o.max.max(cycles);
+        c.set(o);
+    }
+
+    /// The latency summary of `kind`.
+    pub fn op(&self, kind: HandleKind) -> OpLatency {
+        self.ops[kind as usize].get()
+    }
+
+    /// Every counter and op summary as `(name, value)`, counters first in Linux order.
+    pub fn all(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> =
+            Stat::ALL.iter().map(|&s| (s.name().to_owned(), self.get(s))).collect();
+        for kind in HandleKind::ALL {
+            let o = self.op(kind);
+            let k = kind.to_string().to_lowercase();
+            v.push((format!("{k}_count"), o.count));
+            v.push((format!("{k}_mean"), o.mean()));
+            v.push((format!("{k}_max"), o.max));
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_ops() {
+        let s = GruStats::default();
+        s.inc(Stat::FlushTlbGruZeroAsid);
+        s.record_op(HandleKind::Tgh, 10);
+        s.record_op(HandleKind::Tgh, 30);
+        assert_eq!(s.by_name("flush_tlb_gru_zero_asid"), Some(1));
+        assert_eq!(s.by_name("tgh_mean"), Some(20));
+        assert_eq!(s.by_name("tgh_max"), Some(30));
+        assert_eq!(s.by_name("nonsense"), None);
+        assert_eq!(Stat::ALL.len(), 27);
+    }
+}
