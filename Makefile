@@ -32,7 +32,7 @@ run: build
 
 test: deps
 	$(CARGO) test --release --workspace
-	bash scripts/lint-rtl.sh
+	bash scripts/lint-rtl.sh --quick
 
 lint: deps
 	bash scripts/lint-rtl.sh

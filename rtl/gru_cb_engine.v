@@ -14,7 +14,7 @@ module gru_cb_engine #(
     cb_cmp_valid_o, cb_cmp_cbr_o, cb_cmp_status_o, cb_cmp_cause_o, cb_cmp_rdata_o,
     mem_req_valid_o, mem_req_ready_i, mem_req_paddr_o, mem_req_write_o, mem_req_wdata_o,
     mem_req_tag_o, mem_rsp_valid_i, mem_rsp_tag_i, mem_rsp_rdata_i,
-    lk_ctx_o, lk_asid_o, lk_vpn_o, lk_hit_i, lk_pfn_i, lk_ps_i, lk_dirty_i,
+    lk_en_o, lk_ctx_o, lk_asid_o, lk_vpn_o, lk_hit_i, lk_pfn_i, lk_ps_i, lk_dirty_i,
     cch_state_i, cch_asid_i, cch_tfm_fault_bit_enable_i, cch_tlb_int_select_i,
     tgh_active_ctx_i,
     restart_set_i, cmp_set_i, set_cbr_i, cmp_set_status_i, cmp_set_cause_i,
@@ -59,6 +59,7 @@ module gru_cb_engine #(
     input  [DW_W-1:0]       mem_rsp_rdata_i;
 
     // TLB lookup of the current CB (key from registered state only).
+    output                  lk_en_o;      // E_LOOKUP: the TLB evaluates the match
     output [TLB_CTX_W-1:0]  lk_ctx_o;
     output [TLB_ASID_W-1:0] lk_asid_o;
     output [TLB_VPN_W-1:0]  lk_vpn_o;
@@ -121,6 +122,10 @@ module gru_cb_engine #(
     reg [NUM_CBR*VADDR_W-1:0]    req_vaddr_q;
     reg [NUM_CBR-1:0]            req_write_q;
     reg [NUM_CBR*DW_W-1:0]       req_wdata_q;
+    // Copy of CBR cur's request, loaded when it becomes current (saves a wide select per cycle).
+    reg [VADDR_W-1:0]            cur_vaddr_q, cur_vaddr_d;
+    reg                          cur_write_q, cur_write_d;
+    reg [DW_W-1:0]               cur_wdata_q, cur_wdata_d;
 
     // Output registers.
     reg                    cb_cmp_valid_q, cb_cmp_valid_d;
@@ -159,17 +164,29 @@ module gru_cb_engine #(
     endfunction
 
     // ---------------------------------------------------------------- current CB (pre-edge)
+    // Wide flat vectors are read through select loops, not `vec[idx*W +: W]`: Yosys 0.23 turns
+    // each wide variable part-select into a huge shifter that takes about a minute to map. The
+    // loops only run when needed, which keeps the Verilated model fast.
+    wire                   lookup     = eng_state_q == E_LOOKUP;
     wire [CTX_IW-1:0]      cur_ctx    = cur_q[CBR_IW-1:CPC_IW];
-    wire [VADDR_W-1:0]     cur_vaddr  = req_vaddr_q[cur_q*VADDR_W +: VADDR_W];
-    wire                   cur_write  = req_write_q[cur_q];
-    wire [DW_W-1:0]        cur_wdata  = req_wdata_q[cur_q*DW_W +: DW_W];
+    wire [VADDR_W-1:0]     cur_vaddr  = cur_vaddr_q;
+    wire                   cur_write  = cur_write_q;
+    wire [DW_W-1:0]        cur_wdata  = cur_wdata_q;
+    reg  [ASID_PER_CTX-1:0] cur_ctx_asids;
+    integer ci;
+    always @* begin
+        cur_ctx_asids = {ASID_PER_CTX{1'b0}};
+        if (lookup) for (ci = 0; ci < NUM_CTX; ci = ci + 1)
+            if (cur_ctx == ci[CTX_IW-1:0])
+                cur_ctx_asids = cch_asid_i[ci*ASID_PER_CTX +: ASID_PER_CTX];
+    end
     wire [REGION_W-1:0]    cur_region = cur_vaddr[REGION_LSB +: REGION_W];
-    wire [TLB_ASID_W-1:0]  cur_asid   =
-        cch_asid_i[cur_ctx*ASID_PER_CTX + cur_region*CCH_ASID0_W +: CCH_ASID0_W];
+    wire [TLB_ASID_W-1:0]  cur_asid   = cur_ctx_asids[cur_region*CCH_ASID0_W +: CCH_ASID0_W];
     wire                   cur_fmm    = cch_tfm_fault_bit_enable_i[cur_ctx];
     wire [CCH_TLB_INT_SELECT_W-1:0] cur_map =
         cch_tlb_int_select_i[cur_ctx*CCH_TLB_INT_SELECT_W +: CCH_TLB_INT_SELECT_W];
 
+    assign lk_en_o       = lookup;
     assign lk_ctx_o      = cur_ctx;     // CTX_IW == TLB_CTX_W with 16 contexts
     assign lk_asid_o     = cur_asid;
     assign lk_vpn_o      = cur_vaddr[PAGE_SHIFT +: TLB_VPN_W];
@@ -188,18 +205,38 @@ module gru_cb_engine #(
     wire [HDL_STATE_W-1:0] req_cch_state = cch_state_i[req_ctx*HDL_STATE_W +: HDL_STATE_W];
 
     // Lowest pending completion / restart.
-    reg [CBR_IW-1:0] cmp_first, restart_first;
+    reg [CBR_IW-1:0]      cmp_first, restart_first;
+    reg [1:0]             cmp_first_status;
+    reg [TFH_CAUSE_W-1:0] cmp_first_cause;
+    reg [VADDR_W-1:0]     restart_vaddr;
+    reg                   restart_write;
+    reg [DW_W-1:0]        restart_wdata;
     integer fi;
     always @* begin
-        cmp_first     = {CBR_IW{1'b0}};
-        restart_first = {CBR_IW{1'b0}};
-        for (fi = NUM_CBR - 1; fi >= 0; fi = fi - 1) begin
-            if (cmp_pend_q[fi])     cmp_first     = fi[CBR_IW-1:0];
-            if (restart_pend_q[fi]) restart_first = fi[CBR_IW-1:0];
+        cmp_first        = {CBR_IW{1'b0}};
+        cmp_first_status = 2'b00;
+        cmp_first_cause  = {TFH_CAUSE_W{1'b0}};
+        restart_first    = {CBR_IW{1'b0}};
+        restart_vaddr    = {VADDR_W{1'b0}};
+        restart_write    = 1'b0;
+        restart_wdata    = {DW_W{1'b0}};
+        // (Guarded so that the Verilated model skips the loops on the many idle cycles.)
+        if (|cmp_pend_q) for (fi = NUM_CBR - 1; fi >= 0; fi = fi - 1) begin
+            if (cmp_pend_q[fi]) begin
+                cmp_first        = fi[CBR_IW-1:0];
+                cmp_first_status = cmp_status_q[fi*2 +: 2];
+                cmp_first_cause  = cmp_cause_q[fi*TFH_CAUSE_W +: TFH_CAUSE_W];
+            end
+        end
+        if (|restart_pend_q) for (fi = NUM_CBR - 1; fi >= 0; fi = fi - 1) begin
+            if (restart_pend_q[fi]) begin
+                restart_first = fi[CBR_IW-1:0];
+                restart_vaddr = req_vaddr_q[fi*VADDR_W +: VADDR_W];
+                restart_write = req_write_q[fi];
+                restart_wdata = req_wdata_q[fi*DW_W +: DW_W];
+            end
         end
     end
-    wire [1:0]             cmp_first_status = cmp_status_q[cmp_first*2 +: 2];
-    wire [TFH_CAUSE_W-1:0] cmp_first_cause  = cmp_cause_q[cmp_first*TFH_CAUSE_W +: TFH_CAUSE_W];
 
     // ---------------------------------------------------------------- next state
     reg                   miss;
@@ -207,9 +244,13 @@ module gru_cb_engine #(
     reg                   set_fault, set_done;
     reg                   stat_hit, stat_miss, stat_tlbmod;
     reg                   accept;        // store the CB port request into its CBR slot
+    integer ni;
     always @* begin
         eng_state_d     = eng_state_q;
         cur_d           = cur_q;
+        cur_vaddr_d     = cur_vaddr_q;
+        cur_write_d     = cur_write_q;
+        cur_wdata_d     = cur_wdata_q;
         busy_d          = busy_q;
         restart_pend_d  = restart_pend_q;
         cmp_pend_d      = cmp_pend_q;
@@ -249,6 +290,9 @@ module gru_cb_engine #(
                 end else if (|restart_pend_q) begin
                     restart_pend_d[restart_first] = 1'b0;
                     cur_d       = restart_first;
+                    cur_vaddr_d = restart_vaddr;
+                    cur_write_d = restart_write;
+                    cur_wdata_d = restart_wdata;
                     eng_state_d = E_LOOKUP;
                 end else if (cb_req_valid_i) begin
                     if (busy_q[cb_req_cbr_i] || req_cch_state != CCHSTATE_ACTIVE) begin
@@ -261,6 +305,9 @@ module gru_cb_engine #(
                         accept = 1'b1;
                         busy_d[cb_req_cbr_i] = 1'b1;
                         cur_d       = cb_req_cbr_i;
+                        cur_vaddr_d = cb_req_vaddr_i;
+                        cur_write_d = cb_req_write_i;
+                        cur_wdata_d = cb_req_wdata_i;
                         eng_state_d = E_LOOKUP;
                     end
                 end
@@ -315,8 +362,12 @@ module gru_cb_engine #(
         if (restart_set_i) restart_pend_d[set_cbr_i] = 1'b1;
         if (cmp_set_i) begin
             cmp_pend_d[set_cbr_i] = 1'b1;
-            cmp_status_d[set_cbr_i*2 +: 2]                     = cmp_set_status_i;
-            cmp_cause_d[set_cbr_i*TFH_CAUSE_W +: TFH_CAUSE_W]  = cmp_set_cause_i;
+            for (ni = 0; ni < NUM_CBR; ni = ni + 1) begin
+                if (set_cbr_i == ni[CBR_IW-1:0]) begin
+                    cmp_status_d[ni*2 +: 2]                    = cmp_set_status_i;
+                    cmp_cause_d[ni*TFH_CAUSE_W +: TFH_CAUSE_W] = cmp_set_cause_i;
+                end
+            end
         end
     end
 
@@ -341,6 +392,9 @@ module gru_cb_engine #(
         if (!rst_ni) begin
             eng_state_q     <= E_IDLE;
             cur_q           <= {CBR_IW{1'b0}};
+            cur_vaddr_q     <= {VADDR_W{1'b0}};
+            cur_write_q     <= 1'b0;
+            cur_wdata_q     <= {DW_W{1'b0}};
             busy_q          <= {NUM_CBR{1'b0}};
             restart_pend_q  <= {NUM_CBR{1'b0}};
             cmp_pend_q      <= {NUM_CBR{1'b0}};
@@ -362,6 +416,9 @@ module gru_cb_engine #(
         end else begin
             eng_state_q     <= eng_state_d;
             cur_q           <= cur_d;
+            cur_vaddr_q     <= cur_vaddr_d;
+            cur_write_q     <= cur_write_d;
+            cur_wdata_q     <= cur_wdata_d;
             busy_q          <= busy_d;
             restart_pend_q  <= restart_pend_d;
             cmp_pend_q      <= cmp_pend_d;
@@ -378,8 +435,8 @@ module gru_cb_engine #(
             mem_req_wdata_q <= mem_req_wdata_d;
             mem_req_cbr_q   <= mem_req_cbr_d;
             // Request slots: written when a CB is accepted.
-            for (si = 0; si < NUM_CBR; si = si + 1) begin
-                if (accept && cb_req_cbr_i == si[CBR_IW-1:0]) begin
+            if (accept) for (si = 0; si < NUM_CBR; si = si + 1) begin
+                if (cb_req_cbr_i == si[CBR_IW-1:0]) begin
                     req_vaddr_q[si*VADDR_W +: VADDR_W] <= cb_req_vaddr_i;
                     req_write_q[si]                    <= cb_req_write_i;
                     req_wdata_q[si*DW_W +: DW_W]       <= cb_req_wdata_i;

@@ -10,8 +10,8 @@ module gru_cch #(
     parameter CBR_PER_CTX = NUM_CBR / NUM_CTX   // ctx(cbr) = cbr / CBR_PER_CTX
 ) (
     clk_i, rst_ni,
-    wr_i, idx_i, dwen_i, data_i, rd_line_o,
-    tfh_pending_i,
+    sel_i, wr_i, idx_i, dwen_i, data_i, rd_line_o,
+    ctx_pending_i,
     eng_busy_i, eng_cur_ctx_i, restart_pend_i, cmp_pend_i,
     cch_state_o, cch_asid_o, cch_sizeavail_o, cch_tfm_fault_bit_enable_o,
     cch_tlb_int_enable_o, cch_tlb_int_select_o
@@ -37,7 +37,9 @@ module gru_cch #(
     input clk_i;
     input rst_ni;
 
-    // Accepted MMIO write to CCH idx_i (errors already filtered out); idx_i also selects rd_line_o.
+    // An MMIO request addresses CCH idx_i (sel_i: rd_line_o is valid) and is an accepted write
+    // (wr_i; errors already filtered out).
+    input                 sel_i;
     input                 wr_i;
     input  [CTX_IW-1:0]   idx_i;
     input  [LINE_DWS-1:0] dwen_i;
@@ -47,7 +49,8 @@ module gru_cch #(
     /* verilator lint_on UNUSED */
     output [LINE_W-1:0]   rd_line_o;
 
-    input  [NUM_CBR-1:0]  tfh_pending_i;     // DEALLOCATE fails while a fault is unanswered
+    input                 ctx_pending_i;     // a TFH of context idx_i is pending (pre-edge):
+                                             // DEALLOCATE fails while a fault is unanswered
 
     // What the CB engine has in flight (pre-edge), for INTERRUPT_SYNC.
     input                 eng_busy_i;        // eng_state != E_IDLE
@@ -82,25 +85,62 @@ module gru_cch #(
     assign cch_tlb_int_enable_o       = cch_tlb_int_enable_q;
     assign cch_tlb_int_select_o       = cch_tlb_int_select_q;
 
-    // ---------------------------------------------------------------- reads
-    reg [LINE_W-1:0] rd_line;
+    // ---------------------------------------------------------------- selected CCH (pre-edge)
+    // CCH idx_i as it is before this edge, while an MMIO request addresses the CCHs. A select
+    // loop, not `vec[idx*W +: W]`: Yosys 0.23 maps wide variable part-selects very slowly.
+    reg [HDL_STATUS_W-1:0]         sel_status;
+    reg [HDL_STATE_W-1:0]          sel_state;
+    reg [CCH_OPC_W-1:0]            sel_opc;
+    reg                            sel_delresp, sel_tfbe, sel_tie, sel_unmap;
+    reg [CCH_TLB_INT_SELECT_W-1:0] sel_tis;
+    reg [ASID_PER_CTX-1:0]         sel_asid;
+    reg [SA_PER_CTX-1:0]           sel_sizeavail;
     integer ri;
     always @* begin
+        sel_status    = {HDL_STATUS_W{1'b0}};
+        sel_state     = {HDL_STATE_W{1'b0}};
+        sel_opc       = {CCH_OPC_W{1'b0}};
+        sel_delresp   = 1'b0;
+        sel_tfbe      = 1'b0;
+        sel_tie       = 1'b0;
+        sel_unmap     = 1'b0;
+        sel_tis       = {CCH_TLB_INT_SELECT_W{1'b0}};
+        sel_asid      = {ASID_PER_CTX{1'b0}};
+        sel_sizeavail = {SA_PER_CTX{1'b0}};
+        if (sel_i) for (ri = 0; ri < NUM_CTX; ri = ri + 1) begin
+            if (idx_i == ri[CTX_IW-1:0]) begin
+                sel_status    = cch_status_q[ri*HDL_STATUS_W +: HDL_STATUS_W];
+                sel_state     = cch_state_q[ri*HDL_STATE_W +: HDL_STATE_W];
+                sel_opc       = cch_opc_q[ri*CCH_OPC_W +: CCH_OPC_W];
+                sel_delresp   = cch_delresp_q[ri];
+                sel_tfbe      = cch_tfm_fault_bit_enable_q[ri];
+                sel_tie       = cch_tlb_int_enable_q[ri];
+                sel_unmap     = cch_unmap_enable_q[ri];
+                sel_tis       = cch_tlb_int_select_q[ri*CCH_TLB_INT_SELECT_W +: CCH_TLB_INT_SELECT_W];
+                sel_asid      = cch_asid_q[ri*ASID_PER_CTX +: ASID_PER_CTX];
+                sel_sizeavail = cch_sizeavail_q[ri*SA_PER_CTX +: SA_PER_CTX];
+            end
+        end
+    end
+
+    // ---------------------------------------------------------------- reads
+    reg [LINE_W-1:0] rd_line;
+    integer rk;
+    always @* begin
         rd_line = {LINE_W{1'b0}};
-        rd_line[P_DELRESP]                = cch_delresp_q[idx_i];
-        rd_line[P_OPC +: CCH_OPC_W]       = cch_opc_q[idx_i*CCH_OPC_W +: CCH_OPC_W];
-        rd_line[P_STATUS +: HDL_STATUS_W] = cch_status_q[idx_i*HDL_STATUS_W +: HDL_STATUS_W];
-        rd_line[P_STATE +: HDL_STATE_W]   = cch_state_q[idx_i*HDL_STATE_W +: HDL_STATE_W];
-        rd_line[P_TFBE]                   = cch_tfm_fault_bit_enable_q[idx_i];
-        rd_line[P_TIE]                    = cch_tlb_int_enable_q[idx_i];
-        rd_line[P_TIS +: CCH_TLB_INT_SELECT_W] =
-            cch_tlb_int_select_q[idx_i*CCH_TLB_INT_SELECT_W +: CCH_TLB_INT_SELECT_W];
-        rd_line[P_UNMAP]                  = cch_unmap_enable_q[idx_i];
-        for (ri = 0; ri < CCH_NUM_ASID; ri = ri + 1) begin
-            rd_line[P_ASID0 + ri*CCH_ASID_STEP +: CCH_ASID0_W] =
-                cch_asid_q[idx_i*ASID_PER_CTX + ri*CCH_ASID0_W +: CCH_ASID0_W];
-            rd_line[P_SIZEAVAIL0 + ri*CCH_SIZEAVAIL_STEP +: CCH_SIZEAVAIL0_W] =
-                cch_sizeavail_q[idx_i*SA_PER_CTX + ri*CCH_SIZEAVAIL0_W +: CCH_SIZEAVAIL0_W];
+        rd_line[P_DELRESP]                     = sel_delresp;
+        rd_line[P_OPC +: CCH_OPC_W]            = sel_opc;
+        rd_line[P_STATUS +: HDL_STATUS_W]      = sel_status;
+        rd_line[P_STATE +: HDL_STATE_W]        = sel_state;
+        rd_line[P_TFBE]                        = sel_tfbe;
+        rd_line[P_TIE]                         = sel_tie;
+        rd_line[P_TIS +: CCH_TLB_INT_SELECT_W] = sel_tis;
+        rd_line[P_UNMAP]                       = sel_unmap;
+        for (rk = 0; rk < CCH_NUM_ASID; rk = rk + 1) begin
+            rd_line[P_ASID0 + rk*CCH_ASID_STEP +: CCH_ASID0_W] =
+                sel_asid[rk*CCH_ASID0_W +: CCH_ASID0_W];
+            rd_line[P_SIZEAVAIL0 + rk*CCH_SIZEAVAIL_STEP +: CCH_SIZEAVAIL0_W] =
+                sel_sizeavail[rk*CCH_SIZEAVAIL0_W +: CCH_SIZEAVAIL0_W];
         end
     end
     assign rd_line_o = rd_line;
@@ -109,7 +149,9 @@ module gru_cch #(
     reg [NUM_CTX-1:0] ctx_in_flight;
     integer fi;
     always @* begin
-        for (fi = 0; fi < NUM_CTX; fi = fi + 1)
+        ctx_in_flight = {NUM_CTX{1'b0}};
+        // Only needed while some INTERRUPT_SYNC waits (keeps the Verilated model fast).
+        if (|cch_sync_wait_q) for (fi = 0; fi < NUM_CTX; fi = fi + 1)
             ctx_in_flight[fi] = (eng_busy_i && eng_cur_ctx_i == fi[CTX_IW-1:0])
                 || |restart_pend_i[fi*CBR_PER_CTX +: CBR_PER_CTX]
                 || |cmp_pend_i[fi*CBR_PER_CTX +: CBR_PER_CTX];
@@ -118,8 +160,7 @@ module gru_cch #(
     // ---------------------------------------------------------------- next state
     wire                   start     = wr_i && dwen_i[HDL_CMD_DW] && data_i[P_CMD];
     wire [CCH_OPC_W-1:0]   cmd_opc   = data_i[P_OPC +: CCH_OPC_W];   // start implies DW0 written
-    wire [HDL_STATE_W-1:0] cur_state = cch_state_q[idx_i*HDL_STATE_W +: HDL_STATE_W];
-    wire                   cur_fault = |tfh_pending_i[idx_i*CBR_PER_CTX +: CBR_PER_CTX];
+    wire [HDL_STATE_W-1:0] cur_state = sel_state;
 
     reg [HDL_STATUS_W-1:0] cmd_status;
     reg [HDL_STATE_W-1:0]  cmd_state;
@@ -151,7 +192,7 @@ module gru_cch #(
                     cmd_sync   = 1'b1;
                 end
             CCHOP_DEALLOCATE:
-                if (!cur_fault) begin               // nothing is purged
+                if (!ctx_pending_i) begin               // nothing is purged
                     cmd_state  = CCHSTATE_INACTIVE;
                     cmd_status = HSTATUS_IDLE;
                 end
@@ -165,7 +206,7 @@ module gru_cch #(
         cch_status_d    = cch_status_q;
         cch_state_d     = cch_state_q;
         cch_sync_wait_d = cch_sync_wait_q;
-        for (ni = 0; ni < NUM_CTX; ni = ni + 1) begin
+        if (start || |cch_sync_wait_q) for (ni = 0; ni < NUM_CTX; ni = ni + 1) begin
             if (cch_sync_wait_q[ni] && !ctx_in_flight[ni]) begin
                 cch_status_d[ni*HDL_STATUS_W +: HDL_STATUS_W] = HSTATUS_IDLE;
                 cch_sync_wait_d[ni] = 1'b0;
@@ -197,8 +238,8 @@ module gru_cch #(
             cch_state_q     <= cch_state_d;
             cch_sync_wait_q <= cch_sync_wait_d;
             // Software fields take the written values at any accepted write.
-            for (si = 0; si < NUM_CTX; si = si + 1) begin
-                if (wr_i && idx_i == si[CTX_IW-1:0]) begin
+            if (wr_i) for (si = 0; si < NUM_CTX; si = si + 1) begin
+                if (idx_i == si[CTX_IW-1:0]) begin
                     if (dwen_i[HDL_DELRESP_DW]) begin
                         cch_opc_q[si*CCH_OPC_W +: CCH_OPC_W] <= data_i[P_OPC +: CCH_OPC_W];
                         cch_delresp_q[si]              <= data_i[P_DELRESP];

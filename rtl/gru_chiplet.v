@@ -79,6 +79,7 @@ module gru_chiplet #(
     output [127:0] dbg_tlb_entry_o;
 
     assign mmio_req_ready_o = 1'b1;   // one MMIO request every cycle
+    assign cb_cmp_cbr_o     = cb_cmp_cbr;   // zero-extended when NUM_CBR < 128
 
     // The software event code, registered only so that it shows in waveforms next to the
     // hardware it explains.
@@ -93,6 +94,7 @@ module gru_chiplet #(
 
     // ---------------------------------------------------------------- interconnect
     // MMIO decode and accepted requests.
+    wire              mmio_tfm_sel, mmio_tgh_sel, mmio_tfh_sel, mmio_cch_sel;
     wire [TFM_IW-1:0] mmio_tfm_idx;
     wire [TGH_IW-1:0] mmio_tgh_idx;
     wire [CBR_IW-1:0] mmio_tfh_idx;
@@ -101,6 +103,7 @@ module gru_chiplet #(
     wire              mmio_tfm_rd, mmio_tgh_wr, mmio_tfh_wr, mmio_cch_wr, mmio_err;
 
     // TLB.
+    wire                  lk_en;
     wire [TLB_CTX_W-1:0]  lk_ctx;
     wire [TLB_ASID_W-1:0] lk_asid;
     wire [TLB_VPN_W-1:0]  lk_vpn;
@@ -134,7 +137,7 @@ module gru_chiplet #(
     wire [1:0]            tfh_cmp_set_status;
     wire [TFH_CAUSE_W-1:0] tfh_cmp_set_cause;
     wire                  stat_dropin, stat_stale;
-    wire [NUM_CBR-1:0]    tfh_pending;
+    wire                  cch_ctx_pending;
 
     // CCH.
     wire [NUM_CTX*HDL_STATE_W-1:0]          cch_state;
@@ -145,6 +148,7 @@ module gru_chiplet #(
     wire [NUM_CTX*CCH_TLB_INT_SELECT_W-1:0] cch_tlb_int_select;
 
     // CB engine.
+    wire [CBR_IW-1:0]      cb_cmp_cbr;
     wire                   miss;
     wire [CBR_IW-1:0]      miss_cbr;
     wire [TFH_CAUSE_W-1:0] miss_cause;
@@ -170,6 +174,8 @@ module gru_chiplet #(
         .mmio_req_data_i(mmio_req_data_i),
         .mmio_rsp_valid_o(mmio_rsp_valid_o), .mmio_rsp_err_o(mmio_rsp_err_o),
         .mmio_rsp_data_o(mmio_rsp_data_o),
+        .tfm_sel_o(mmio_tfm_sel), .tgh_sel_o(mmio_tgh_sel), .tfh_sel_o(mmio_tfh_sel),
+        .cch_sel_o(mmio_cch_sel),
         .tfm_idx_o(mmio_tfm_idx), .tgh_idx_o(mmio_tgh_idx), .tfh_idx_o(mmio_tfh_idx),
         .cch_idx_o(mmio_cch_idx),
         .tfm_rd_line_i(tfm_rd_line), .tgh_rd_line_i(tgh_rd_line), .tfh_rd_line_i(tfh_rd_line),
@@ -180,7 +186,7 @@ module gru_chiplet #(
 
     gru_tlb #(.TLB_ENTRIES(TLB_ENTRIES)) u_tlb (
         .clk_i(clk_i), .rst_ni(rst_ni),
-        .lk_ctx_i(lk_ctx), .lk_asid_i(lk_asid), .lk_vpn_i(lk_vpn),
+        .lk_en_i(lk_en), .lk_ctx_i(lk_ctx), .lk_asid_i(lk_asid), .lk_vpn_i(lk_vpn),
         .lk_hit_o(lk_hit), .lk_pfn_o(lk_pfn), .lk_ps_o(lk_ps),
         .lk_dirty_o(lk_dirty),
         .purge_clr_i(purge_clr),
@@ -195,7 +201,7 @@ module gru_chiplet #(
         .NUM_CTX(NUM_CTX), .NUM_TGH(NUM_TGH), .TLB_ENTRIES(TLB_ENTRIES), .PURGE_LANES(PURGE_LANES)
     ) u_purge (
         .clk_i(clk_i), .rst_ni(rst_ni),
-        .wr_i(mmio_tgh_wr), .idx_i(mmio_tgh_idx), .dwen_i(mmio_req_dwen_i),
+        .sel_i(mmio_tgh_sel), .wr_i(mmio_tgh_wr), .idx_i(mmio_tgh_idx), .dwen_i(mmio_req_dwen_i),
         .data_i(mmio_req_data_i), .rd_line_o(tgh_rd_line),
         .tlb_valid_i(tlb_valid), .tlb_ctx_i(tlb_ctx), .tlb_asid_i(tlb_asid), .tlb_vpn_i(tlb_vpn),
         .tlb_ps_i(tlb_ps),
@@ -204,9 +210,9 @@ module gru_chiplet #(
         .inval_bitmap_o(inval_bitmap)
     );
 
-    gru_tfh #(.NUM_CTX(NUM_CTX), .NUM_CBR(NUM_CBR)) u_tfh (
+    gru_tfh #(.NUM_CTX(NUM_CTX), .NUM_CBR(NUM_CBR), .CBR_PER_CTX(CBR_PER_CTX)) u_tfh (
         .clk_i(clk_i), .rst_ni(rst_ni),
-        .wr_i(mmio_tfh_wr), .idx_i(mmio_tfh_idx), .dwen_i(mmio_req_dwen_i),
+        .sel_i(mmio_tfh_sel), .wr_i(mmio_tfh_wr), .idx_i(mmio_tfh_idx), .dwen_i(mmio_req_dwen_i),
         .data_i(mmio_req_data_i), .rd_line_o(tfh_rd_line),
         .cch_sizeavail_i(cch_sizeavail),
         .miss_i(miss), .miss_cbr_i(miss_cbr), .miss_cause_i(miss_cause),
@@ -218,14 +224,14 @@ module gru_chiplet #(
         .restart_set_o(tfh_restart_set), .cmp_set_o(tfh_cmp_set),
         .cmp_set_status_o(tfh_cmp_set_status), .cmp_set_cause_o(tfh_cmp_set_cause),
         .stat_dropin_o(stat_dropin), .stat_stale_o(stat_stale),
-        .tfh_pending_o(tfh_pending)
+        .pend_en_i(mmio_cch_sel), .pend_ctx_i(mmio_cch_idx), .ctx_pending_o(cch_ctx_pending)
     );
 
     gru_cch #(.NUM_CTX(NUM_CTX), .NUM_CBR(NUM_CBR), .CBR_PER_CTX(CBR_PER_CTX)) u_cch (
         .clk_i(clk_i), .rst_ni(rst_ni),
-        .wr_i(mmio_cch_wr), .idx_i(mmio_cch_idx), .dwen_i(mmio_req_dwen_i),
+        .sel_i(mmio_cch_sel), .wr_i(mmio_cch_wr), .idx_i(mmio_cch_idx), .dwen_i(mmio_req_dwen_i),
         .data_i(mmio_req_data_i), .rd_line_o(cch_rd_line),
-        .tfh_pending_i(tfh_pending),
+        .ctx_pending_i(cch_ctx_pending),
         .eng_busy_i(eng_busy), .eng_cur_ctx_i(eng_cur_ctx), .restart_pend_i(restart_pend),
         .cmp_pend_i(cmp_pend),
         .cch_state_o(cch_state), .cch_asid_o(cch_asid), .cch_sizeavail_o(cch_sizeavail),
@@ -237,7 +243,7 @@ module gru_chiplet #(
         .NUM_CTX(NUM_CTX), .NUM_CBR(NUM_CBR), .NUM_TFM(NUM_TFM), .CBR_PER_CTX(CBR_PER_CTX)
     ) u_tfm (
         .clk_i(clk_i), .rst_ni(rst_ni),
-        .rd_clr_i(mmio_tfm_rd), .idx_i(mmio_tfm_idx), .rd_line_o(tfm_rd_line),
+        .sel_i(mmio_tfm_sel), .rd_clr_i(mmio_tfm_rd), .idx_i(mmio_tfm_idx), .rd_line_o(tfm_rd_line),
         .set_fault_i(tfm_set_fault), .set_done_i(tfm_set_done), .set_map_i(tfm_set_map),
         .set_cbr_i(tfm_set_cbr),
         .tlb_int_enable_i(cch_tlb_int_enable),
@@ -251,7 +257,7 @@ module gru_chiplet #(
         .cb_req_valid_i(cb_req_valid_i), .cb_req_ready_o(cb_req_ready_o),
         .cb_req_cbr_i(cb_req_cbr_i[CBR_IW-1:0]), .cb_req_vaddr_i(cb_req_vaddr_i),
         .cb_req_write_i(cb_req_write_i), .cb_req_wdata_i(cb_req_wdata_i),
-        .cb_cmp_valid_o(cb_cmp_valid_o), .cb_cmp_cbr_o(cb_cmp_cbr_o[CBR_IW-1:0]),
+        .cb_cmp_valid_o(cb_cmp_valid_o), .cb_cmp_cbr_o(cb_cmp_cbr),
         .cb_cmp_status_o(cb_cmp_status_o), .cb_cmp_cause_o(cb_cmp_cause_o),
         .cb_cmp_rdata_o(cb_cmp_rdata_o),
         .mem_req_valid_o(mem_req_valid_o), .mem_req_ready_i(mem_req_ready_i),
@@ -259,7 +265,7 @@ module gru_chiplet #(
         .mem_req_wdata_o(mem_req_wdata_o), .mem_req_tag_o(mem_req_tag_o),
         .mem_rsp_valid_i(mem_rsp_valid_i), .mem_rsp_tag_i(mem_rsp_tag_i),
         .mem_rsp_rdata_i(mem_rsp_rdata_i),
-        .lk_ctx_o(lk_ctx), .lk_asid_o(lk_asid), .lk_vpn_o(lk_vpn), .lk_hit_i(lk_hit),
+        .lk_en_o(lk_en), .lk_ctx_o(lk_ctx), .lk_asid_o(lk_asid), .lk_vpn_o(lk_vpn), .lk_hit_i(lk_hit),
         .lk_pfn_i(lk_pfn), .lk_ps_i(lk_ps), .lk_dirty_i(lk_dirty),
         .cch_state_i(cch_state), .cch_asid_i(cch_asid),
         .cch_tfm_fault_bit_enable_i(cch_tfm_fault_bit_enable),

@@ -13,7 +13,7 @@ module gru_mmio #(
     clk_i, rst_ni,
     mmio_req_valid_i, mmio_req_write_i, mmio_req_addr_i, mmio_req_dwen_i, mmio_req_data_i,
     mmio_rsp_valid_o, mmio_rsp_err_o, mmio_rsp_data_o,
-    tfm_idx_o, tgh_idx_o, tfh_idx_o, cch_idx_o,
+    tfm_sel_o, tgh_sel_o, tfh_sel_o, cch_sel_o, tfm_idx_o, tgh_idx_o, tfh_idx_o, cch_idx_o,
     tfm_rd_line_i, tgh_rd_line_i, tfh_rd_line_i, cch_rd_line_i, stat_rd_line_i,
     tfm_rd_o, tgh_wr_o, tfh_wr_o, cch_wr_o, mmio_err_o
 );
@@ -45,7 +45,12 @@ module gru_mmio #(
     output                mmio_rsp_err_o;
     output [LINE_W-1:0]   mmio_rsp_data_o;
 
-    // Handle index decoded from the address; each handle module returns that handle's line.
+    // Handle selected by the address (a request is present and the address maps to handle
+    // idx of that kind); each handle module returns that handle's line.
+    output                tfm_sel_o;
+    output                tgh_sel_o;
+    output                tfh_sel_o;
+    output                cch_sel_o;
     output [TFM_IW-1:0]   tfm_idx_o;
     output [TGH_IW-1:0]   tgh_idx_o;
     output [TFH_IW-1:0]   tfh_idx_o;
@@ -78,6 +83,10 @@ module gru_mmio #(
     wire        in_cch   = line0 && cch_off  < NUM_CTX * HS_STRIDE;
     wire        in_stat  = line0 && stat_off < HS_STAT_COUNT * HS_STRIDE;
 
+    assign tfm_sel_o = mmio_req_valid_i && in_tfm;
+    assign tgh_sel_o = mmio_req_valid_i && in_tgh;
+    assign tfh_sel_o = mmio_req_valid_i && in_tfh;
+    assign cch_sel_o = mmio_req_valid_i && in_cch;
     assign tfm_idx_o = tfm_off[STRIDE_SHIFT +: TFM_IW];
     assign tgh_idx_o = tgh_off[STRIDE_SHIFT +: TGH_IW];
     assign tfh_idx_o = tfh_off[STRIDE_SHIFT +: TFH_IW];

@@ -11,7 +11,7 @@ module gru_purge #(
     parameter PURGE_LANES = 8
 ) (
     clk_i, rst_ni,
-    wr_i, idx_i, dwen_i, data_i, rd_line_o,
+    sel_i, wr_i, idx_i, dwen_i, data_i, rd_line_o,
     tlb_valid_i, tlb_ctx_i, tlb_asid_i, tlb_vpn_i, tlb_ps_i,
     purge_clr_o, purge_nclr_o, purge_done_o,
     tgh_active_ctx_o, inval_start_o, inval_bitmap_o
@@ -24,6 +24,7 @@ module gru_purge #(
     localparam NCLR_W  = $clog2(PURGE_LANES + 1);
     localparam KEY_W   = TGH_VADDRMASK_W;      // 39-bit purge keys = vaddr[50:12]
     localparam RANGE_W = KEY_W + 2;            // 41-bit range ends (no overflow)
+    localparam NUM_GROUPS = (TLB_ENTRIES + PURGE_LANES - 1) / PURGE_LANES;
 
     // Handle line positions.
     localparam P_CMD       = HDL_CMD_DW*DW_W + HDL_CMD_LSB;
@@ -41,7 +42,9 @@ module gru_purge #(
     input clk_i;
     input rst_ni;
 
-    // Accepted MMIO write to TGH idx_i (errors already filtered out); idx_i also selects rd_line_o.
+    // An MMIO request addresses TGH idx_i (sel_i: rd_line_o is valid) and is an accepted write
+    // (wr_i; errors already filtered out).
+    input                 sel_i;
     input                 wr_i;
     input  [TGH_IW-1:0]   idx_i;
     input  [LINE_DWS-1:0] dwen_i;
@@ -92,32 +95,77 @@ module gru_purge #(
         end
     endfunction
 
+    // Wide flat vectors are read through select loops, not `vec[idx*W +: W]`: Yosys 0.23 turns
+    // each wide variable part-select into a huge shifter that takes about a minute to map. The
+    // loops only run while they are needed, which keeps the Verilated model fast.
+
+    // A TGH is ACTIVE exactly while it is in the FIFO (with GRU_MUTANT_TGH_STUCK: at least).
+    wire              purge_busy = purge_cnt_q != {CNT_W{1'b0}};
+    wire [TGH_IW-1:0] head       = purge_fifo_q[TGH_IW-1:0];
+
+    // ---------------------------------------------------------------- selected TGH (pre-edge)
+    // TGH idx_i as it is before this edge, while an MMIO request addresses the TGHs.
+    reg [HDL_STATUS_W-1:0]    sel_status;
+    reg                       sel_opc, sel_delresp, sel_global;
+    reg [TGH_VADDR_W-1:0]     sel_vaddr;
+    reg [TGH_ASID_W-1:0]      sel_asid;
+    reg [TGH_PAGESIZE_W-1:0]  sel_pagesize;
+    reg [TGH_VADDRMASK_W-1:0] sel_vaddrmask;
+    reg [TGH_N_W-1:0]         sel_n;
+    reg [TGH_CTXBITMAP_W-1:0] sel_ctxbitmap;
+    integer ri;
+    always @* begin
+        sel_status    = {HDL_STATUS_W{1'b0}};
+        sel_opc       = 1'b0;
+        sel_delresp   = 1'b0;
+        sel_global    = 1'b0;
+        sel_vaddr     = {TGH_VADDR_W{1'b0}};
+        sel_asid      = {TGH_ASID_W{1'b0}};
+        sel_pagesize  = {TGH_PAGESIZE_W{1'b0}};
+        sel_vaddrmask = {TGH_VADDRMASK_W{1'b0}};
+        sel_n         = {TGH_N_W{1'b0}};
+        sel_ctxbitmap = {TGH_CTXBITMAP_W{1'b0}};
+        if (sel_i) for (ri = 0; ri < NUM_TGH; ri = ri + 1) begin
+            if (idx_i == ri[TGH_IW-1:0]) begin
+                sel_status    = tgh_status_q[ri*HDL_STATUS_W +: HDL_STATUS_W];
+                sel_opc       = tgh_opc_q[ri];
+                sel_delresp   = tgh_delresp_q[ri];
+                sel_global    = tgh_global_q[ri];
+                sel_vaddr     = tgh_vaddr_q[ri*TGH_VADDR_W +: TGH_VADDR_W];
+                sel_asid      = tgh_asid_q[ri*TGH_ASID_W +: TGH_ASID_W];
+                sel_pagesize  = tgh_pagesize_q[ri*TGH_PAGESIZE_W +: TGH_PAGESIZE_W];
+                sel_vaddrmask = tgh_vaddrmask_q[ri*TGH_VADDRMASK_W +: TGH_VADDRMASK_W];
+                sel_n         = tgh_n_q[ri*TGH_N_W +: TGH_N_W];
+                sel_ctxbitmap = tgh_ctxbitmap_q[ri*TGH_CTXBITMAP_W +: TGH_CTXBITMAP_W];
+            end
+        end
+    end
+
     // ---------------------------------------------------------------- reads
     reg [LINE_W-1:0] rd_line;
     always @* begin
         rd_line = {LINE_W{1'b0}};
-        rd_line[P_DELRESP]                    = tgh_delresp_q[idx_i];
-        rd_line[P_OPC]                        = tgh_opc_q[idx_i];
-        rd_line[P_STATUS +: HDL_STATUS_W]     = tgh_status_q[idx_i*HDL_STATUS_W +: HDL_STATUS_W];
+        rd_line[P_DELRESP]                      = sel_delresp;
+        rd_line[P_OPC]                          = sel_opc;
+        rd_line[P_STATUS +: HDL_STATUS_W]       = sel_status;
         // state and cause read 0 (hardware fields of a TGH are always 0)
-        rd_line[P_VADDR +: TGH_VADDR_W]       = tgh_vaddr_q[idx_i*TGH_VADDR_W +: TGH_VADDR_W];
-        rd_line[P_ASID +: TGH_ASID_W]         = tgh_asid_q[idx_i*TGH_ASID_W +: TGH_ASID_W];
-        rd_line[P_PAGESIZE +: TGH_PAGESIZE_W] = tgh_pagesize_q[idx_i*TGH_PAGESIZE_W +: TGH_PAGESIZE_W];
-        rd_line[P_GLOBAL]                     = tgh_global_q[idx_i];
-        rd_line[P_VADDRMASK +: TGH_VADDRMASK_W] =
-            tgh_vaddrmask_q[idx_i*TGH_VADDRMASK_W +: TGH_VADDRMASK_W];
-        rd_line[P_N +: TGH_N_W]               = tgh_n_q[idx_i*TGH_N_W +: TGH_N_W];
-        rd_line[P_CTXBITMAP +: TGH_CTXBITMAP_W] =
-            tgh_ctxbitmap_q[idx_i*TGH_CTXBITMAP_W +: TGH_CTXBITMAP_W];
+        rd_line[P_VADDR +: TGH_VADDR_W]         = sel_vaddr;
+        rd_line[P_ASID +: TGH_ASID_W]           = sel_asid;
+        rd_line[P_PAGESIZE +: TGH_PAGESIZE_W]   = sel_pagesize;
+        rd_line[P_GLOBAL]                       = sel_global;
+        rd_line[P_VADDRMASK +: TGH_VADDRMASK_W] = sel_vaddrmask;
+        rd_line[P_N +: TGH_N_W]                 = sel_n;
+        rd_line[P_CTXBITMAP +: TGH_CTXBITMAP_W] = sel_ctxbitmap;
     end
     assign rd_line_o = rd_line;
 
     // Contexts covered by an ACTIVE TGH (pre-edge): a miss latching now is born stale.
+    // (A TGH status is only ever IDLE or ACTIVE, so |tgh_status_q says whether any is ACTIVE.)
     reg [NUM_CTX-1:0] tgh_active_ctx;
     integer ai;
     always @* begin
         tgh_active_ctx = {NUM_CTX{1'b0}};
-        for (ai = 0; ai < NUM_TGH; ai = ai + 1)
+        if (|tgh_status_q) for (ai = 0; ai < NUM_TGH; ai = ai + 1)
             if (tgh_status_q[ai*HDL_STATUS_W +: HDL_STATUS_W] == HSTATUS_ACTIVE)
                 tgh_active_ctx = tgh_active_ctx
                     | tgh_ctxbitmap_q[ai*TGH_CTXBITMAP_W +: NUM_CTX];
@@ -128,25 +176,45 @@ module gru_purge #(
     wire                start        = wr_i && dwen_i[HDL_CMD_DW] && data_i[P_CMD];
     wire                start_opc    = data_i[P_OPC];    // start implies DW0 is written
     wire [NUM_CTX-1:0]  new_bitmap   = dwen_i[TGH_CTXBITMAP_DW] ? data_i[P_CTXBITMAP +: NUM_CTX]
-                                     : tgh_ctxbitmap_q[idx_i*TGH_CTXBITMAP_W +: NUM_CTX];
+                                                                : sel_ctxbitmap[NUM_CTX-1:0];
     assign inval_start_o  = start && start_opc == TGHOP_INVALIDATE;
     assign inval_bitmap_o = new_bitmap;
 
     // ---------------------------------------------------------------- purge step (pre-edge)
-    wire                      purge_busy = purge_cnt_q != {CNT_W{1'b0}};
-    wire [TGH_IW-1:0]         head       = purge_fifo_q[TGH_IW-1:0];
-    wire [KEY_W-1:0]          head_vkey  = tgh_vaddr_q[head*TGH_VADDR_W + PAGE_SHIFT +: KEY_W];
-    wire [TGH_ASID_W-1:0]     head_asid  = tgh_asid_q[head*TGH_ASID_W +: TGH_ASID_W];
-    wire [PS_SHIFT_W-1:0]     head_shift =
-        ps_shift(tgh_pagesize_q[head*TGH_PAGESIZE_W +: TGH_PAGESIZE_W]);
-    wire                      head_global = tgh_global_q[head];
-    wire [KEY_W-1:0]          head_mask  = tgh_vaddrmask_q[head*TGH_VADDRMASK_W +: KEY_W];
-    wire [TGH_N_W-1:0]        head_n     = tgh_n_q[head*TGH_N_W +: TGH_N_W];
-    wire [TGH_CTXBITMAP_W-1:0] head_bitmap =
-        tgh_ctxbitmap_q[head*TGH_CTXBITMAP_W +: TGH_CTXBITMAP_W];
-    wire                      head_full  = head_n == TGH_FULL_PURGE_N;
     // The last group: purge_idx + PURGE_LANES >= TLB_ENTRIES.
-    wire                      purge_last = {1'b0, purge_idx_q} + PURGE_LANES >= TLB_ENTRIES;
+    wire              purge_last = {1'b0, purge_idx_q} + PURGE_LANES >= TLB_ENTRIES;
+
+    // The head TGH's fields.
+    reg [KEY_W-1:0]           head_vkey;     // vaddr[50:12]
+    reg [TGH_ASID_W-1:0]      head_asid;
+    reg [TGH_PAGESIZE_W-1:0]  head_pagesize;
+    reg                       head_global;
+    reg [KEY_W-1:0]           head_mask;
+    reg [TGH_N_W-1:0]         head_n;
+    reg [TGH_CTXBITMAP_W-1:0] head_bitmap;
+    integer hi;
+    always @* begin
+        head_vkey     = {KEY_W{1'b0}};
+        head_asid     = {TGH_ASID_W{1'b0}};
+        head_pagesize = {TGH_PAGESIZE_W{1'b0}};
+        head_global   = 1'b0;
+        head_mask     = {KEY_W{1'b0}};
+        head_n        = {TGH_N_W{1'b0}};
+        head_bitmap   = {TGH_CTXBITMAP_W{1'b0}};
+        if (purge_busy) for (hi = 0; hi < NUM_TGH; hi = hi + 1) begin
+            if (head == hi[TGH_IW-1:0]) begin
+                head_vkey     = tgh_vaddr_q[hi*TGH_VADDR_W + PAGE_SHIFT +: KEY_W];
+                head_asid     = tgh_asid_q[hi*TGH_ASID_W +: TGH_ASID_W];
+                head_pagesize = tgh_pagesize_q[hi*TGH_PAGESIZE_W +: TGH_PAGESIZE_W];
+                head_global   = tgh_global_q[hi];
+                head_mask     = tgh_vaddrmask_q[hi*TGH_VADDRMASK_W +: KEY_W];
+                head_n        = tgh_n_q[hi*TGH_N_W +: TGH_N_W];
+                head_bitmap   = tgh_ctxbitmap_q[hi*TGH_CTXBITMAP_W +: TGH_CTXBITMAP_W];
+            end
+        end
+    end
+    wire [PS_SHIFT_W-1:0] head_shift = ps_shift(head_pagesize);
+    wire                  head_full  = head_n == TGH_FULL_PURGE_N;
 
     // Purge range [s, e) in page-key units: s = key(V) aligned to the TGH page, e = s + (N+1) pages.
     wire [RANGE_W-1:0] pr_s = {2'b00, head_vkey & head_mask}
@@ -154,9 +222,41 @@ module gru_purge #(
     wire [RANGE_W-1:0] pr_e = pr_s + ({{(RANGE_W-TGH_N_W-1){1'b0}}, {1'b0, head_n} + 1'b1}
                                       << head_shift);
 
+    // The group of PURGE_LANES entries at purge_idx_q (a multiple of PURGE_LANES).
+    reg [PURGE_LANES-1:0]            lane_exists, lane_valid;
+    reg [PURGE_LANES*TLB_CTX_W-1:0]  lane_ctx;
+    reg [PURGE_LANES*TLB_ASID_W-1:0] lane_asid;
+    reg [PURGE_LANES*KEY_W-1:0]      lane_vkey;   // vpn[38:0] = vaddr[50:12]
+    reg [PURGE_LANES*TLB_PS_W-1:0]   lane_ps;
+    integer gg, gl;
+    always @* begin
+        lane_exists = {PURGE_LANES{1'b0}};
+        lane_valid  = {PURGE_LANES{1'b0}};
+        lane_ctx    = {PURGE_LANES*TLB_CTX_W{1'b0}};
+        lane_asid   = {PURGE_LANES*TLB_ASID_W{1'b0}};
+        lane_vkey   = {PURGE_LANES*KEY_W{1'b0}};
+        lane_ps     = {PURGE_LANES*TLB_PS_W{1'b0}};
+        if (purge_busy) for (gg = 0; gg < NUM_GROUPS; gg = gg + 1) begin
+            if ({{(32-IDX_W){1'b0}}, purge_idx_q} == gg*PURGE_LANES) begin
+                for (gl = 0; gl < PURGE_LANES; gl = gl + 1) begin
+                    if (gg*PURGE_LANES + gl < TLB_ENTRIES) begin
+                        lane_exists[gl] = 1'b1;
+                        lane_valid[gl]  = tlb_valid_i[gg*PURGE_LANES + gl];
+                        lane_ctx[gl*TLB_CTX_W +: TLB_CTX_W] =
+                            tlb_ctx_i[(gg*PURGE_LANES + gl)*TLB_CTX_W +: TLB_CTX_W];
+                        lane_asid[gl*TLB_ASID_W +: TLB_ASID_W] =
+                            tlb_asid_i[(gg*PURGE_LANES + gl)*TLB_ASID_W +: TLB_ASID_W];
+                        lane_vkey[gl*KEY_W +: KEY_W] =
+                            tlb_vpn_i[(gg*PURGE_LANES + gl)*TLB_VPN_W +: KEY_W];
+                        lane_ps[gl*TLB_PS_W +: TLB_PS_W] =
+                            tlb_ps_i[(gg*PURGE_LANES + gl)*TLB_PS_W +: TLB_PS_W];
+                    end
+                end
+            end
+        end
+    end
+
     reg [PURGE_LANES-1:0]  lane_match;
-    reg [IDX_W:0]          lane_ent;
-    reg [IDX_W-1:0]        lane_idx;
     reg [PS_SHIFT_W-1:0]   lane_shift;
     reg [RANGE_W-1:0]      lane_es, lane_ee;
     reg                    lane_overlap;
@@ -164,29 +264,32 @@ module gru_purge #(
     reg [TLB_ENTRIES-1:0]  purge_clr;
     integer pl, pe;
     always @* begin
-        lane_match = {PURGE_LANES{1'b0}};
-        purge_nclr = {NCLR_W{1'b0}};
-        for (pl = 0; pl < PURGE_LANES; pl = pl + 1) begin
-            lane_ent   = {1'b0, purge_idx_q} + pl[IDX_W:0];
-            lane_idx   = lane_ent[IDX_W-1:0];
-            lane_shift = ps_shift({1'b0, tlb_ps_i[lane_idx*TLB_PS_W +: TLB_PS_W]});
-            lane_es    = {2'b00, tlb_vpn_i[lane_idx*TLB_VPN_W +: KEY_W] & head_mask}
-                         & ~(({{(RANGE_W-1){1'b0}}, 1'b1} << lane_shift) - 1'b1);
-            lane_ee    = lane_es + ({{(RANGE_W-1){1'b0}}, 1'b1} << lane_shift);
-            lane_overlap = lane_es < pr_e && pr_s < lane_ee;
-            lane_match[pl] = purge_busy
-                && lane_ent < TLB_ENTRIES
-                && tlb_valid_i[lane_idx]
-                && head_bitmap[tlb_ctx_i[lane_idx*TLB_CTX_W +: TLB_CTX_W]]
-                && (head_global || tlb_asid_i[lane_idx*TLB_ASID_W +: TLB_ASID_W] == head_asid)
-                && (head_full || lane_overlap);
-            purge_nclr = purge_nclr + {{(NCLR_W-1){1'b0}}, lane_match[pl]};
+        lane_match   = {PURGE_LANES{1'b0}};
+        purge_nclr   = {NCLR_W{1'b0}};
+        purge_clr    = {TLB_ENTRIES{1'b0}};
+        lane_shift   = {PS_SHIFT_W{1'b0}};
+        lane_es      = {RANGE_W{1'b0}};
+        lane_ee      = {RANGE_W{1'b0}};
+        lane_overlap = 1'b0;
+        if (purge_busy) begin
+            for (pl = 0; pl < PURGE_LANES; pl = pl + 1) begin
+                lane_shift = ps_shift({1'b0, lane_ps[pl*TLB_PS_W +: TLB_PS_W]});
+                // Entry range [es, ee) in page-key units, each entry its own page size.
+                lane_es    = {2'b00, lane_vkey[pl*KEY_W +: KEY_W] & head_mask}
+                             & ~(({{(RANGE_W-1){1'b0}}, 1'b1} << lane_shift) - 1'b1);
+                lane_ee    = lane_es + ({{(RANGE_W-1){1'b0}}, 1'b1} << lane_shift);
+                lane_overlap = lane_es < pr_e && pr_s < lane_ee;
+                lane_match[pl] = lane_exists[pl] && lane_valid[pl]
+                    && head_bitmap[lane_ctx[pl*TLB_CTX_W +: TLB_CTX_W]]
+                    && (head_global || lane_asid[pl*TLB_ASID_W +: TLB_ASID_W] == head_asid)
+                    && (head_full || lane_overlap);
+                purge_nclr = purge_nclr + {{(NCLR_W-1){1'b0}}, lane_match[pl]};
+            end
+            // Scatter the lanes onto the entries of the current group.
+            for (pe = 0; pe < TLB_ENTRIES; pe = pe + 1)
+                purge_clr[pe] = {{(32-IDX_W){1'b0}}, purge_idx_q} == pe - pe % PURGE_LANES
+                                && lane_match[pe % PURGE_LANES];
         end
-        // Scatter the lanes onto the entries of the current group.
-        purge_clr = {TLB_ENTRIES{1'b0}};
-        for (pe = 0; pe < TLB_ENTRIES; pe = pe + 1)
-            purge_clr[pe] = {{(32-IDX_W){1'b0}}, purge_idx_q} == pe - pe % PURGE_LANES
-                            && lane_match[pe % PURGE_LANES];
     end
     assign purge_clr_o  = purge_clr;
     assign purge_nclr_o = purge_nclr;

@@ -6,10 +6,11 @@
 // starts while the miss is pending; a stale TFH installs nothing.
 module gru_tfh #(
     parameter NUM_CTX = 16,
-    parameter NUM_CBR = 128
+    parameter NUM_CBR = 128,
+    parameter CBR_PER_CTX = NUM_CBR / NUM_CTX   // ctx(cbr) = cbr / CBR_PER_CTX
 ) (
     clk_i, rst_ni,
-    wr_i, idx_i, dwen_i, data_i, rd_line_o,
+    sel_i, wr_i, idx_i, dwen_i, data_i, rd_line_o,
     cch_sizeavail_i,
     miss_i, miss_cbr_i, miss_cause_i, miss_vaddr_i, miss_asid_i, miss_ctx_i, miss_stale_i,
     miss_fmm_i,
@@ -17,11 +18,12 @@ module gru_tfh #(
     ins_valid_o, ins_ctx_o, ins_asid_o, ins_vpn_o, ins_ps_o, ins_pfn_o, ins_dirty_o,
     restart_set_o, cmp_set_o, cmp_set_status_o, cmp_set_cause_o,
     stat_dropin_o, stat_stale_o,
-    tfh_pending_o
+    pend_en_i, pend_ctx_i, ctx_pending_o
 );
 `include "gru_defs.vh"
 
     localparam CBR_IW = $clog2(NUM_CBR);
+    localparam CTX_IW = $clog2(NUM_CTX);
     localparam SA_PER_CTX = CCH_NUM_ASID * CCH_SIZEAVAIL0_W;   // sizeavail bits per context
 
     localparam P_CMD       = HDL_CMD_DW*DW_W + HDL_CMD_LSB;
@@ -44,7 +46,9 @@ module gru_tfh #(
     input clk_i;
     input rst_ni;
 
-    // Accepted MMIO write to TFH idx_i (errors already filtered out); idx_i also selects rd_line_o.
+    // An MMIO request addresses TFH idx_i (sel_i: rd_line_o is valid) and is an accepted write
+    // (wr_i; errors already filtered out).
+    input                 sel_i;
     input                 wr_i;
     input  [CBR_IW-1:0]   idx_i;
     input  [LINE_DWS-1:0] dwen_i;
@@ -88,7 +92,11 @@ module gru_tfh #(
     output                   stat_dropin_o;
     output                   stat_stale_o;
 
-    output [NUM_CBR-1:0]     tfh_pending_o;   // pre-edge: state is MISS_UPM, MISS_FMM or HW_ERR
+    // Pre-edge: some TFH of context pend_ctx_i is pending (MISS_UPM, MISS_FMM or HW_ERR);
+    // evaluated while pend_en_i (an MMIO request addresses CCH pend_ctx_i).
+    input                    pend_en_i;
+    input  [CTX_IW-1:0]      pend_ctx_i;
+    output                   ctx_pending_o;
 
     // ---------------------------------------------------------------- state
     // Hardware-owned fields.
@@ -117,39 +125,95 @@ module gru_tfh #(
         end
     endfunction
 
-    reg [NUM_CBR-1:0] tfh_pending;
-    integer pi;
+    // Wide flat vectors are read through select loops, not `vec[idx*W +: W]`: Yosys 0.23 turns
+    // each wide variable part-select into a huge shifter that takes about a minute to map. The
+    // loops only run while they are needed, which keeps the Verilated model fast.
+    reg ctx_pending;
+    integer pc, pk;
     always @* begin
-        for (pi = 0; pi < NUM_CBR; pi = pi + 1)
-            tfh_pending[pi] = is_pending(tfh_state_q[pi*HDL_STATE_W +: HDL_STATE_W]);
+        ctx_pending = 1'b0;
+        if (pend_en_i) for (pc = 0; pc < NUM_CTX; pc = pc + 1)
+            if (pend_ctx_i == pc[CTX_IW-1:0]) for (pk = 0; pk < CBR_PER_CTX; pk = pk + 1)
+                ctx_pending = ctx_pending || is_pending(
+                    tfh_state_q[(pc*CBR_PER_CTX + pk)*HDL_STATE_W +: HDL_STATE_W]);
     end
-    assign tfh_pending_o = tfh_pending;
+    assign ctx_pending_o = ctx_pending;
+
+    // ---------------------------------------------------------------- selected TFH (pre-edge)
+    // TFH idx_i as it is before this edge, while an MMIO request addresses the TFHs.
+    reg [HDL_STATUS_W-1:0]    sel_status;
+    reg [HDL_STATE_W-1:0]     sel_state;
+    reg [TFH_CAUSE_W-1:0]     sel_cause;
+    reg                       sel_stale;
+    reg [TFH_CTXNUM_W-1:0]    sel_ctxnum;
+    reg [TFH_MISSVADDR_W-1:0] sel_missvaddr;
+    reg [TFH_MISSASID_W-1:0]  sel_missasid;
+    reg [TFH_OPC_W-1:0]       sel_opc;
+    reg                       sel_delresp;
+    reg [TFH_FILLASID_W-1:0]  sel_fillasid;
+    reg                       sel_dirty;
+    reg [TFH_GAA_W-1:0]       sel_gaa;
+    reg [TFH_PFN_W-1:0]       sel_pfn;
+    reg [TFH_PAGESIZE_W-1:0]  sel_pagesize;
+    reg [TFH_FILLVADDR_W-1:0] sel_fillvaddr;
+    integer ri;
+    always @* begin
+        sel_status    = {HDL_STATUS_W{1'b0}};
+        sel_state     = {HDL_STATE_W{1'b0}};
+        sel_cause     = {TFH_CAUSE_W{1'b0}};
+        sel_stale     = 1'b0;
+        sel_ctxnum    = {TFH_CTXNUM_W{1'b0}};
+        sel_missvaddr = {TFH_MISSVADDR_W{1'b0}};
+        sel_missasid  = {TFH_MISSASID_W{1'b0}};
+        sel_opc       = {TFH_OPC_W{1'b0}};
+        sel_delresp   = 1'b0;
+        sel_fillasid  = {TFH_FILLASID_W{1'b0}};
+        sel_dirty     = 1'b0;
+        sel_gaa       = {TFH_GAA_W{1'b0}};
+        sel_pfn       = {TFH_PFN_W{1'b0}};
+        sel_pagesize  = {TFH_PAGESIZE_W{1'b0}};
+        sel_fillvaddr = {TFH_FILLVADDR_W{1'b0}};
+        if (sel_i) for (ri = 0; ri < NUM_CBR; ri = ri + 1) begin
+            if (idx_i == ri[CBR_IW-1:0]) begin
+                sel_status    = tfh_status_q[ri*HDL_STATUS_W +: HDL_STATUS_W];
+                sel_state     = tfh_state_q[ri*HDL_STATE_W +: HDL_STATE_W];
+                sel_cause     = tfh_cause_q[ri*TFH_CAUSE_W +: TFH_CAUSE_W];
+                sel_stale     = tfh_stale_q[ri];
+                sel_ctxnum    = tfh_ctxnum_q[ri*TFH_CTXNUM_W +: TFH_CTXNUM_W];
+                sel_missvaddr = tfh_missvaddr_q[ri*TFH_MISSVADDR_W +: TFH_MISSVADDR_W];
+                sel_missasid  = tfh_missasid_q[ri*TFH_MISSASID_W +: TFH_MISSASID_W];
+                sel_opc       = tfh_opc_q[ri*TFH_OPC_W +: TFH_OPC_W];
+                sel_delresp   = tfh_delresp_q[ri];
+                sel_fillasid  = tfh_fillasid_q[ri*TFH_FILLASID_W +: TFH_FILLASID_W];
+                sel_dirty     = tfh_dirty_q[ri];
+                sel_gaa       = tfh_gaa_q[ri*TFH_GAA_W +: TFH_GAA_W];
+                sel_pfn       = tfh_pfn_q[ri*TFH_PFN_W +: TFH_PFN_W];
+                sel_pagesize  = tfh_pagesize_q[ri*TFH_PAGESIZE_W +: TFH_PAGESIZE_W];
+                sel_fillvaddr = tfh_fillvaddr_q[ri*TFH_FILLVADDR_W +: TFH_FILLVADDR_W];
+            end
+        end
+    end
 
     // ---------------------------------------------------------------- reads
     reg [LINE_W-1:0] rd_line;
     always @* begin
         rd_line = {LINE_W{1'b0}};
-        rd_line[P_DELRESP]                  = tfh_delresp_q[idx_i];
-        rd_line[P_OPC +: TFH_OPC_W]         = tfh_opc_q[idx_i*TFH_OPC_W +: TFH_OPC_W];
-        rd_line[P_STATUS +: HDL_STATUS_W]   = tfh_status_q[idx_i*HDL_STATUS_W +: HDL_STATUS_W];
-        rd_line[P_STATE +: HDL_STATE_W]     = tfh_state_q[idx_i*HDL_STATE_W +: HDL_STATE_W];
-        rd_line[P_CAUSE +: TFH_CAUSE_W]     = tfh_cause_q[idx_i*TFH_CAUSE_W +: TFH_CAUSE_W];
+        rd_line[P_DELRESP]                      = sel_delresp;
+        rd_line[P_OPC +: TFH_OPC_W]             = sel_opc;
+        rd_line[P_STATUS +: HDL_STATUS_W]       = sel_status;
+        rd_line[P_STATE +: HDL_STATE_W]         = sel_state;
+        rd_line[P_CAUSE +: TFH_CAUSE_W]         = sel_cause;
         // indexway reads 0
-        rd_line[P_CTXNUM +: TFH_CTXNUM_W]   = tfh_ctxnum_q[idx_i*TFH_CTXNUM_W +: TFH_CTXNUM_W];
-        rd_line[P_MISSVADDR +: TFH_MISSVADDR_W] =
-            tfh_missvaddr_q[idx_i*TFH_MISSVADDR_W +: TFH_MISSVADDR_W];
-        rd_line[P_MISSASID +: TFH_MISSASID_W] =
-            tfh_missasid_q[idx_i*TFH_MISSASID_W +: TFH_MISSASID_W];
-        rd_line[P_FILLASID +: TFH_FILLASID_W] =
-            tfh_fillasid_q[idx_i*TFH_FILLASID_W +: TFH_FILLASID_W];
-        rd_line[P_DIRTY]                    = tfh_dirty_q[idx_i];
-        rd_line[P_GAA +: TFH_GAA_W]         = tfh_gaa_q[idx_i*TFH_GAA_W +: TFH_GAA_W];
-        rd_line[P_PFN +: TFH_PFN_W]         = tfh_pfn_q[idx_i*TFH_PFN_W +: TFH_PFN_W];
-        rd_line[P_PAGESIZE +: TFH_PAGESIZE_W] =
-            tfh_pagesize_q[idx_i*TFH_PAGESIZE_W +: TFH_PAGESIZE_W];
-        rd_line[P_FILLVADDR +: TFH_FILLVADDR_W] =
-            tfh_fillvaddr_q[idx_i*TFH_FILLVADDR_W +: TFH_FILLVADDR_W];
-        rd_line[P_STALE]                    = tfh_stale_q[idx_i];
+        rd_line[P_CTXNUM +: TFH_CTXNUM_W]       = sel_ctxnum;
+        rd_line[P_MISSVADDR +: TFH_MISSVADDR_W] = sel_missvaddr;
+        rd_line[P_MISSASID +: TFH_MISSASID_W]   = sel_missasid;
+        rd_line[P_FILLASID +: TFH_FILLASID_W]   = sel_fillasid;
+        rd_line[P_DIRTY]                        = sel_dirty;
+        rd_line[P_GAA +: TFH_GAA_W]             = sel_gaa;
+        rd_line[P_PFN +: TFH_PFN_W]             = sel_pfn;
+        rd_line[P_PAGESIZE +: TFH_PAGESIZE_W]   = sel_pagesize;
+        rd_line[P_FILLVADDR +: TFH_FILLVADDR_W] = sel_fillvaddr;
+        rd_line[P_STALE]                        = sel_stale;
     end
     assign rd_line_o = rd_line;
 
@@ -158,32 +222,30 @@ module gru_tfh #(
     // they are after this write (the cacheline write is the trigger).
     wire                      start      = wr_i && dwen_i[HDL_CMD_DW] && data_i[P_CMD];
     wire [TFH_OPC_W-1:0]      cmd_opc    = data_i[P_OPC +: TFH_OPC_W];  // start implies DW0 written
-    wire [HDL_STATE_W-1:0]    cur_state  = tfh_state_q[idx_i*HDL_STATE_W +: HDL_STATE_W];
-    wire [HDL_STATUS_W-1:0]   cur_status = tfh_status_q[idx_i*HDL_STATUS_W +: HDL_STATUS_W];
-    wire [TFH_CAUSE_W-1:0]    cur_cause  = tfh_cause_q[idx_i*TFH_CAUSE_W +: TFH_CAUSE_W];
-    wire                      cur_stale  = tfh_stale_q[idx_i];
-    wire [TFH_CTXNUM_W-1:0]   cur_ctxnum = tfh_ctxnum_q[idx_i*TFH_CTXNUM_W +: TFH_CTXNUM_W];
-    wire                      cur_p      = is_pending(cur_state);
+    wire                      cur_p      = is_pending(sel_state);
 
     wire [TFH_FILLASID_W-1:0] new_fillasid = dwen_i[TFH_FILLASID_DW]
-        ? data_i[P_FILLASID +: TFH_FILLASID_W]
-        : tfh_fillasid_q[idx_i*TFH_FILLASID_W +: TFH_FILLASID_W];
-    wire                      new_dirty = dwen_i[TFH_DIRTY_DW] ? data_i[P_DIRTY]
-                                                               : tfh_dirty_q[idx_i];
-    wire [TFH_PFN_W-1:0]      new_pfn = dwen_i[TFH_PFN_DW]
-        ? data_i[P_PFN +: TFH_PFN_W] : tfh_pfn_q[idx_i*TFH_PFN_W +: TFH_PFN_W];
+        ? data_i[P_FILLASID +: TFH_FILLASID_W] : sel_fillasid;
+    wire                      new_dirty = dwen_i[TFH_DIRTY_DW] ? data_i[P_DIRTY] : sel_dirty;
+    wire [TFH_PFN_W-1:0]      new_pfn = dwen_i[TFH_PFN_DW] ? data_i[P_PFN +: TFH_PFN_W] : sel_pfn;
     wire [TFH_PAGESIZE_W-1:0] new_pagesize = dwen_i[TFH_PAGESIZE_DW]
-        ? data_i[P_PAGESIZE +: TFH_PAGESIZE_W]
-        : tfh_pagesize_q[idx_i*TFH_PAGESIZE_W +: TFH_PAGESIZE_W];
+        ? data_i[P_PAGESIZE +: TFH_PAGESIZE_W] : sel_pagesize;
     // fillvaddr[63:12]: the page offset does not matter to a dropin.
     wire [TLB_VPN_W-1:0]      new_fillvpn = dwen_i[TFH_FILLVADDR_DW]
-        ? data_i[P_FILLVADDR + PAGE_SHIFT +: TLB_VPN_W]
-        : tfh_fillvaddr_q[idx_i*TFH_FILLVADDR_W + PAGE_SHIFT +: TLB_VPN_W];
+        ? data_i[P_FILLVADDR + PAGE_SHIFT +: TLB_VPN_W] : sel_fillvaddr[PAGE_SHIFT +: TLB_VPN_W];
 
     // Page-size refusal: code > 8, or not in the context's sizeavail for the fill region.
+    reg [SA_PER_CTX-1:0] sel_ctx_sizeavail;
+    integer ci;
+    always @* begin
+        sel_ctx_sizeavail = {SA_PER_CTX{1'b0}};
+        if (sel_i) for (ci = 0; ci < NUM_CTX; ci = ci + 1)
+            if (sel_ctxnum == ci[TFH_CTXNUM_W-1:0])
+                sel_ctx_sizeavail = cch_sizeavail_i[ci*SA_PER_CTX +: SA_PER_CTX];
+    end
     wire [REGION_W-1:0] fill_region = new_fillvpn[REGION_LSB - PAGE_SHIFT +: REGION_W];
     wire [CCH_SIZEAVAIL0_W-1:0] fill_sizeavail =
-        cch_sizeavail_i[cur_ctxnum*SA_PER_CTX + fill_region*CCH_SIZEAVAIL_STEP +: CCH_SIZEAVAIL0_W];
+        sel_ctx_sizeavail[fill_region*CCH_SIZEAVAIL_STEP +: CCH_SIZEAVAIL0_W];
     wire ps_refused = new_pagesize > PS_MAX_CODE || !fill_sizeavail[new_pagesize[3:0]];
 
     reg                      cmd_install, cmd_stale_drop, cmd_restart, cmd_cmp;
@@ -198,14 +260,14 @@ module gru_tfh #(
         cmd_restart    = 1'b0;
         cmd_cmp        = 1'b0;
         cmd_cmp_status = CBSTATUS_EXCEPTION;
-        cmd_status     = cur_status;
-        cmd_state      = cur_state;
-        cmd_cause      = cur_cause;
-        cmd_stale      = cur_stale;
+        cmd_status     = sel_status;
+        cmd_state      = sel_state;
+        cmd_cause      = sel_cause;
+        cmd_stale      = sel_stale;
         if (start) begin
             case (cmd_opc)
                 TFHOP_WRITE_ONLY: begin
-                    if (cur_p && cur_stale) begin
+                    if (cur_p && sel_stale) begin
                         cmd_stale_drop = 1'b1;               // race guard: discard the dropin
                         cmd_status     = HSTATUS_EXCEPTION;
                     end else if (ps_refused) begin
@@ -220,7 +282,7 @@ module gru_tfh #(
                 TFHOP_WRITE_RESTART: begin
                     if (!cur_p) begin
                         cmd_status = HSTATUS_EXCEPTION;
-                    end else if (cur_stale) begin
+                    end else if (sel_stale) begin
                         cmd_stale_drop = 1'b1;               // race guard: re-execute, miss again
                         cmd_restart    = 1'b1;
                         cmd_state      = TFHSTATE_IDLE;
@@ -260,7 +322,7 @@ module gru_tfh #(
                     end
                 end
                 TFHOP_USER_POLLING_MODE: begin
-                    if (cur_state != TFHSTATE_MISS_FMM) begin
+                    if (sel_state != TFHSTATE_MISS_FMM) begin
                         cmd_status = HSTATUS_EXCEPTION;
                     end else begin
                         // The miss stays pending; the TFM fault bit is not touched.
@@ -276,7 +338,7 @@ module gru_tfh #(
     end
 
     assign ins_valid_o      = cmd_install;
-    assign ins_ctx_o        = cur_ctxnum;
+    assign ins_ctx_o        = sel_ctxnum;
     assign ins_asid_o       = new_fillasid;
     assign ins_vpn_o        = new_fillvpn;
     assign ins_ps_o         = new_pagesize[TLB_PS_W-1:0];
@@ -285,7 +347,7 @@ module gru_tfh #(
     assign restart_set_o    = cmd_restart;
     assign cmp_set_o        = cmd_cmp;
     assign cmp_set_status_o = cmd_cmp_status;
-    assign cmp_set_cause_o  = cur_cause;
+    assign cmp_set_cause_o  = sel_cause;
     assign stat_dropin_o    = cmd_install;
     assign stat_stale_o     = cmd_stale_drop;
 
@@ -299,7 +361,8 @@ module gru_tfh #(
         tfh_cause_d  = tfh_cause_q;
         tfh_stale_d  = tfh_stale_q;
         tfh_ctxnum_d = tfh_ctxnum_q;
-        for (ni = 0; ni < NUM_CBR; ni = ni + 1) begin
+        // (Guarded so that the Verilated model skips the loop on the many idle cycles.)
+        if (start || miss_i || inval_start_i) for (ni = 0; ni < NUM_CBR; ni = ni + 1) begin
             if (start && idx_i == ni[CBR_IW-1:0]) begin
                 tfh_status_d[ni*HDL_STATUS_W +: HDL_STATUS_W] = cmd_status;
                 tfh_state_d[ni*HDL_STATE_W +: HDL_STATE_W]    = cmd_state;
@@ -347,14 +410,16 @@ module gru_tfh #(
             tfh_cause_q  <= tfh_cause_d;
             tfh_stale_q  <= tfh_stale_d;
             tfh_ctxnum_q <= tfh_ctxnum_d;
-            for (si = 0; si < NUM_CBR; si = si + 1) begin
-                // Miss address and ASID: written only by the engine's miss latch.
-                if (miss_i && miss_cbr_i == si[CBR_IW-1:0]) begin
+            // Miss address and ASID: written only by the engine's miss latch.
+            if (miss_i) for (si = 0; si < NUM_CBR; si = si + 1) begin
+                if (miss_cbr_i == si[CBR_IW-1:0]) begin
                     tfh_missvaddr_q[si*TFH_MISSVADDR_W +: TFH_MISSVADDR_W] <= miss_vaddr_i;
                     tfh_missasid_q[si*TFH_MISSASID_W +: TFH_MISSASID_W]    <= miss_asid_i;
                 end
-                // Software fields: written per dword enable.
-                if (wr_i && idx_i == si[CBR_IW-1:0]) begin
+            end
+            // Software fields: written per dword enable.
+            if (wr_i) for (si = 0; si < NUM_CBR; si = si + 1) begin
+                if (idx_i == si[CBR_IW-1:0]) begin
                     if (dwen_i[HDL_DELRESP_DW]) begin
                         tfh_opc_q[si*TFH_OPC_W +: TFH_OPC_W] <= data_i[P_OPC +: TFH_OPC_W];
                         tfh_delresp_q[si]                   <= data_i[P_DELRESP];

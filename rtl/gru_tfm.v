@@ -10,7 +10,7 @@ module gru_tfm #(
     parameter CBR_PER_CTX = NUM_CBR / NUM_CTX   // ctx(cbr) = cbr / CBR_PER_CTX
 ) (
     clk_i, rst_ni,
-    rd_clr_i, idx_i, rd_line_o,
+    sel_i, rd_clr_i, idx_i, rd_line_o,
     set_fault_i, set_done_i, set_map_i, set_cbr_i,
     tlb_int_enable_i,
     irq_o
@@ -28,6 +28,7 @@ module gru_tfm #(
     input clk_i;
     input rst_ni;
 
+    input                  sel_i;         // an MMIO request addresses TFM idx_i
     input                  rd_clr_i;      // accepted read of TFM idx_i: clear what it returns
     input  [TFM_IW-1:0]    idx_i;
     output [LINE_W-1:0]    rd_line_o;
@@ -45,13 +46,19 @@ module gru_tfm #(
     reg [NUM_TFM*NUM_CBR-1:0] tfm_done_q, tfm_done_d;
 
     // ---------------------------------------------------------------- reads
+    // A select loop, not `vec[idx*W +: W]`: Yosys 0.23 maps wide variable part-selects very slowly.
     reg [TFM_MAP_BITS-1:0] rd_fault, rd_done;
     reg [LINE_W-1:0]       rd_line;
+    integer ri;
     always @* begin
         rd_fault = {TFM_MAP_BITS{1'b0}};
         rd_done  = {TFM_MAP_BITS{1'b0}};
-        rd_fault[NUM_CBR-1:0] = tfm_fault_q[idx_i*NUM_CBR +: NUM_CBR];
-        rd_done[NUM_CBR-1:0]  = tfm_done_q[idx_i*NUM_CBR +: NUM_CBR];
+        if (sel_i) for (ri = 0; ri < NUM_TFM; ri = ri + 1) begin
+            if (idx_i == ri[TFM_IW-1:0]) begin
+                rd_fault[NUM_CBR-1:0] = tfm_fault_q[ri*NUM_CBR +: NUM_CBR];
+                rd_done[NUM_CBR-1:0]  = tfm_done_q[ri*NUM_CBR +: NUM_CBR];
+            end
+        end
         rd_line = {LINE_W{1'b0}};
         rd_line[P_FAULT0 +: TFM_FAULT0_W] = rd_fault[0 +: TFM_FAULT0_W];
         rd_line[P_FAULT1 +: TFM_FAULT1_W] = rd_fault[TFM_FAULT0_W +: TFM_FAULT1_W];
@@ -66,8 +73,8 @@ module gru_tfm #(
     reg [NUM_TFM-1:0] irq;
     integer ci, mi;
     always @* begin
-        for (ci = 0; ci < NUM_CBR; ci = ci + 1)
-            cbr_int_enable[ci] = tlb_int_enable_i[ci / CBR_PER_CTX];
+        for (ci = 0; ci < NUM_CTX; ci = ci + 1)
+            cbr_int_enable[ci*CBR_PER_CTX +: CBR_PER_CTX] = {CBR_PER_CTX{tlb_int_enable_i[ci]}};
         for (mi = 0; mi < NUM_TFM; mi = mi + 1)
             irq[mi] = |(tfm_fault_q[mi*NUM_CBR +: NUM_CBR] & cbr_int_enable);
     end
@@ -75,20 +82,24 @@ module gru_tfm #(
 
     // ---------------------------------------------------------------- next state
     // fault_d = (fault_q & ~returned) | newly_set
-    wire [TFM_IW+CBR_IW-1:0] set_bit = {set_map_i[TFM_IW-1:0], set_cbr_i};
-    wire                     set_map_ok = {1'b0, set_map_i} < NUM_TFM;   // else nothing is set
+    // A select value >= NUM_TFM sets nothing.
+    wire [NUM_CBR-1:0] set_onehot = {{(NUM_CBR-1){1'b0}}, 1'b1} << set_cbr_i;
     integer ni;
     always @* begin
         tfm_fault_d = tfm_fault_q;
         tfm_done_d  = tfm_done_q;
-        for (ni = 0; ni < NUM_TFM; ni = ni + 1) begin
+        if (rd_clr_i || set_fault_i || set_done_i) for (ni = 0; ni < NUM_TFM; ni = ni + 1) begin
             if (rd_clr_i && idx_i == ni[TFM_IW-1:0]) begin
                 tfm_fault_d[ni*NUM_CBR +: NUM_CBR] = {NUM_CBR{1'b0}};
                 tfm_done_d[ni*NUM_CBR +: NUM_CBR]  = {NUM_CBR{1'b0}};
             end
+            if (set_map_i == ni[CCH_TLB_INT_SELECT_W-1:0]) begin
+                if (set_fault_i)
+                    tfm_fault_d[ni*NUM_CBR +: NUM_CBR] = tfm_fault_d[ni*NUM_CBR +: NUM_CBR] | set_onehot;
+                if (set_done_i)
+                    tfm_done_d[ni*NUM_CBR +: NUM_CBR]  = tfm_done_d[ni*NUM_CBR +: NUM_CBR] | set_onehot;
+            end
         end
-        if (set_fault_i && set_map_ok) tfm_fault_d[set_bit] = 1'b1;
-        if (set_done_i && set_map_ok)  tfm_done_d[set_bit]  = 1'b1;
     end
 
     always @(posedge clk_i) begin

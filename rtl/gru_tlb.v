@@ -90,12 +90,18 @@ module gru_tlb #(
     endfunction
 
     // ---------------------------------------------------------------- lookup
+    // Wide flat vectors are read through select loops, not `vec[idx*W +: W]`: Yosys 0.23 turns
+    // each wide variable part-select into a huge shifter that takes about a minute to map.
     reg [TLB_ENTRIES-1:0] lk_match;
-    reg [IDX_W-1:0]       lk_idx;
+    reg [TLB_PFN_W-1:0]   lk_pfn;
+    reg [TLB_PS_W-1:0]    lk_ps;
+    reg                   lk_dirty;
     integer li;
     always @* begin
         lk_match = {TLB_ENTRIES{1'b0}};
-        lk_idx   = {IDX_W{1'b0}};
+        lk_pfn   = {TLB_PFN_W{1'b0}};
+        lk_ps    = {TLB_PS_W{1'b0}};
+        lk_dirty = 1'b0;
         if (lk_en_i) begin
             // Downwards, so that with several matches the lowest index wins.
             for (li = TLB_ENTRIES - 1; li >= 0; li = li - 1) begin
@@ -105,14 +111,18 @@ module gru_tlb #(
                     && ((tlb_vpn_q[li*TLB_VPN_W +: TLB_VPN_W] ^ lk_vpn_i)
                         & vpn_mask(ps_shift(tlb_ps_q[li*TLB_PS_W +: TLB_PS_W])))
                        == {TLB_VPN_W{1'b0}};
-                if (lk_match[li]) lk_idx = li[IDX_W-1:0];
+                if (lk_match[li]) begin
+                    lk_pfn   = tlb_pfn_q[li*TLB_PFN_W +: TLB_PFN_W];
+                    lk_ps    = tlb_ps_q[li*TLB_PS_W +: TLB_PS_W];
+                    lk_dirty = tlb_dirty_q[li];
+                end
             end
         end
     end
     assign lk_hit_o   = |lk_match;
-    assign lk_pfn_o   = tlb_pfn_q[lk_idx*TLB_PFN_W +: TLB_PFN_W];
-    assign lk_ps_o    = tlb_ps_q[lk_idx*TLB_PS_W +: TLB_PS_W];
-    assign lk_dirty_o = tlb_dirty_q[lk_idx];
+    assign lk_pfn_o   = lk_pfn;
+    assign lk_ps_o    = lk_ps;
+    assign lk_dirty_o = lk_dirty;
 
     // ---------------------------------------------------------------- install target
     // Lowest valid same-ctx/asid entry whose page range overlaps the new one, else the lowest
@@ -207,21 +217,39 @@ module gru_tlb #(
     end
 
     // ---------------------------------------------------------------- debug read
-    reg [DBG_W-1:0] dbg_entry;
-    reg [IDX_W-1:0] dbg_idx;
-    always @* begin
-        dbg_entry = {DBG_W{1'b0}};
-        dbg_idx   = dbg_idx_i[IDX_W-1:0];
-        if ({24'd0, dbg_idx_i} < TLB_ENTRIES) begin
-            dbg_entry[DBG_VALID_LSB]                = tlb_valid_q[dbg_idx];
-            dbg_entry[DBG_CTX_LSB +: TLB_CTX_W]     = tlb_ctx_q[dbg_idx*TLB_CTX_W +: TLB_CTX_W];
-            dbg_entry[DBG_ASID_LSB +: TLB_ASID_W]   = tlb_asid_q[dbg_idx*TLB_ASID_W +: TLB_ASID_W];
-            dbg_entry[DBG_VPN_LSB +: TLB_VPN_W]     = tlb_vpn_q[dbg_idx*TLB_VPN_W +: TLB_VPN_W];
-            dbg_entry[DBG_PS_LSB +: TLB_PS_W]       = tlb_ps_q[dbg_idx*TLB_PS_W +: TLB_PS_W];
-            dbg_entry[DBG_PFN_LSB +: TLB_PFN_W]     = tlb_pfn_q[dbg_idx*TLB_PFN_W +: TLB_PFN_W];
-            dbg_entry[DBG_DIRTY_LSB]                = tlb_dirty_q[dbg_idx];
+    function [DBG_W-1:0] dbg_pack;
+        input                  valid;
+        input [TLB_CTX_W-1:0]  ctx;
+        input [TLB_ASID_W-1:0] asid;
+        input [TLB_VPN_W-1:0]  vpn;
+        input [TLB_PS_W-1:0]   ps;
+        input [TLB_PFN_W-1:0]  pfn;
+        input                  dirty;
+        begin
+            dbg_pack = {DBG_W{1'b0}};
+            dbg_pack[DBG_VALID_LSB]              = valid;
+            dbg_pack[DBG_CTX_LSB +: TLB_CTX_W]   = ctx;
+            dbg_pack[DBG_ASID_LSB +: TLB_ASID_W] = asid;
+            dbg_pack[DBG_VPN_LSB +: TLB_VPN_W]   = vpn;
+            dbg_pack[DBG_PS_LSB +: TLB_PS_W]     = ps;
+            dbg_pack[DBG_PFN_LSB +: TLB_PFN_W]   = pfn;
+            dbg_pack[DBG_DIRTY_LSB]              = dirty;
         end
-    end
-    assign dbg_entry_o = dbg_entry;
+    endfunction
+
+    // Plain indexed part-selects on purpose: this port is evaluated on every cycle, where they
+    // are O(1) in Verilator (a select loop or a net array costs the model up to half its speed).
+    // The price is paid in Yosys instead (slow to map, see scripts/lint-rtl.sh).
+    wire [IDX_W-1:0] dbg_idx = dbg_idx_i[IDX_W-1:0];
+    // 0 when dbg_idx_i >= TLB_ENTRIES.
+    assign dbg_entry_o = ({24'd0, dbg_idx_i} < TLB_ENTRIES)
+        ? dbg_pack(tlb_valid_q[dbg_idx],
+                   tlb_ctx_q[dbg_idx*TLB_CTX_W +: TLB_CTX_W],
+                   tlb_asid_q[dbg_idx*TLB_ASID_W +: TLB_ASID_W],
+                   tlb_vpn_q[dbg_idx*TLB_VPN_W +: TLB_VPN_W],
+                   tlb_ps_q[dbg_idx*TLB_PS_W +: TLB_PS_W],
+                   tlb_pfn_q[dbg_idx*TLB_PFN_W +: TLB_PFN_W],
+                   tlb_dirty_q[dbg_idx])
+        : {DBG_W{1'b0}};
 
 endmodule
