@@ -7,13 +7,14 @@ use std::rc::Rc;
 
 use driver_support::{out, Rig};
 use gru_driver::gru::hw::CbRequest;
+use gru_driver::gru::handles::TfhCause;
 use gru_driver::gru::{GruConfig, GruError, GruHardware};
 use gru_driver::mm::ops::{mmap, thp_collapse};
 use gru_driver::mm::{cpu_load, cpu_store, Prot, HPAGE_SIZE, PAGE_SIZE};
 use gru_driver::notifier::{Era, Event, MmuNotifier, Range};
 use gru_sim::ports::CycleModel;
 
-on_both!(first_store_to_fresh_page, fault_during_open_invalidate, race_guard_discards_dropin, unload_refused_while_fault_pending, huge_page_dropin);
+on_both!(first_store_to_fresh_page, fault_during_open_invalidate, race_guard_discards_dropin, unload_refused_while_fault_pending, huge_page_dropin, unmapped_address_is_an_exception);
 
 /// Test 1: a store to a fresh page drops in the zero page read-only (TLB_MISS, dirty 0), then
 /// faults TLB_MOD and gets a writable page (dirty 1); the value lands in the frame.
@@ -174,4 +175,27 @@ fn huge_page_dropin<M: CycleModel + 'static>(make: impl Fn() -> M) {
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].pagesize, 5);
     assert_eq!(rig.hw.chip_stats(0).unwrap().hits, 2, "the restarted load and the second one hit");
+}
+
+/// A GRU access to an address with no VMA: the driver answers the fault with TFH EXCEPTION, the
+/// CB completes with EXCEPTION (cause TLB_MISS), nothing is installed, and the context still works.
+fn unmapped_address_is_an_exception<M: CycleModel + 'static>(make: impl Fn() -> M) {
+    let rig = Rig::new(1, Era::Modern, GruConfig::default(), make);
+    let (gru, mm) = (rig.gru.clone(), rig.mmu.create_mm());
+    let result = out::<Option<Result<u64, GruError>>>();
+    let r = result.clone();
+    rig.spawn("main", move |ctx| async move {
+        let va = mmap(&ctx, &mm, None, PAGE_SIZE, Prot::ReadWrite).await.unwrap();
+        let gts = gru.alloc_context(&ctx, &mm, 0).await.unwrap();
+        *r.borrow_mut() = Some(gru.cb_access(&ctx, &gts, 1, va + 64 * PAGE_SIZE, false, 0).await);
+        gru.cb_access(&ctx, &gts, 1, va, false, 0).await.unwrap();
+    });
+    rig.run();
+    let got = result.borrow_mut().take().expect("the access finished");
+    assert!(
+        matches!(got, Err(GruError::CbException { cause, .. }) if cause == TfhCause::TlbMiss as u8),
+        "{got:?}"
+    );
+    let entries = rig.hw.tlb_entries(0);
+    assert_eq!(entries.len(), 1, "only the mapped page was dropped in: {entries:?}");
 }

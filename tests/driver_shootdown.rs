@@ -11,7 +11,7 @@ use gru_driver::mm::{cpu_store, Prot, PAGE_SIZE};
 use gru_driver::notifier::Era;
 use gru_sim::ports::CycleModel;
 
-on_both!(munmap_three_contexts_one_write, two_chiplets_one_write_each_and_zero_asid, asid_wrap_full_purge, eras_compared_on_cow);
+on_both!(munmap_three_contexts_one_write, two_chiplets_one_write_each_and_zero_asid, asid_wrap_full_purge, eras_compared_on_cow, large_range_is_a_full_purge);
 
 /// Test 2: three threads of one mm with contexts on one chiplet; munmap sends exactly one TGH
 /// with the three context bits; another mm's entry survives.
@@ -147,4 +147,30 @@ fn eras_compared_on_cow<M: CycleModel + 'static>(make: impl Fn() -> M) {
         tgh.push(rig.tgh_writes(0).len() as u64);
     }
     assert_eq!(tgh, vec![1 + 2 * PAGES, 1 + PAGES], "[classic, modern] TGH writes: fork + per COW");
+}
+
+/// A range of more than 1024 pages is one full purge of the mm's ASID (TGH `n` = 1023): entries
+/// far outside the range but of the same ASID go too; another mm's entry survives.
+fn large_range_is_a_full_purge<M: CycleModel + 'static>(make: impl Fn() -> M) {
+    const PAGES: u64 = 1100;
+    let rig = Rig::new(1, Era::Modern, GruConfig::default(), make);
+    let (gru, a, b) = (rig.gru.clone(), rig.mmu.create_mm(), rig.mmu.create_mm());
+    rig.spawn("main", move |ctx| async move {
+        let big = mmap(&ctx, &a, None, PAGES * PAGE_SIZE, Prot::ReadWrite).await.unwrap();
+        let far = mmap(&ctx, &a, None, PAGE_SIZE, Prot::ReadWrite).await.unwrap();
+        let other = mmap(&ctx, &b, None, PAGE_SIZE, Prot::ReadWrite).await.unwrap();
+        let ga = gru.alloc_context(&ctx, &a, 0).await.unwrap();
+        let gb = gru.alloc_context(&ctx, &b, 0).await.unwrap();
+        for va in [big, big + (PAGES - 1) * PAGE_SIZE, far] {
+            gru.cb_access(&ctx, &ga, 0, va, false, 0).await.unwrap();
+        }
+        gru.cb_access(&ctx, &gb, 0, other, false, 0).await.unwrap();
+        munmap(&ctx, &a, big, PAGES * PAGE_SIZE).await.unwrap();
+    });
+    rig.run();
+    let tgh = rig.tgh_writes(0);
+    assert_eq!(tgh.len(), 1, "{tgh:?}");
+    assert_eq!((tgh[0].n, tgh[0].ctxbitmap.count_ones()), (1023, 1), "more than 1024 pages: full purge");
+    let left = rig.hw.tlb_entries(0);
+    assert_eq!(left.len(), 1, "the far page of the same ASID is purged too: {left:?}");
 }
