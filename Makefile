@@ -26,9 +26,10 @@ deps:
 build: deps
 	$(CARGO) build --release
 
-# The main job (a chiplet demo until the full system lands): waves under waves/.
+# The main job: the default workload on the RTL, every check on; an FST of the first shootdowns
+# under waves/.
 run: build
-	$(CARGO) run --release --quiet -- demo --seed $(SEED)
+	$(CARGO) run --release --quiet -- run default --seed $(SEED)
 
 test: deps
 	$(CARGO) test --release --workspace

@@ -1,3 +1,8 @@
-//! gru-cosim: the system wiring, checker, scenarios and CLI.
+//! gru-cosim: the system wiring, checker, workloads and CLI.
 
 pub mod chiplet_cmds;
+pub mod run_cmd;
+pub mod scenario;
+pub mod system;
+pub mod trace;
+pub mod workload;

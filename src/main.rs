@@ -2,6 +2,9 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gru_cosim::chiplet_cmds;
+use gru_cosim::run_cmd::{self, RunArgs, WORKLOADS};
+use gru_cosim::system::HwKind;
+use gru_driver::notifier::Era;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -45,23 +48,124 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Run a workload on the whole system (chiplets, kernel, driver) with every check on and
+    /// print the summary; exit status 1 on a failed check, with the command that replays it.
+    Run(RunCli),
+    /// List the workloads `run` knows.
+    List,
+    /// Re-run a failure from the replay command it printed (quote it as one argument).
+    Replay {
+        /// The printed command, e.g. "gru-cosim run default --seed 7 --hw rtl".
+        command: String,
+    },
+}
+
+/// Hardware choice of `run`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Hw {
+    Rtl,
+    Model,
+    Lockstep,
+}
+
+/// Notifier era choice of `run`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum EraArg {
+    Classic,
+    Modern,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunCli {
+    /// Workload: `default`, a scenario name (see `list`) or a scenario .toml file.
+    workload: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = Hw::Rtl)]
+    hw: Hw,
+    #[arg(long, value_enum, default_value_t = EraArg::Modern)]
+    era: EraArg,
+    #[arg(long, default_value_t = 2)]
+    chiplets: usize,
+    #[arg(long, default_value_t = 4)]
+    cpus: usize,
+    /// Waveform of chiplet 0 until the first shootdowns are over, under waves/ (RTL only).
+    #[arg(long, value_enum, default_value_t = Waves::Fst)]
+    waves: Waves,
+    /// Write the semantic trace to this file as JSON Lines.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// GRU accesses of the random workload.
+    #[arg(long, default_value_t = 20_000)]
+    accesses: u64,
+}
+
+impl RunCli {
+    fn args(&self) -> RunArgs {
+        let hw = match self.hw {
+            Hw::Rtl => HwKind::Rtl,
+            Hw::Model => HwKind::Model,
+            Hw::Lockstep => HwKind::Lockstep,
+        };
+        let era = match self.era {
+            EraArg::Classic => Era::Classic,
+            EraArg::Modern => Era::Modern,
+        };
+        let replay = format!(
+            "gru-cosim run {} --seed {} --hw {:?} --era {:?} --chiplets {} --cpus {} --accesses {} --waves none",
+            self.workload, self.seed, self.hw, self.era, self.chiplets, self.cpus, self.accesses
+        )
+        .to_lowercase();
+        RunArgs {
+            workload: self.workload.clone(),
+            seed: self.seed,
+            hw,
+            era,
+            chiplets: self.chiplets,
+            cpus: self.cpus,
+            waves: wave_format(self.waves),
+            json: self.json.clone(),
+            accesses: self.accesses,
+            replay,
+        }
+    }
+}
+
+fn wave_format(w: Waves) -> Option<gru_sim::rtl::WaveFormat> {
+    match w {
+        Waves::Fst => Some(gru_sim::rtl::WaveFormat::Fst),
+        Waves::Vcd => Some(gru_sim::rtl::WaveFormat::Vcd),
+        Waves::None => None,
+    }
+}
+
+fn run(cmd: Cmd) -> Result<bool, String> {
+    match cmd {
+        Cmd::Demo { seed, waves } => chiplet_cmds::demo(seed, wave_format(waves)).map_err(|e| e.to_string()),
+        Cmd::Lockstep { cycles, seed } => chiplet_cmds::lockstep(cycles, seed).map_err(|e| e.to_string()),
+        Cmd::Bench { cycles, seed } => chiplet_cmds::bench(cycles, seed).map_err(|e| e.to_string()),
+        Cmd::Run(r) => run_cmd::run(&r.args()).map_err(|e| e.to_string()),
+        Cmd::List => {
+            for (name, what) in WORKLOADS {
+                println!("{name:<26} {what}");
+            }
+            for name in run_cmd::scenario_names() {
+                println!("{name:<26} scenario golden/scenarios/{name}.toml");
+            }
+            Ok(true)
+        }
+        Cmd::Replay { command } => {
+            let cli = Cli::try_parse_from(command.split_whitespace()).map_err(|e| e.to_string())?;
+            match cli.cmd {
+                c @ Cmd::Run(_) => run(c),
+                _ => Err("replay takes a `gru-cosim run ...` command".into()),
+            }
+        }
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let ok = match cli.cmd {
-        Cmd::Demo { seed, waves } => {
-            let fmt = match waves {
-                Waves::Fst => Some(gru_sim::rtl::WaveFormat::Fst),
-                Waves::Vcd => Some(gru_sim::rtl::WaveFormat::Vcd),
-                Waves::None => None,
-            };
-            chiplet_cmds::demo(seed, fmt)
-        }
-        Cmd::Lockstep { cycles, seed } => chiplet_cmds::lockstep(cycles, seed),
-        Cmd::Bench { cycles, seed } => chiplet_cmds::bench(cycles, seed),
-    };
-    match ok {
+    match run(Cli::parse().cmd) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {

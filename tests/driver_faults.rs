@@ -5,21 +5,21 @@ mod driver_support;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use driver_support::{out, Rig};
+use driver_support::{out, rig, run};
 use gru_driver::gru::hw::CbRequest;
 use gru_driver::gru::handles::TfhCause;
 use gru_driver::gru::{GruConfig, GruError, GruHardware};
 use gru_driver::mm::ops::{mmap, thp_collapse};
 use gru_driver::mm::{cpu_load, cpu_store, Prot, HPAGE_SIZE, PAGE_SIZE};
 use gru_driver::notifier::{Era, Event, MmuNotifier, Range};
-use gru_sim::ports::CycleModel;
+use gru_cosim::system::SystemModel;
 
 on_both!(first_store_to_fresh_page, fault_during_open_invalidate, race_guard_discards_dropin, unload_refused_while_fault_pending, huge_page_dropin, unmapped_address_is_an_exception);
 
 /// Test 1: a store to a fresh page drops in the zero page read-only (TLB_MISS, dirty 0), then
 /// faults TLB_MOD and gets a writable page (dirty 1); the value lands in the frame.
-fn first_store_to_fresh_page<M: CycleModel + 'static>(make: impl Fn() -> M) {
-    let rig = Rig::new(1, Era::Modern, GruConfig::default(), make);
+fn first_store_to_fresh_page<M: SystemModel>(make: impl Fn() -> M) {
+    let rig = rig(1, Era::Modern, GruConfig::default(), make);
     let (gru, mm) = (rig.gru.clone(), rig.mmu.create_mm());
     let seen = out::<u64>();
     let s = seen.clone();
@@ -30,7 +30,7 @@ fn first_store_to_fresh_page<M: CycleModel + 'static>(make: impl Fn() -> M) {
         *s.borrow_mut() = cpu_load(&ctx, &mm, va + 8).await.unwrap();
         assert_eq!(gru.cb_access(&ctx, &gts, 1, va + 8, false, 0).await.unwrap(), 0xdead_beef);
     });
-    rig.run();
+    run(&rig);
     assert_eq!(*seen.borrow(), 0xdead_beef, "the CPU sees the chip's store");
     let dirty: Vec<bool> = rig.dropins(0).iter().map(|t| t.dirty).collect();
     assert!(dirty.len() >= 2, "{dirty:?}");
@@ -44,8 +44,8 @@ fn first_store_to_fresh_page<M: CycleModel + 'static>(make: impl Fn() -> M) {
 
 /// Test 4: a miss while an invalidate is open: the interrupt path refuses, the thread gets
 /// CALL_OS, sleeps on the wait queue and completes after the range ends.
-fn fault_during_open_invalidate<M: CycleModel + 'static>(make: impl Fn() -> M) {
-    let rig = Rig::new(1, Era::Modern, GruConfig::default(), make);
+fn fault_during_open_invalidate<M: SystemModel>(make: impl Fn() -> M) {
+    let rig = rig(1, Era::Modern, GruConfig::default(), make);
     let (gru, mm) = (rig.gru.clone(), rig.mmu.create_mm());
     let times = out::<(u64, u64)>();
     let t = times.clone();
@@ -72,7 +72,7 @@ fn fault_during_open_invalidate<M: CycleModel + 'static>(make: impl Fn() -> M) {
         }
         t.borrow_mut().1 = end_at.get();
     });
-    rig.run();
+    run(&rig);
     let (end, done) = *times.borrow();
     assert!(done > end, "the CB completed at {done}, after the range ended at {end}");
     assert!(rig.stat("tlb_dropin_fail_range_active") >= 1);
@@ -83,8 +83,8 @@ fn fault_during_open_invalidate<M: CycleModel + 'static>(make: impl Fn() -> M) {
 /// Test 5: the user dropin passed the `range_active` check, then an invalidate of the mm
 /// starts before its write lands: the chip discards it, the CB misses again and then
 /// succeeds through the interrupt path.
-fn race_guard_discards_dropin<M: CycleModel + 'static>(make: impl Fn() -> M) {
-    let rig = Rig::new(1, Era::Modern, GruConfig::default(), make);
+fn race_guard_discards_dropin<M: SystemModel>(make: impl Fn() -> M) {
+    let rig = rig(1, Era::Modern, GruConfig::default(), make);
     let (gru, mm) = (rig.gru.clone(), rig.mmu.create_mm());
     rig.spawn("user", move |ctx| async move {
         let va = mmap(&ctx, &mm, None, 4 * PAGE_SIZE, Prot::ReadWrite).await.unwrap();
@@ -107,7 +107,7 @@ fn race_guard_discards_dropin<M: CycleModel + 'static>(make: impl Fn() -> M) {
         gms.invalidate_range_end(&ctx, mm.id(), &range).await;
         drop(lock);
     });
-    rig.run();
+    run(&rig);
     let chip = rig.hw.chip_stats(0).unwrap();
     assert_eq!(chip.stale, 1, "the dropin written after the TGH started was discarded");
     assert_eq!(chip.misses, 2, "the CB missed again after the discarded dropin");
@@ -117,8 +117,8 @@ fn race_guard_discards_dropin<M: CycleModel + 'static>(make: impl Fn() -> M) {
 
 /// Test 7: unloading a context whose fault is unanswered is refused; once answered the unload
 /// goes through, and after a flush dropped the mm's ASID a reload takes a fresh one.
-fn unload_refused_while_fault_pending<M: CycleModel + 'static>(make: impl Fn() -> M) {
-    let rig = Rig::new(1, Era::Modern, GruConfig::default(), make);
+fn unload_refused_while_fault_pending<M: SystemModel>(make: impl Fn() -> M) {
+    let rig = rig(1, Era::Modern, GruConfig::default(), make);
     let (gru, mm, hw) = (rig.gru.clone(), rig.mmu.create_mm(), rig.hw.clone());
     let asids = out::<(u32, u32)>();
     let a = asids.clone();
@@ -145,7 +145,7 @@ fn unload_refused_while_fault_pending<M: CycleModel + 'static>(make: impl Fn() -
         assert_eq!(gru.cb_access(&ctx, &gts, 0, va, false, 0).await.unwrap(), 0);
         *a.borrow_mut() = (old, gts.asid());
     });
-    rig.run();
+    run(&rig);
     let (old, new) = *asids.borrow();
     assert_ne!(new, 0);
     assert_ne!(old, new, "the reload took a fresh ASID");
@@ -155,8 +155,8 @@ fn unload_refused_while_fault_pending<M: CycleModel + 'static>(make: impl Fn() -
 
 /// Test 8: a 2M page from a THP collapse: the interrupt path cannot rewrite the CCH, the user
 /// call adds 2M to sizeavail, then drops in with page-size code 5.
-fn huge_page_dropin<M: CycleModel + 'static>(make: impl Fn() -> M) {
-    let rig = Rig::new(1, Era::Modern, GruConfig::default(), make);
+fn huge_page_dropin<M: SystemModel>(make: impl Fn() -> M) {
+    let rig = rig(1, Era::Modern, GruConfig::default(), make);
     let (gru, mm) = (rig.gru.clone(), rig.mmu.create_mm());
     rig.spawn("user", move |ctx| async move {
         let va = mmap(&ctx, &mm, None, HPAGE_SIZE, Prot::ReadWrite).await.unwrap();
@@ -170,7 +170,7 @@ fn huge_page_dropin<M: CycleModel + 'static>(make: impl Fn() -> M) {
         // Another page of the same 2M entry hits.
         assert_eq!(gru.cb_access(&ctx, &gts, 0, va + 100 * PAGE_SIZE, false, 0).await.unwrap(), 0x101);
     });
-    rig.run();
+    run(&rig);
     let d = rig.dropins(0);
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].pagesize, 5);
@@ -179,8 +179,8 @@ fn huge_page_dropin<M: CycleModel + 'static>(make: impl Fn() -> M) {
 
 /// A GRU access to an address with no VMA: the driver answers the fault with TFH EXCEPTION, the
 /// CB completes with EXCEPTION (cause TLB_MISS), nothing is installed, and the context still works.
-fn unmapped_address_is_an_exception<M: CycleModel + 'static>(make: impl Fn() -> M) {
-    let rig = Rig::new(1, Era::Modern, GruConfig::default(), make);
+fn unmapped_address_is_an_exception<M: SystemModel>(make: impl Fn() -> M) {
+    let rig = rig(1, Era::Modern, GruConfig::default(), make);
     let (gru, mm) = (rig.gru.clone(), rig.mmu.create_mm());
     let result = out::<Option<Result<u64, GruError>>>();
     let r = result.clone();
@@ -190,7 +190,7 @@ fn unmapped_address_is_an_exception<M: CycleModel + 'static>(make: impl Fn() -> 
         *r.borrow_mut() = Some(gru.cb_access(&ctx, &gts, 1, va + 64 * PAGE_SIZE, false, 0).await);
         gru.cb_access(&ctx, &gts, 1, va, false, 0).await.unwrap();
     });
-    rig.run();
+    run(&rig);
     let got = result.borrow_mut().take().expect("the access finished");
     assert!(
         matches!(got, Err(GruError::CbException { cause, .. }) if cause == TfhCause::TlbMiss as u8),

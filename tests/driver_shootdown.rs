@@ -4,19 +4,19 @@ mod driver_support;
 
 use std::rc::Rc;
 
-use driver_support::{out, Rig};
+use driver_support::{out, rig, run};
 use gru_driver::gru::GruConfig;
 use gru_driver::mm::ops::{fork, mmap, munmap};
 use gru_driver::mm::{cpu_store, Prot, PAGE_SIZE};
 use gru_driver::notifier::Era;
-use gru_sim::ports::CycleModel;
+use gru_cosim::system::SystemModel;
 
 on_both!(munmap_three_contexts_one_write, two_chiplets_one_write_each_and_zero_asid, asid_wrap_full_purge, eras_compared_on_cow, large_range_is_a_full_purge);
 
 /// Test 2: three threads of one mm with contexts on one chiplet; munmap sends exactly one TGH
 /// with the three context bits; another mm's entry survives.
-fn munmap_three_contexts_one_write<M: CycleModel + 'static>(make: impl Fn() -> M) {
-    let rig = Rig::new(1, Era::Modern, GruConfig::default(), make);
+fn munmap_three_contexts_one_write<M: SystemModel>(make: impl Fn() -> M) {
+    let rig = rig(1, Era::Modern, GruConfig::default(), make);
     let (a, b) = (rig.mmu.create_mm(), rig.mmu.create_mm());
     let va = Rc::new(std::cell::Cell::new(0));
     let asids = out::<(u32, u32)>();
@@ -42,7 +42,7 @@ fn munmap_three_contexts_one_write<M: CycleModel + 'static>(make: impl Fn() -> M
         munmap(&ctx, &a, base, 4 * PAGE_SIZE).await.unwrap();
         *out_a.borrow_mut() = (kept.borrow()[0].asid(), gb.asid());
     });
-    rig.run();
+    run(&rig);
     let (asid_a, asid_b) = *asids.borrow();
     let tgh = rig.tgh_writes(0);
     assert_eq!(tgh.len(), 1, "{tgh:?}");
@@ -55,8 +55,8 @@ fn munmap_three_contexts_one_write<M: CycleModel + 'static>(make: impl Fn() -> M
 
 /// Test 3: an mm on two chiplets: its context on chiplet 1 is unloaded, so the flush writes
 /// one TGH to chiplet 0 only and drops the mm's ASID on chiplet 1.
-fn two_chiplets_one_write_each_and_zero_asid<M: CycleModel + 'static>(make: impl Fn() -> M) {
-    let rig = Rig::new(2, Era::Modern, GruConfig::default(), make);
+fn two_chiplets_one_write_each_and_zero_asid<M: SystemModel>(make: impl Fn() -> M) {
+    let rig = rig(2, Era::Modern, GruConfig::default(), make);
     let (gru, mm) = (rig.gru.clone(), rig.mmu.create_mm());
     let writes_before = out::<usize>();
     let (w, hw) = (writes_before.clone(), rig.hw.clone());
@@ -75,7 +75,7 @@ fn two_chiplets_one_write_each_and_zero_asid<M: CycleModel + 'static>(make: impl
         assert_ne!(gms.tracker(0).unwrap().asid, 0);
         drop(g0);
     });
-    rig.run();
+    run(&rig);
     assert_eq!(rig.tgh_writes(0).len(), 1);
     assert_eq!(rig.tgh_writes(1).len(), 0);
     assert_eq!(rig.hw.mmio_writes(1), *writes_before.borrow(), "chiplet 1 saw no MMIO write from the flush");
@@ -87,9 +87,9 @@ fn two_chiplets_one_write_each_and_zero_asid<M: CycleModel + 'static>(make: impl
 /// Test 6: with MAX_ASID 40 the fourth address space wraps the allocator: one full chiplet
 /// purge, a new generation, the loaded context's ASID skipped, and no entry of an old ASID
 /// answers for its new owner.
-fn asid_wrap_full_purge<M: CycleModel + 'static>(make: impl Fn() -> M) {
+fn asid_wrap_full_purge<M: SystemModel>(make: impl Fn() -> M) {
     let cfg = GruConfig { max_asid: 40, ..GruConfig::default() };
-    let rig = Rig::new(1, Era::Modern, cfg, make);
+    let rig = rig(1, Era::Modern, cfg, make);
     let gru = rig.gru.clone();
     let mms: Vec<_> = (0..5).map(|_| rig.mmu.create_mm()).collect();
     let got = out::<Vec<u32>>();
@@ -114,7 +114,7 @@ fn asid_wrap_full_purge<M: CycleModel + 'static>(make: impl Fn() -> M) {
         assert_eq!(gru.cb_access(&ctx, &first, 0, 0x4000_0000, false, 0).await.unwrap(), 0x1000);
         *g.borrow_mut() = asids;
     });
-    rig.run();
+    run(&rig);
     let asids = got.borrow().clone();
     assert_eq!(asids, vec![16, 24, 32, 8, 24], "wrap to MIN_ASID; 16 is in use and skipped");
     assert_eq!(rig.stat("asid_wrap"), 1);
@@ -125,11 +125,11 @@ fn asid_wrap_full_purge<M: CycleModel + 'static>(make: impl Fn() -> M) {
 
 /// Test 9: the same copy-on-write workload in both eras: the classic era flushes each page
 /// twice (invalidate_page, change_pte), the modern one once per range.
-fn eras_compared_on_cow<M: CycleModel + 'static>(make: impl Fn() -> M) {
+fn eras_compared_on_cow<M: SystemModel>(make: impl Fn() -> M) {
     const PAGES: u64 = 4;
     let mut tgh = Vec::new();
     for era in [Era::Classic, Era::Modern] {
-        let rig = Rig::new(1, era, GruConfig::default(), &make);
+        let rig = rig(1, era, GruConfig::default(), &make);
         let (gru, mm) = (rig.gru.clone(), rig.mmu.create_mm());
         rig.spawn("main", move |ctx| async move {
             let va = mmap(&ctx, &mm, None, PAGES * PAGE_SIZE, Prot::ReadWrite).await.unwrap();
@@ -143,7 +143,7 @@ fn eras_compared_on_cow<M: CycleModel + 'static>(make: impl Fn() -> M) {
             }
             drop(gts);
         });
-        rig.run();
+        run(&rig);
         tgh.push(rig.tgh_writes(0).len() as u64);
     }
     assert_eq!(tgh, vec![1 + 2 * PAGES, 1 + PAGES], "[classic, modern] TGH writes: fork + per COW");
@@ -151,9 +151,9 @@ fn eras_compared_on_cow<M: CycleModel + 'static>(make: impl Fn() -> M) {
 
 /// A range of more than 1024 pages is one full purge of the mm's ASID (TGH `n` = 1023): entries
 /// far outside the range but of the same ASID go too; another mm's entry survives.
-fn large_range_is_a_full_purge<M: CycleModel + 'static>(make: impl Fn() -> M) {
+fn large_range_is_a_full_purge<M: SystemModel>(make: impl Fn() -> M) {
     const PAGES: u64 = 1100;
-    let rig = Rig::new(1, Era::Modern, GruConfig::default(), make);
+    let rig = rig(1, Era::Modern, GruConfig::default(), make);
     let (gru, a, b) = (rig.gru.clone(), rig.mmu.create_mm(), rig.mmu.create_mm());
     rig.spawn("main", move |ctx| async move {
         let big = mmap(&ctx, &a, None, PAGES * PAGE_SIZE, Prot::ReadWrite).await.unwrap();
@@ -167,7 +167,7 @@ fn large_range_is_a_full_purge<M: CycleModel + 'static>(make: impl Fn() -> M) {
         gru.cb_access(&ctx, &gb, 0, other, false, 0).await.unwrap();
         munmap(&ctx, &a, big, PAGES * PAGE_SIZE).await.unwrap();
     });
-    rig.run();
+    run(&rig);
     let tgh = rig.tgh_writes(0);
     assert_eq!(tgh.len(), 1, "{tgh:?}");
     assert_eq!((tgh[0].n, tgh[0].ctxbitmap.count_ones()), (1023, 1), "more than 1024 pages: full purge");

@@ -8,7 +8,7 @@
 //! and a chip store teaches the data oracle the new value of every mapping of the frame. Every
 //! MMIO transaction is logged, decoded, with its cycle ([`MmioEvent`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
@@ -19,21 +19,59 @@ use gru_driver::kernel::Hardware;
 use gru_driver::mm::{Mmu, PAGE_SHIFT};
 
 use crate::chiplet::{self, Chiplet, MemoryServer};
-use crate::handles::{HS_TFM_COUNT, Stats, STAT_ADDR};
+use crate::handles::{Tfh, TfhOpc, Tgh, HS_TFM_COUNT, PAGE_SHIFTS, Stats, STAT_ADDR, TGH_FULL_PURGE_N};
 use crate::model::TlbEntry;
 use crate::ports::CycleModel;
+
+/// What the chiplets did beyond MMIO, reported to the observer as it happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HwEvent {
+    /// A memory-port access (the value read or written).
+    Mem { cycle: u64, chiplet: usize, paddr: u64, write: bool, value: u64 },
+    /// A CB completed on the CB port.
+    Completion { cycle: u64, chiplet: usize, cbr: u8, status: u8, cause: u8, rdata: u64 },
+    /// A WRITE_RESTART or WRITE_ONLY was taken; `installed` is false when the chip discarded it
+    /// (stale TFH or refused page size), as the TLB shows right after the write.
+    Dropin { cycle: u64, chiplet: usize, cbr: usize, tfh: Tfh, installed: bool },
+    /// A TGH invalidate was started; `entries` valid entries matched it when it started.
+    Purge { cycle: u64, chiplet: usize, tgh: usize, line: Tgh, entries: usize },
+}
+
+/// Observer of [`HwEvent`]s, called synchronously from the cycle loop.
+pub type HwObserver = Box<dyn FnMut(&HwEvent)>;
+
+/// The observer shared by the chiplets' memory ports and the cycle loop.
+#[derive(Clone, Default)]
+struct Observer {
+    f: Rc<RefCell<Option<HwObserver>>>,
+    cycle: Rc<Cell<u64>>,
+}
+
+impl Observer {
+    fn emit(&self, e: HwEvent) {
+        if let Some(f) = self.f.borrow_mut().as_mut() {
+            f(&e);
+        }
+    }
+}
 
 /// The memory port of a chiplet, served from the kernel model's physical memory.
 struct PhysPort {
     mmu: Mmu,
+    chiplet: usize,
+    observer: Observer,
 }
 
 impl MemoryServer for PhysPort {
     fn access(&mut self, _cycle: u64, paddr: u64, write: bool, wdata: u64) -> u64 {
+        let ev = |value| HwEvent::Mem { cycle: self.observer.cycle.get(), chiplet: self.chiplet, paddr, write, value };
         if !write {
             // An address beyond memory reads 0, like an unbacked bus read.
-            return self.mmu.with_phys(|p| p.read_u64(paddr).unwrap_or(0));
+            let v = self.mmu.with_phys(|p| p.read_u64(paddr).unwrap_or(0));
+            self.observer.emit(ev(v));
+            return v;
         }
+        self.observer.emit(ev(wdata));
         let mappings = self.mmu.with_phys(|p| {
             p.write_u64(paddr, wdata).map(|()| p.mappings(paddr >> PAGE_SHIFT).to_vec()).unwrap_or_default()
         });
@@ -59,6 +97,7 @@ struct Inner<M: CycleModel> {
     inbound: BTreeMap<MmioTicket, (u64, MmioResponse)>,
     completions: Vec<VecDeque<CbCompletion>>,
     trace: Vec<MmioEvent>,
+    observer: Observer,
 }
 
 /// N chiplets as the driver and the kernel see them; cheap to clone (a shared handle).
@@ -75,7 +114,14 @@ impl<M: CycleModel> GruHw<M> {
     /// round trips of `mmio_latency` cycles.
     pub fn new(models: Vec<M>, mmu: &Mmu, mmio_latency: u64) -> Self {
         let n = models.len();
-        let chips = models.into_iter().map(|m| Chiplet::new(m, Box::new(PhysPort { mmu: mmu.clone() }))).collect();
+        let observer = Observer::default();
+        let chips = models
+            .into_iter()
+            .enumerate()
+            .map(|(chiplet, m)| {
+                Chiplet::new(m, Box::new(PhysPort { mmu: mmu.clone(), chiplet, observer: observer.clone() }))
+            })
+            .collect();
         Self(Rc::new(RefCell::new(Inner {
             chips,
             to_chip: mmio_latency / 2,
@@ -86,7 +132,20 @@ impl<M: CycleModel> GruHw<M> {
             inbound: BTreeMap::new(),
             completions: vec![VecDeque::new(); n],
             trace: Vec::new(),
+            observer,
         })))
+    }
+
+    /// Report every [`HwEvent`] to `f` from now on (replacing any previous observer).
+    pub fn set_observer(&self, f: HwObserver) {
+        let obs = self.0.borrow().observer.clone();
+        *obs.f.borrow_mut() = Some(f);
+    }
+
+    /// Run `f` on the cycle model of `chiplet` (for lockstep reports and waveform control).
+    pub fn with_model<R>(&self, chiplet: usize, f: impl FnOnce(&mut M) -> R) -> Option<R> {
+        let mut inner = self.0.borrow_mut();
+        inner.chips.get_mut(chiplet).map(|c| f(c.model_mut()))
     }
 
     /// Every MMIO transaction so far, in the order the chiplets took them.
@@ -143,8 +202,52 @@ impl<M: CycleModel> Inner<M> {
         let err = matches!(result, Err(chiplet::ChipletError::Mmio { .. } | chiplet::ChipletError::Timeout { .. }));
         let data = result.unwrap_or([0; 8]);
         let shown = if req.write { req.data } else { data };
-        self.trace.push(MmioEvent { cycle: now, chiplet: c, req, line: DecodedLine::decode(req.addr, &shown), err });
+        let line = DecodedLine::decode(req.addr, &shown);
+        if let (true, false, DecodedLine::Tgh(tgh, t)) = (req.write, err, line) {
+            if t.opc == 1 {
+                let entries = self.matching(c, &t);
+                self.observer.emit(HwEvent::Purge { cycle: now, chiplet: c, tgh, line: t, entries });
+            }
+        }
+        if let (true, false, DecodedLine::Tfh(cbr, tfh)) = (req.write, err, line) {
+            if tfh.opc == TfhOpc::WriteRestart as u8 || tfh.opc == TfhOpc::WriteOnly as u8 {
+                let installed = self.installed(c, cbr, &tfh);
+                self.observer.emit(HwEvent::Dropin { cycle: now, chiplet: c, cbr, tfh, installed });
+            }
+        }
+        self.trace.push(MmioEvent { cycle: now, chiplet: c, req, line, err });
         self.inbound.insert(ticket, (now + self.from_chip, MmioResponse { err, data }));
+    }
+}
+
+impl<M: CycleModel> Inner<M> {
+    /// Valid entries of chiplet `c` that the TGH invalidate `t` purges (DESIGN §3.2).
+    fn matching(&mut self, c: usize, t: &Tgh) -> usize {
+        let span = (u64::from(t.n) + 1) << PAGE_SHIFTS[usize::from(t.pagesize.min(8))];
+        let first = (t.vaddr & t.vaddrmask) >> PAGE_SHIFT;
+        let chip = &mut self.chips[c];
+        (0..=u8::MAX)
+            .map(|i| chip.tlb_entry(usize::from(i)))
+            .filter(|e| e.valid && t.ctxbitmap >> e.ctx & 1 != 0 && (t.global || e.asid == t.asid))
+            .filter(|e| t.n == TGH_FULL_PURGE_N || (e.vpn < first + span && first < e.vpn + (1 << e.shift())))
+            .count()
+    }
+
+    /// Whether the TLB of chiplet `c` now holds exactly the entry a dropin on `cbr` wrote. The
+    /// install happens at the MMIO edge, so an entry missing right after it was discarded.
+    fn installed(&mut self, c: usize, cbr: usize, tfh: &Tfh) -> bool {
+        let ctx = (cbr / (crate::handles::HS_TFH_COUNT / crate::handles::HS_CCH_COUNT)) as u8;
+        let chip = &mut self.chips[c];
+        (0..=u8::MAX).map(|i| chip.tlb_entry(usize::from(i))).any(|e| {
+            let shift = e.shift();
+            e.valid
+                && e.ctx == ctx
+                && e.asid == tfh.fillasid
+                && e.ps == tfh.pagesize
+                && e.pfn == tfh.pfn
+                && e.dirty == tfh.dirty
+                && e.vpn >> shift == (tfh.fillvaddr >> PAGE_SHIFT) >> shift
+        })
     }
 }
 
@@ -152,6 +255,7 @@ impl<M: CycleModel> Hardware for GruHw<M> {
     fn tick(&mut self, cycle: u64) {
         let mut inner = self.0.borrow_mut();
         inner.cycle = cycle;
+        inner.observer.cycle.set(cycle);
         for c in 0..inner.chips.len() {
             inner.step_chip(c, cycle);
             let done: Vec<CbCompletion> = inner.chips[c]
@@ -159,6 +263,10 @@ impl<M: CycleModel> Hardware for GruHw<M> {
                 .into_iter()
                 .map(|x| CbCompletion { cycle, cbr: x.cbr, status: x.status, cause: x.cause, rdata: x.rdata })
                 .collect();
+            for x in &done {
+                let (cbr, status, cause, rdata) = (x.cbr, x.status, x.cause, x.rdata);
+                inner.observer.emit(HwEvent::Completion { cycle, chiplet: c, cbr, status, cause, rdata });
+            }
             inner.completions[c].extend(done);
         }
     }

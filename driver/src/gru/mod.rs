@@ -171,7 +171,29 @@ pub(crate) struct GruInner {
     pub gms: RefCell<BTreeMap<MmId, Rc<GruMmStruct>>>,
     /// Failures inside notifier callbacks and interrupt handlers, which cannot return them.
     pub errors: RefCell<Vec<GruError>>,
+    /// Called after each completed TGH invalidate of a flush (checkers hook in here).
+    pub flush_hook: RefCell<Option<FlushHook>>,
 }
+
+/// One TGH invalidate of a flush, completed: what it had to purge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlushDone {
+    /// The address space flushed.
+    pub mm: MmId,
+    /// The chiplet.
+    pub chiplet: usize,
+    /// The ASID the TGH named (base + region of the range start).
+    pub asid: u32,
+    /// The contexts the TGH covered.
+    pub ctxbitmap: u16,
+    /// The range flushed, `[start, end)`.
+    pub start: u64,
+    /// End of the range.
+    pub end: u64,
+}
+
+/// Observer of completed flushes, called synchronously from the flushing task.
+pub type FlushHook = Rc<dyn Fn(&FlushDone)>;
 
 /// The driver instance: every chiplet of the machine.
 #[derive(Clone)]
@@ -196,6 +218,7 @@ impl Gru {
             chiplets,
             gms: RefCell::default(),
             errors: RefCell::default(),
+            flush_hook: RefCell::default(),
         }));
         for chiplet in 0..gru.num_chiplets() {
             for tfm in 0..handles::HS_TFM_COUNT {
@@ -231,6 +254,12 @@ impl Gru {
     /// Failures reported by notifier callbacks and interrupt handlers so far.
     pub fn errors(&self) -> Vec<GruError> {
         self.0.errors.borrow().clone()
+    }
+
+    /// Call `hook` after every completed TGH invalidate of a flush, while the range it
+    /// belongs to is still active (the contract checker's vantage point).
+    pub fn set_flush_hook(&self, hook: FlushHook) {
+        *self.0.flush_hook.borrow_mut() = Some(hook);
     }
 
     /// The per-mm state of `mm`, if a context of it was ever allocated and not yet freed.

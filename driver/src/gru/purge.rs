@@ -136,6 +136,11 @@ impl Gru {
                 self.unlock_tgh_handle(chiplet, tgh);
                 r?;
                 self.0.stats.inc(Stat::FlushTlbGruTgh);
+                let hook = self.0.flush_hook.borrow().clone();
+                if let Some(hook) = hook {
+                    let end = start.saturating_add(len.max(1));
+                    hook(&super::FlushDone { mm: gms.mm, chiplet, asid, ctxbitmap: t.ctxbitmap, start, end });
+                }
             } else {
                 t.asid = 0;
                 gms.asidmap.set(gms.asidmap.get() & !(1 << chiplet));

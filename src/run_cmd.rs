@@ -1,0 +1,246 @@
+//! `gru-cosim run`: build the system on the chosen hardware, run a workload with every check on,
+//! and print the summary (or fail with the replay command).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use gru_driver::gru::handles::HandleStatus;
+use gru_driver::gru::hw::{DecodedLine, DEFAULT_MMIO_LATENCY};
+use gru_driver::notifier::Era;
+use gru_sim::lockstep::Lockstep;
+use gru_sim::model::RefModel;
+use gru_sim::rtl::{Rtl, WaveFormat};
+
+use crate::scenario::{Scenario, ScenarioError};
+use crate::system::{HwKind, System, SystemConfig, SystemModel};
+use crate::trace::to_json_lines;
+use crate::workload::{self, WorkloadConfig};
+
+/// Workloads `run` knows by name.
+pub const WORKLOADS: &[(&str, &str)] = &[(
+    "default",
+    "2 processes x 3 GRU threads, 20k GRU accesses, munmap/mprotect/fork/swap-out/migration on the CPU side",
+)];
+
+/// What `run` runs.
+enum Work {
+    /// The seeded random workload.
+    Random(WorkloadConfig),
+    /// A scenario file.
+    Scripted(Box<Scenario>),
+}
+
+/// Where scenario names are looked up.
+pub fn scenario_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/scenarios")
+}
+
+/// The scenario names under [`scenario_dir`].
+pub fn scenario_names() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(scenario_dir())
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_suffix(".toml").map(str::to_owned)).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A scenario by file path, or by name under [`scenario_dir`].
+fn find_scenario(name: &str) -> Result<Scenario, RunError> {
+    let path = if name.ends_with(".toml") { PathBuf::from(name) } else { scenario_dir().join(format!("{name}.toml")) };
+    if !path.exists() {
+        return Err(RunError::UnknownWorkload(name.to_owned()));
+    }
+    Scenario::load(&path).map_err(RunError::Scenario)
+}
+
+/// Errors of `run` before the simulation starts.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No workload or scenario of that name.
+    #[error("unknown workload {0:?}; known: default, a .toml file, or a scenario: {known}", known = scenario_names().join(", "))]
+    UnknownWorkload(String),
+    /// The scenario file is malformed.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// Building the system failed (e.g. the waveform file).
+    #[error("{0}")]
+    Setup(String),
+    /// The JSON Lines trace could not be written.
+    #[error("cannot write {path}: {err}")]
+    Json {
+        /// The file.
+        path: String,
+        /// Why.
+        err: std::io::Error,
+    },
+}
+
+/// What `run` was asked.
+#[derive(Clone, Debug)]
+pub struct RunArgs {
+    /// Workload name.
+    pub workload: String,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Hardware model.
+    pub hw: HwKind,
+    /// Notifier era.
+    pub era: Era,
+    /// Chiplets.
+    pub chiplets: usize,
+    /// CPUs.
+    pub cpus: usize,
+    /// Waveform of the first shootdowns (RTL only).
+    pub waves: Option<WaveFormat>,
+    /// Write the semantic trace here as JSON Lines.
+    pub json: Option<PathBuf>,
+    /// GRU accesses of the random workload.
+    pub accesses: u64,
+    /// The command line that reproduces this run.
+    pub replay: String,
+}
+
+/// Run the workload; Ok(true) when every check passed.
+pub fn run(args: &RunArgs) -> Result<bool, RunError> {
+    let wl = match args.workload.as_str() {
+        "default" => Work::Random(WorkloadConfig { accesses: args.accesses, ..WorkloadConfig::default() }),
+        other => Work::Scripted(Box::new(find_scenario(other)?)),
+    };
+    let waves = args.waves.map(|f| PathBuf::from(format!("waves/{}-seed{}.{}", args.workload, args.seed, f.extension())));
+    let cfg = match &wl {
+        Work::Scripted(sc) => SystemConfig { waves: waves.clone(), ..sc.system_config(args.seed, args.replay.clone()) },
+        Work::Random(_) => SystemConfig {
+        chiplets: args.chiplets,
+        cpus: args.cpus,
+        era: args.era,
+        seed: args.seed,
+        waves: waves.clone(),
+        replay: args.replay.clone(),
+        ..SystemConfig::default()
+        },
+    };
+    let fmt = args.waves.unwrap_or_default();
+    match args.hw {
+        HwKind::Rtl => go(args, cfg, &wl, waves, move || Rtl::new(fmt)),
+        HwKind::Model => go(args, cfg, &wl, None, || RefModel::new(Default::default())),
+        HwKind::Lockstep => go(args, cfg, &wl, waves, move || Lockstep::new(Rtl::new(fmt), RefModel::new(Default::default()))),
+    }
+}
+
+fn go<M: SystemModel>(
+    args: &RunArgs,
+    cfg: SystemConfig,
+    wl: &Work,
+    waves: Option<PathBuf>,
+    make: impl Fn() -> M,
+) -> Result<bool, RunError> {
+    let sys = System::new(cfg, make).map_err(RunError::Setup)?;
+    let counts = match wl {
+        Work::Random(w) => workload::spawn(&sys, w),
+        Work::Scripted(sc) => {
+            sc.spawn(&sys);
+            Default::default()
+        }
+    };
+    let t0 = Instant::now();
+    let report = sys.run(500_000_000);
+    let wall = t0.elapsed().as_secs_f64();
+    let events = sys.events();
+    if let Some(path) = &args.json {
+        std::fs::write(path, to_json_lines(&events))
+            .map_err(|err| RunError::Json { path: path.display().to_string(), err })?;
+    }
+    let cycles = report.cycles;
+    let c = sys.config();
+    println!("gru-cosim run {} --seed {} on {:?}: {} chiplets, {} CPUs, {} era", args.workload, args.seed, args.hw, c.chiplets, c.cpus, c.era);
+    println!("  cycles           {cycles}  wall {wall:.2} s  {:.0} cycles/s", cycles as f64 / wall.max(1e-9));
+    println!(
+        "  accesses         GRU {} ({} ended in EXCEPTION), CPU {}",
+        counts.gru_accesses.get(),
+        counts.gru_exceptions.get(),
+        counts.cpu_accesses.get()
+    );
+    let ops: Vec<String> = counts.ops.borrow().iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!("  mm operations    {}", ops.join(", "));
+    let exceptions = events.iter().filter(|e| matches!(e, crate::trace::SysEvent::CbDone { status: 1, .. })).count();
+    println!(
+        "  misses by path   interrupt {} (dropins {}), call_os {}, exception {}",
+        sys.stat("intr_tfh"),
+        sys.stat("tlb_dropin"),
+        sys.stat("call_os"),
+        exceptions
+    );
+    let (installed, discarded) = events.iter().fold((0, 0), |(i, d), e| match e {
+        crate::trace::SysEvent::Dropin { installed: true, .. } => (i + 1, d),
+        crate::trace::SysEvent::Dropin { installed: false, .. } => (i, d + 1),
+        _ => (i, d),
+    });
+    // The chips' own counters, read after the run: the trace's verdicts must agree with them.
+    let chip = (0..c.chiplets).filter_map(|c| sys.hw.chip_stats(c)).fold((0, 0, 0), |a, s| (a.0 + s.dropins, a.1 + s.stale, a.2 + s.purged));
+    println!("  dropins          installed {installed}, discarded {discarded} (chip counters: {} installed, {} stale)", chip.0, chip.1);
+    let sd = shootdowns(&sys);
+    println!(
+        "  shootdowns       {} TGH writes, {:.2} contexts/write, {} entries purged, round trip p50 {} p99 {} cycles (MMIO latency {DEFAULT_MMIO_LATENCY})",
+        sd.writes, sd.ctx_per_write, chip.2, sd.p50, sd.p99
+    );
+    let failures = sys.checker.failures();
+    let verdicts: Vec<String> = sys
+        .checker
+        .counts()
+        .iter()
+        .map(|(c, n)| {
+            let bad = failures.iter().filter(|f| f.check == *c).count();
+            format!("{c} {}/{n}", *n as usize - bad.min(*n as usize))
+        })
+        .collect();
+    println!("  checks passed    {}", verdicts.join(", "));
+    if let Some(w) = waves.filter(|w| w.exists()) {
+        println!("  waves            {}", w.display());
+    }
+    if let Some(j) = &args.json {
+        println!("  trace            {} ({} events)", j.display(), events.len());
+    }
+    if failures.is_empty() {
+        println!("PASS");
+        return Ok(true);
+    }
+    for f in failures.iter().take(5) {
+        println!("FAIL [{}] cycle {} seed {}: {}", f.check, f.cycle, args.seed, f.detail);
+    }
+    println!("replay: {}", sys.checker.replay());
+    Ok(false)
+}
+
+struct Shootdowns {
+    writes: usize,
+    ctx_per_write: f64,
+    p50: u64,
+    p99: u64,
+}
+
+/// TGH invalidates and their round trips: from the start write leaving the driver to the poll
+/// that sees the handle idle arriving back (the chiplet-side gap plus one MMIO round trip).
+fn shootdowns<M: SystemModel>(sys: &System<M>) -> Shootdowns {
+    let trace = sys.hw.trace();
+    let mut lat = Vec::new();
+    let mut ctxs = 0u64;
+    for (i, e) in trace.iter().enumerate() {
+        let DecodedLine::Tgh(h, t) = e.line else { continue };
+        if !e.req.write || t.opc != 1 {
+            continue;
+        }
+        ctxs += u64::from(t.ctxbitmap.count_ones());
+        let done = trace[i + 1..].iter().find(|r| {
+            r.chiplet == e.chiplet
+                && !r.req.write
+                && matches!(r.line, DecodedLine::Tgh(h2, t2) if h2 == h && t2.status != HandleStatus::Active as u8)
+        });
+        if let Some(r) = done {
+            lat.push(r.cycle - e.cycle + DEFAULT_MMIO_LATENCY);
+        }
+    }
+    lat.sort_unstable();
+    let pct = |p: usize| lat.get((lat.len() * p / 100).min(lat.len().saturating_sub(1))).copied().unwrap_or(0);
+    let writes = trace.iter().filter(|e| e.req.write && matches!(e.line, DecodedLine::Tgh(_, t) if t.opc == 1)).count();
+    Shootdowns { writes, ctx_per_write: ctxs as f64 / writes.max(1) as f64, p50: pct(50), p99: pct(99) }
+}

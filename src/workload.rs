@@ -1,0 +1,237 @@
+//! The seeded random workload: processes whose GRU threads issue CB loads and stores on a
+//! shared region while a CPU thread per process runs mm operations (munmap, mprotect, fork,
+//! swap-out, migration) and CPU loads and stores.
+//!
+//! Every thread draws from its own ChaCha stream derived from the run's seed, so a seed fixes
+//! the workload; the kernel's scheduler draws from the same seed. Each thread stores only to its
+//! own words (word `slot + k * THREAD_SLOTS` of each page), so the value a load must return is
+//! never ambiguous: the data oracle checks every load, CPU or chip.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use gru_driver::gru::{Gru, GruError};
+use gru_driver::kernel::ProcCtx;
+use gru_driver::mm::ops::{exit_mm, fork, migrate, mmap, mprotect, munmap, swap_out};
+use gru_driver::mm::{cpu_load, cpu_store, Mm, MmError, Prot, PAGE_SIZE};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::system::{record_notifiers, Check, Checker, System, SystemModel};
+
+/// Word slots per page reserved for distinct threads.
+const THREAD_SLOTS: u64 = 16;
+
+/// The mix and sizes of a random workload.
+#[derive(Clone, Debug)]
+pub struct WorkloadConfig {
+    /// Processes (address spaces).
+    pub processes: usize,
+    /// GRU threads per process.
+    pub gru_threads: usize,
+    /// GRU accesses in total, split evenly over the GRU threads.
+    pub accesses: u64,
+    /// Pages of each process's shared region.
+    pub pages: u64,
+    /// Percent of GRU accesses that are stores.
+    pub store_percent: u32,
+    /// Mean cycles between two operations of a process's CPU thread.
+    pub op_gap: u64,
+}
+
+impl Default for WorkloadConfig {
+    fn default() -> Self {
+        Self { processes: 2, gru_threads: 3, accesses: 20_000, pages: 32, store_percent: 40, op_gap: 3_000 }
+    }
+}
+
+/// What the workload did, counted by its threads.
+#[derive(Debug, Default)]
+pub struct WorkloadCounts {
+    /// GRU loads and stores that completed.
+    pub gru_accesses: Cell<u64>,
+    /// GRU accesses that ended in a CB exception (page unmapped or protected meanwhile).
+    pub gru_exceptions: Cell<u64>,
+    /// CPU loads and stores.
+    pub cpu_accesses: Cell<u64>,
+    /// mm operations by name.
+    pub ops: std::cell::RefCell<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl WorkloadCounts {
+    fn bump(c: &Cell<u64>) {
+        c.set(c.get() + 1);
+    }
+
+    fn op(&self, name: &'static str) {
+        *self.ops.borrow_mut().entry(name).or_default() += 1;
+    }
+}
+
+/// Spawn the workload's threads on `sys`; returns the counters they fill.
+pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<WorkloadCounts> {
+    let counts = Rc::new(WorkloadCounts::default());
+    let seed = sys.config().seed;
+    let chiplets = sys.config().chiplets.max(1);
+    let threads = (cfg.processes * cfg.gru_threads).max(1) as u64;
+    let per_thread = cfg.accesses.div_ceil(threads);
+    for p in 0..cfg.processes {
+        let mm = sys.create_mm();
+        let (gru, checker, counts, cfg) = (sys.gru.clone(), sys.checker.clone(), counts.clone(), cfg.clone());
+        sys.spawn(&format!("proc{p}"), move |ctx| async move {
+            let len = cfg.pages * PAGE_SIZE;
+            let base = match mmap(&ctx, &mm, None, len, Prot::ReadWrite).await {
+                Ok(b) => b,
+                Err(e) => return checker.verdict(ctx.now(), Check::Kernel, Some(format!("mmap: {e}"))),
+            };
+            let running = Rc::new(Cell::new(cfg.gru_threads));
+            for t in 0..cfg.gru_threads {
+                let g = (p * cfg.gru_threads + t) as u64;
+                let rng = ChaCha8Rng::seed_from_u64(seed ^ (g + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let th = GruThread {
+                    gru: gru.clone(),
+                    checker: checker.clone(),
+                    counts: counts.clone(),
+                    mm: mm.clone(),
+                    base,
+                    pages: cfg.pages,
+                    slot: g % THREAD_SLOTS,
+                    store_percent: cfg.store_percent,
+                    chiplet: g as usize % chiplets,
+                };
+                let running = running.clone();
+                ctx.kernel().spawn(&format!("gru{p}.{t}"), move |ctx| async move {
+                    th.run(&ctx, rng, per_thread).await;
+                    running.set(running.get() - 1);
+                });
+            }
+            let rng = ChaCha8Rng::seed_from_u64(seed ^ (p as u64 + 1).wrapping_mul(0xc2b2_ae3d_27d4_eb4f));
+            let cpu = CpuThread { checker: checker.clone(), counts, mm: mm.clone(), base, pages: cfg.pages, op_gap: cfg.op_gap };
+            cpu.run(&ctx, rng, &running).await;
+            if let Err(e) = exit_mm(&ctx, &mm).await {
+                checker.verdict(ctx.now(), Check::Kernel, Some(format!("exit: {e}")));
+            }
+        });
+    }
+    counts
+}
+
+/// A thread with a GRU context on one chiplet.
+struct GruThread {
+    gru: Gru,
+    checker: Rc<Checker>,
+    counts: Rc<WorkloadCounts>,
+    mm: Mm,
+    base: u64,
+    pages: u64,
+    slot: u64,
+    store_percent: u32,
+    chiplet: usize,
+}
+
+impl GruThread {
+    async fn run(&self, ctx: &ProcCtx, mut rng: ChaCha8Rng, accesses: u64) {
+        let gts = match self.gru.alloc_context(ctx, &self.mm, self.chiplet).await {
+            Ok(g) => g,
+            Err(e) => return self.checker.verdict(ctx.now(), Check::Kernel, Some(format!("alloc_context: {e}"))),
+        };
+        let id = self.mm.id();
+        for i in 0..accesses {
+            let page = rng.gen_range(0..self.pages);
+            let word = self.slot + THREAD_SLOTS * rng.gen_range(0..PAGE_SIZE / 8 / THREAD_SLOTS);
+            let va = self.base + page * PAGE_SIZE + word * 8;
+            let cb = rng.gen_range(0..gru_driver::gru::CBR_PER_CTX as u8);
+            let store = rng.gen_range(0..100) < self.store_percent;
+            let value = (self.slot << 48) | i;
+            let before = self.checker.expected(id, va);
+            match self.gru.cb_access(ctx, &gts, cb, va, store, value).await {
+                Ok(v) => {
+                    if !store {
+                        self.checker.chip_load(ctx.now(), id, va, v, before);
+                    }
+                    WorkloadCounts::bump(&self.counts.gru_accesses);
+                }
+                // The page was unmapped or protected by the CPU thread meanwhile.
+                Err(GruError::CbException { .. }) => WorkloadCounts::bump(&self.counts.gru_exceptions),
+                Err(e) => return self.checker.verdict(ctx.now(), Check::Kernel, Some(format!("GRU access {va:#x}: {e}"))),
+            }
+        }
+        if let Err(e) = self.gru.free_context(ctx, gts).await {
+            self.checker.verdict(ctx.now(), Check::Kernel, Some(format!("free_context: {e}")));
+        }
+    }
+}
+
+/// A process's CPU thread: mm operations and CPU accesses until the GRU threads are done.
+struct CpuThread {
+    checker: Rc<Checker>,
+    counts: Rc<WorkloadCounts>,
+    mm: Mm,
+    base: u64,
+    pages: u64,
+    op_gap: u64,
+}
+
+impl CpuThread {
+    async fn run(&self, ctx: &ProcCtx, mut rng: ChaCha8Rng, running: &Cell<usize>) {
+        // The CPU thread stores to the last slot, which no GRU thread of a small run owns.
+        let slot = THREAD_SLOTS - 1;
+        while running.get() > 0 {
+            ctx.sleep(rng.gen_range(self.op_gap / 2..=self.op_gap * 3 / 2)).await;
+            let page = rng.gen_range(0..self.pages);
+            let va = self.base + page * PAGE_SIZE;
+            let r = match rng.gen_range(0..100) {
+                0..=29 => self.cpu_access(ctx, &mut rng, va + slot * 8).await,
+                30..=44 => self.op("munmap", async {
+                    let n = rng.gen_range(1..=4u64).min(self.pages - page);
+                    munmap(ctx, &self.mm, va, n * PAGE_SIZE).await?;
+                    ctx.sleep(200).await;
+                    mmap(ctx, &self.mm, Some(va), n * PAGE_SIZE, Prot::ReadWrite).await.map(drop)
+                }).await,
+                45..=59 => self.op("mprotect", async {
+                    mprotect(ctx, &self.mm, va, PAGE_SIZE, Prot::Read).await?;
+                    ctx.sleep(500).await;
+                    mprotect(ctx, &self.mm, va, PAGE_SIZE, Prot::ReadWrite).await
+                }).await,
+                60..=69 => self.op("fork", async {
+                    let child = fork(ctx, &self.mm).await?;
+                    record_notifiers(ctx.kernel(), &child);
+                    // The child writes its copy (COW) and exits.
+                    cpu_store(ctx, &child, va + slot * 8, 0xc41d).await?;
+                    exit_mm(ctx, &child).await
+                }).await,
+                70..=84 => self.op("swap_out", async { swap_out(ctx, &self.mm, va).await.map(drop) }).await,
+                _ => self.op("migrate", async { migrate(ctx, &self.mm, va).await.map(drop) }).await,
+            };
+            if let Err(e) = r {
+                let check = if matches!(e, MmError::Oracle(_)) { Check::DataOracle } else { Check::Kernel };
+                self.checker.verdict(ctx.now(), check, Some(e.to_string()));
+            }
+        }
+    }
+
+    async fn cpu_access(&self, ctx: &ProcCtx, rng: &mut ChaCha8Rng, va: u64) -> Result<(), MmError> {
+        WorkloadCounts::bump(&self.counts.cpu_accesses);
+        if rng.gen_bool(0.5) {
+            cpu_store(ctx, &self.mm, va, rng.gen()).await
+        } else {
+            // cpu_load checks the oracle itself; count the check.
+            let r = cpu_load(ctx, &self.mm, va).await.map(drop);
+            self.checker.verdict(ctx.now(), Check::DataOracle, None);
+            r
+        }
+    }
+
+    /// Run an mm operation; pages not present (never touched, swapped, unmapped) make swap-out
+    /// and migration skip, as the kernel's daemons do: only an oracle mismatch is a failure.
+    async fn op(&self, name: &'static str, f: impl std::future::Future<Output = Result<(), MmError>>) -> Result<(), MmError> {
+        match f.await {
+            Ok(()) => {
+                self.counts.op(name);
+                Ok(())
+            }
+            Err(e @ MmError::Oracle(_)) => Err(e),
+            Err(_) => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Golden traces: every scenario of golden/scenarios runs on the RTL and its flush-relevant
+//! semantic trace must equal the reviewed snapshot in golden/snapshots (`cargo insta review`
+//! to accept changes; with CI=true insta never writes). A second test fails on orphans.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use gru_cosim::scenario::Scenario;
+use gru_cosim::system::System;
+use gru_sim::rtl::{Rtl, WaveFormat};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden")
+}
+
+fn names(dir: &str, ext: &str) -> BTreeSet<String> {
+    let dir = root().join(dir);
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(ext).map(str::to_owned))
+        .collect()
+}
+
+/// Run one scenario on the RTL, seed 1; the golden lines, with the check failures if any.
+fn golden(name: &str) -> Vec<String> {
+    let path = root().join("scenarios").join(format!("{name}.toml"));
+    let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let cfg = sc.system_config(1, format!("gru-cosim run {} --seed 1", path.display()));
+    let sys = System::new(cfg, || Rtl::new(WaveFormat::Fst)).expect("system");
+    sc.spawn(&sys);
+    sys.run(5_000_000);
+    let mut lines = vec![format!("# {}", sc.description.trim())];
+    lines.extend(sys.events().iter().filter_map(|e| e.golden_line()));
+    lines
+}
+
+#[test]
+fn scenarios_match_their_golden_traces() {
+    let mut failed = Vec::new();
+    for name in names("scenarios", ".toml") {
+        let lines = golden(&name);
+        let r = std::panic::catch_unwind(|| {
+            insta::with_settings!({snapshot_path => root().join("snapshots"), prepend_module_to_snapshot => false, omit_expression => true}, {
+                insta::assert_yaml_snapshot!(name.as_str(), lines);
+            });
+        });
+        if r.is_err() {
+            failed.push(name);
+        }
+    }
+    assert!(failed.is_empty(), "golden traces changed: {failed:?} (review with `cargo insta review`)");
+}
+
+#[test]
+fn no_orphans() {
+    let scenarios = names("scenarios", ".toml");
+    let snaps = names("snapshots", ".snap");
+    let orphans: Vec<_> = snaps.symmetric_difference(&scenarios).collect();
+    assert!(orphans.is_empty(), "scenarios without a snapshot or snapshots without a scenario: {orphans:?}");
+}

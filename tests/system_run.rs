@@ -1,0 +1,78 @@
+//! The whole system: the random workload with every check on, on each hardware model; the
+//! checkers catch a planted bug; scenario files are validated.
+
+use gru_cosim::run_cmd::{self, RunArgs};
+use gru_cosim::scenario::{Scenario, ScenarioError};
+use gru_cosim::system::{Check, HwKind, System, SystemConfig};
+use gru_cosim::workload::{self, WorkloadConfig};
+use gru_driver::notifier::Era;
+use gru_sim::model::RefModel;
+
+fn args(hw: HwKind, seed: u64, era: Era) -> RunArgs {
+    RunArgs {
+        workload: "default".into(),
+        seed,
+        hw,
+        era,
+        chiplets: 2,
+        cpus: 4,
+        waves: None,
+        json: None,
+        accesses: 3_000,
+        replay: format!("gru-cosim run default --seed {seed}"),
+    }
+}
+
+#[test]
+fn random_workload_passes_every_check_on_each_model() {
+    for (hw, seed, era) in [(HwKind::Model, 1, Era::Modern), (HwKind::Model, 2, Era::Classic), (HwKind::Rtl, 3, Era::Modern), (HwKind::Lockstep, 4, Era::Modern)] {
+        assert_eq!(run_cmd::run(&args(hw, seed, era)).ok(), Some(true), "{hw:?} seed {seed}");
+    }
+}
+
+#[test]
+fn same_seed_same_trace() {
+    let trace = || {
+        let sys = System::new(SystemConfig { chiplets: 2, seed: 9, ..SystemConfig::default() }, || RefModel::new(Default::default())).unwrap();
+        workload::spawn(&sys, &WorkloadConfig { accesses: 1_000, ..WorkloadConfig::default() });
+        sys.run(50_000_000);
+        gru_cosim::trace::to_json_lines(&sys.events())
+    };
+    assert_eq!(trace(), trace());
+}
+
+#[test]
+fn data_oracle_catches_a_corrupted_frame() {
+    // Corrupt the frame behind everyone's back: the chip load returns what the oracle does not
+    // expect, and the failure names it.
+    let sys = System::new(SystemConfig::default(), || RefModel::new(Default::default())).unwrap();
+    let mm = sys.create_mm();
+    let (gru, checker, mmu) = (sys.gru.clone(), sys.checker.clone(), sys.mmu.clone());
+    sys.spawn("t", move |ctx| async move {
+        let va = gru_driver::mm::ops::mmap(&ctx, &mm, None, 4096, gru_driver::mm::Prot::ReadWrite).await.unwrap();
+        gru_driver::mm::cpu_store(&ctx, &mm, va, 5).await.unwrap();
+        let gts = gru.alloc_context(&ctx, &mm, 0).await.unwrap();
+        let Some(gru_driver::mm::Leaf::Pte(_, pte)) = mm.lookup(va) else { panic!("no PTE") };
+        let pfn = pte.present().unwrap().pfn;
+        mmu.with_phys(|p| p.write_u64(pfn << 12, 6)).unwrap();
+        let v = gru.cb_access(&ctx, &gts, 0, va, false, 0).await.unwrap();
+        checker.chip_load(ctx.now(), mm.id(), va, v, 5);
+        gru.free_context(&ctx, gts).await.unwrap();
+    });
+    sys.run(1_000_000);
+    let f = sys.checker.failures();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].check, Check::DataOracle);
+    assert!(f[0].detail.contains("expected 0x5, loaded 0x6"), "{}", f[0].detail);
+}
+
+#[test]
+fn malformed_scenario_names_line_and_field() {
+    let e = Scenario::parse("x.toml", "description = \"d\"\n[[process]]\nname = \"a\"\npages = \"two\"\n").unwrap_err();
+    assert!(matches!(e, ScenarioError::Parse { .. }));
+    assert!(e.to_string().contains("line 4"), "{e}");
+    let e = Scenario::parse("x.toml", "description = \"d\"\nprocess = []\n[[thread]]\nname = \"t\"\nprocess = \"a\"\nsteps = [{ op = \"gru_lod\", page = 0 }]\n").unwrap_err();
+    assert!(e.to_string().contains("gru_lod"), "{e}");
+    let e = Scenario::parse("x.toml", "description = \"d\"\nprocess = []\n[[thread]]\nname = \"t\"\nprocess = \"a\"\n").unwrap_err();
+    assert!(e.to_string().contains("no process \"a\""), "{e}");
+}
