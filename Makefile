@@ -44,6 +44,10 @@ lockstep: deps
 bench: deps
 	$(CARGO) run --release --quiet -- bench --seed $(SEED)
 
+# Re-dump the default workload's first shootdowns (waves/default-seed<SEED>.fst).
+waves: build
+	$(CARGO) run --release --quiet -- run default --seed $(SEED) --waves fst
+
 clean:
 	$(CARGO) clean
 	rm -f waves/*.fst waves/*.vcd
