@@ -99,7 +99,7 @@ module gru_purge #(
     // each wide variable part-select into a huge shifter that takes about a minute to map. The
     // loops only run while they are needed, which keeps the Verilated model fast.
 
-    // A TGH is ACTIVE exactly while it is in the FIFO (with GRU_MUTANT_TGH_STUCK: at least).
+    // A TGH is ACTIVE while it is in the FIFO (under GRU_MUTANT_TGH_STUCK it stays ACTIVE after).
     wire              purge_busy = purge_cnt_q != {CNT_W{1'b0}};
     wire [TGH_IW-1:0] head       = purge_fifo_q[TGH_IW-1:0];
 
@@ -308,10 +308,11 @@ module gru_purge #(
         if (purge_busy) begin
             if (purge_last) begin
                 purge_idx_d = {IDX_W{1'b0}};
+                // Fault injection GRU_MUTANT_TGH_STUCK: the handle is popped (its purge is
+                // done) but its status never leaves ACTIVE, so a driver waiting on it times out.
 `ifndef GRU_MUTANT_TGH_STUCK
                 tgh_status_d[head*HDL_STATUS_W +: HDL_STATUS_W] = HSTATUS_IDLE;
 `endif
-                // Mutant GRU_MUTANT_TGH_STUCK: the handle is popped but never leaves ACTIVE.
                 purge_fifo_d = purge_fifo_q >> TGH_IW;
                 purge_cnt_d  = purge_cnt_q - 1'b1;
             end else begin
