@@ -12,7 +12,7 @@ use gru_sim::model::RefModel;
 use gru_sim::rtl::{Rtl, WaveFormat};
 
 use crate::scenario::{Scenario, ScenarioError};
-use crate::system::{HwKind, System, SystemConfig, SystemModel};
+use crate::system::{Failure, HwKind, System, SystemConfig, SystemModel};
 use crate::trace::to_json_lines;
 use crate::workload::{self, WorkloadConfig};
 
@@ -100,8 +100,24 @@ pub struct RunArgs {
     pub replay: String,
 }
 
-/// Run the workload; Ok(true) when every check passed.
+/// Run the workload and print its summary; Ok(true) when every check passed.
 pub fn run(args: &RunArgs) -> Result<bool, RunError> {
+    execute(args, true).map(|o| o.failures.is_empty())
+}
+
+/// What a run found.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Cycles simulated.
+    pub cycles: u64,
+    /// The failed checks, in the order they fired.
+    pub failures: Vec<Failure>,
+    /// The command that replays the run.
+    pub replay: String,
+}
+
+/// Run the workload with every check on; print the summary when `verbose`.
+pub fn execute(args: &RunArgs, verbose: bool) -> Result<Outcome, RunError> {
     let wl = match args.workload.as_str() {
         "default" => Work::Random(WorkloadConfig { accesses: args.accesses, ..WorkloadConfig::default() }),
         other => Work::Scripted(Box::new(find_scenario(other)?)),
@@ -121,9 +137,9 @@ pub fn run(args: &RunArgs) -> Result<bool, RunError> {
     };
     let fmt = args.waves.unwrap_or_default();
     match args.hw {
-        HwKind::Rtl => go(args, cfg, &wl, waves, move || Rtl::new(fmt)),
-        HwKind::Model => go(args, cfg, &wl, None, || RefModel::new(Default::default())),
-        HwKind::Lockstep => go(args, cfg, &wl, waves, move || Lockstep::new(Rtl::new(fmt), RefModel::new(Default::default()))),
+        HwKind::Rtl => go(args, cfg, &wl, waves, verbose, move || Rtl::new(fmt)),
+        HwKind::Model => go(args, cfg, &wl, None, verbose, || RefModel::new(Default::default())),
+        HwKind::Lockstep => go(args, cfg, &wl, waves, verbose, move || Lockstep::new(Rtl::new(fmt), RefModel::new(Default::default()))),
     }
 }
 
@@ -132,8 +148,9 @@ fn go<M: SystemModel>(
     cfg: SystemConfig,
     wl: &Work,
     waves: Option<PathBuf>,
+    verbose: bool,
     make: impl Fn() -> M,
-) -> Result<bool, RunError> {
+) -> Result<Outcome, RunError> {
     let sys = System::new(cfg, make).map_err(RunError::Setup)?;
     let counts = match wl {
         Work::Random(w) => workload::spawn(&sys, w),
@@ -145,10 +162,17 @@ fn go<M: SystemModel>(
     let t0 = Instant::now();
     let report = sys.run(500_000_000);
     let wall = t0.elapsed().as_secs_f64();
+    let outcome = Outcome { cycles: report.cycles, failures: sys.checker.failures(), replay: sys.checker.replay().to_owned() };
+    if args.json.is_none() && !verbose {
+        return Ok(outcome);
+    }
     let events = sys.events();
     if let Some(path) = &args.json {
         std::fs::write(path, to_json_lines(&events))
             .map_err(|err| RunError::Json { path: path.display().to_string(), err })?;
+    }
+    if !verbose {
+        return Ok(outcome);
     }
     let cycles = report.cycles;
     let c = sys.config();
@@ -202,13 +226,13 @@ fn go<M: SystemModel>(
     }
     if failures.is_empty() {
         println!("PASS");
-        return Ok(true);
+    } else {
+        for f in failures.iter().take(5) {
+            println!("FAIL [{}] cycle {} seed {}: {}", f.check, f.cycle, args.seed, f.detail);
+        }
+        println!("replay: {}", outcome.replay);
     }
-    for f in failures.iter().take(5) {
-        println!("FAIL [{}] cycle {} seed {}: {}", f.check, f.cycle, args.seed, f.detail);
-    }
-    println!("replay: {}", sys.checker.replay());
-    Ok(false)
+    Ok(outcome)
 }
 
 struct Shootdowns {
