@@ -2,6 +2,7 @@
 
 pub mod chiplet_cmds;
 pub mod run_cmd;
+pub mod regress;
 pub mod scenario;
 pub mod system;
 pub mod trace;

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gru_cosim::chiplet_cmds;
+use gru_cosim::regress::{regress, RegressArgs, Seeds, Shard};
 use gru_cosim::run_cmd::{self, RunArgs, WORKLOADS};
 use gru_cosim::system::HwKind;
 use gru_driver::notifier::Era;
@@ -51,6 +52,9 @@ enum Cmd {
     /// Run a workload on the whole system (chiplets, kernel, driver) with every check on and
     /// print the summary; exit status 1 on a failed check, with the command that replays it.
     Run(RunCli),
+    /// Run the random workload over a range of seeds in parallel, every check on; write the
+    /// failures as JSON and end with `regress: <S> seeds, <F> failures` (exit status 1 if F > 0).
+    Regress(RegressCli),
     /// List the workloads `run` knows.
     List,
     /// Re-run a failure from the replay command it printed (quote it as one argument).
@@ -100,6 +104,51 @@ struct RunCli {
     accesses: u64,
 }
 
+#[derive(clap::Args, Debug)]
+struct RegressCli {
+    /// Seeds, inclusive: `A..B` (or `A..=B`, or one seed).
+    #[arg(long, default_value = "1..200")]
+    seeds: Seeds,
+    /// Worker threads (default: the machine's cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard i of n (0-based): the seeds at positions i, i+n, i+2n… of the range.
+    #[arg(long, default_value = "0/1")]
+    shard: Shard,
+    #[arg(long, value_enum, default_value_t = Hw::Model)]
+    hw: Hw,
+    #[arg(long, value_enum, default_value_t = EraArg::Modern)]
+    era: EraArg,
+    #[arg(long, default_value_t = 2)]
+    chiplets: usize,
+    #[arg(long, default_value_t = 4)]
+    cpus: usize,
+    /// GRU accesses of each run.
+    #[arg(long, default_value_t = 20_000)]
+    accesses: u64,
+    /// Where the failures are written (JSON, `[]` when none).
+    #[arg(long, default_value = "regress-failures.json")]
+    out: std::path::PathBuf,
+}
+
+impl RegressCli {
+    fn args(&self) -> RegressArgs {
+        let run = RunCli {
+            workload: "default".into(),
+            seed: self.seeds.first,
+            hw: self.hw,
+            era: self.era,
+            chiplets: self.chiplets,
+            cpus: self.cpus,
+            waves: Waves::None,
+            json: None,
+            accesses: self.accesses,
+        };
+        let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        RegressArgs { seeds: self.seeds, shard: self.shard, jobs, run: run.args(), out: self.out.clone(), progress: true }
+    }
+}
+
 impl RunCli {
     fn args(&self) -> RunArgs {
         let hw = match self.hw {
@@ -111,12 +160,7 @@ impl RunCli {
             EraArg::Classic => Era::Classic,
             EraArg::Modern => Era::Modern,
         };
-        let replay = format!(
-            "gru-cosim run {} --seed {} --hw {:?} --era {:?} --chiplets {} --cpus {} --accesses {} --waves none",
-            self.workload, self.seed, self.hw, self.era, self.chiplets, self.cpus, self.accesses
-        )
-        .to_lowercase();
-        RunArgs {
+        let mut args = RunArgs {
             workload: self.workload.clone(),
             seed: self.seed,
             hw,
@@ -126,8 +170,10 @@ impl RunCli {
             waves: wave_format(self.waves),
             json: self.json.clone(),
             accesses: self.accesses,
-            replay,
-        }
+            replay: String::new(),
+        };
+        args.replay = args.command();
+        args
     }
 }
 
@@ -145,6 +191,17 @@ fn run(cmd: Cmd) -> Result<bool, String> {
         Cmd::Lockstep { cycles, seed } => chiplet_cmds::lockstep(cycles, seed).map_err(|e| e.to_string()),
         Cmd::Bench { cycles, seed } => chiplet_cmds::bench(cycles, seed).map_err(|e| e.to_string()),
         Cmd::Run(r) => run_cmd::run(&r.args()).map_err(|e| e.to_string()),
+        Cmd::Regress(r) => {
+            let args = r.args();
+            let report = regress(&args).map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+            for f in &report.failures {
+                println!("FAIL seed {} [{}] cycle {}: {}", f.seed, f.check, f.cycle, f.detail);
+                println!("  replay: {}", f.replay);
+            }
+            println!("failures written to {}", args.out.display());
+            println!("regress: {} seeds, {} failures", report.seeds, report.failures.len());
+            Ok(report.failures.is_empty())
+        }
         Cmd::List => {
             for (name, what) in WORKLOADS {
                 println!("{name:<26} {what}");

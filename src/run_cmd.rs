@@ -100,6 +100,17 @@ pub struct RunArgs {
     pub replay: String,
 }
 
+impl RunArgs {
+    /// The command line that reproduces this run (without waveform or trace output).
+    pub fn command(&self) -> String {
+        format!(
+            "gru-cosim run {} --seed {} --hw {:?} --era {:?} --chiplets {} --cpus {} --accesses {} --waves none",
+            self.workload, self.seed, self.hw, self.era, self.chiplets, self.cpus, self.accesses
+        )
+        .to_lowercase()
+    }
+}
+
 /// Run the workload and print its summary; Ok(true) when every check passed.
 pub fn run(args: &RunArgs) -> Result<bool, RunError> {
     execute(args, true).map(|o| o.failures.is_empty())

@@ -19,7 +19,7 @@ use gru_driver::mm::ops::{
 use gru_driver::mm::{cpu_load, cpu_store, Mm, Prot, HPAGE_SIZE, PAGE_SIZE};
 use gru_driver::notifier::Era;
 
-use crate::system::{record_notifiers, Checker, System, SystemConfig, SystemModel};
+use crate::system::{Checker, System, SystemConfig, SystemModel};
 use crate::trace::SysEvent;
 
 /// Errors of loading a scenario.
@@ -396,7 +396,7 @@ impl Runner<'_> {
             }
             Step::Fork { child } => match fork(ctx, &mm).await {
                 Ok(c) => {
-                    record_notifiers(ctx.kernel(), &c);
+                    self.checker.watch(&c);
                     self.world.procs.borrow_mut().insert(child.clone(), (c, self.base));
                     Ok(format!("fork -> {child}"))
                 }

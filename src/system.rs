@@ -7,21 +7,23 @@
 //! near the cycle it happened, and closes the waveform after the first shootdowns.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
-use gru_driver::gru::handles::{Tfh, TfhOpc, Tgh, PAGE_SHIFTS};
+use gru_driver::gru::handles::{Tfh, TfhOpc, Tgh, HS_CCH_COUNT, PAGE_SHIFTS};
 use gru_driver::gru::hw::{DecodedLine, MmioEvent, DEFAULT_MMIO_LATENCY};
-use gru_driver::gru::{FlushDone, Gru, GruConfig, GruHardware};
+use gru_driver::gru::{Gru, GruConfig, GruHardware, ASID_INC};
 use gru_driver::kernel::{Kernel, KernelConfig, ProcCtx};
-use gru_driver::mm::{Mm, MmId, Mmu, MmuConfig, PAGE_SHIFT, ZERO_PFN};
-use gru_driver::notifier::{Era, Recorder};
+use gru_driver::mm::frame::PhysEvent;
+use gru_driver::mm::{Leaf, Mm, MmId, Mmu, MmuConfig, PAGE_SHIFT, PAGES_PER_HPAGE, ZERO_PFN};
+use gru_driver::oracle::OracleMismatch;
+use gru_driver::notifier::{ChainWatcher, Era, Range, Recorder};
 use gru_sim::gru_hw::{GruHw, HwEvent};
 use gru_sim::lockstep::Lockstep;
-use gru_sim::model::RefModel;
+use gru_sim::model::{RefModel, TlbEntry};
 use gru_sim::ports::CycleModel;
 use gru_sim::rtl::Rtl;
 
@@ -159,29 +161,62 @@ impl fmt::Display for Check {
     }
 }
 
+/// Reads the valid entries of a chiplet's TLB through its debug port.
+type TlbReader = Box<dyn Fn(usize) -> Vec<TlbEntry>>;
+
+/// Events kept per frame and per virtual page for failure reports.
+const HISTORY: usize = 8;
+
 /// All checks of a run: their failures, how often each ran, and the semantic trace.
 pub struct Checker {
     seed: u64,
     replay: String,
     mmu: Mmu,
+    gru: Gru,
+    chiplets: usize,
+    tlb: TlbReader,
     failures: RefCell<Vec<Failure>>,
     counts: RefCell<HashMap<Check, u64>>,
     events: RefCell<Vec<SysEvent>>,
     /// Generation of each frame when chiplet c last dropped it in: (chiplet, pfn) → generation.
     dropped: RefCell<HashMap<(usize, u64), u64>>,
+    /// Invalidations between the return of `invalidate_range_start` and the matching
+    /// `invalidate_range_end`: nothing of the range may be installed meanwhile.
+    open: RefCell<Vec<(MmId, u64, u64)>>,
+    /// The last events of each frame (allocation, dropins, free), for failure reports.
+    frames: RefCell<HashMap<u64, VecDeque<String>>>,
+    /// The frames dropped in for each virtual page (any address space), for failure reports.
+    pages: RefCell<HashMap<u64, VecDeque<String>>>,
 }
 
 impl Checker {
-    fn new(seed: u64, replay: String, mmu: Mmu) -> Self {
+    fn new(cfg: &SystemConfig, mmu: Mmu, gru: Gru, tlb: TlbReader) -> Self {
         Self {
-            seed,
-            replay,
+            seed: cfg.seed,
+            replay: cfg.replay.clone(),
             mmu,
+            gru,
+            chiplets: cfg.chiplets.max(1),
+            tlb,
             failures: RefCell::default(),
             counts: RefCell::default(),
             events: RefCell::default(),
             dropped: RefCell::default(),
+            open: RefCell::default(),
+            frames: RefCell::default(),
+            pages: RefCell::default(),
         }
+    }
+
+    fn now(&self) -> u64 {
+        self.mmu.kernel().now()
+    }
+
+    /// Watch `mm`: its notifier calls go to the semantic trace and the shootdown contract is
+    /// checked around them.
+    pub fn watch(self: &Rc<Self>, mm: &Mm) {
+        mm.notifiers().register(Recorder::new("mmu", self.mmu.kernel().trace().clone()));
+        mm.notifiers().watch(Rc::new(Watch(Rc::downgrade(self))));
     }
 
     /// Record that `check` ran once, and its failure if `detail` is some.
@@ -224,9 +259,137 @@ impl Checker {
     /// the load was issued (a concurrent munmap may legitimately zero the word meanwhile).
     pub fn chip_load(&self, cycle: u64, mm: MmId, va: u64, value: u64, before: u64) {
         let now = self.mmu.with_oracle(|o| o.expected(mm, va));
-        let bad = (value != now && value != before)
-            .then(|| format!("chip load {mm} {va:#x}: expected {now:#x}, loaded {value:#x}"));
+        let bad = (value != now && value != before).then(|| {
+            format!("chip load {mm} {va:#x}: expected {now:#x}, loaded {value:#x}; {}", self.story(mm, va))
+        });
         self.verdict(cycle, Check::DataOracle, bad);
+    }
+
+    /// A CPU load returned the wrong value (the primary MMU's own oracle check).
+    pub fn cpu_mismatch(&self, m: &OracleMismatch) {
+        let detail = format!("CPU {m}; {}", self.story(m.mm, m.addr));
+        self.verdict(m.cycle, Check::DataOracle, Some(detail));
+    }
+
+    /// What is known of the page at `va` of `mm`: its PTE now, the frames dropped in for it
+    /// and those frames' histories.
+    fn story(&self, mm: MmId, va: u64) -> String {
+        let page = va >> PAGE_SHIFT << PAGE_SHIFT;
+        let pte = self.mmu.mm(mm).and_then(|m| m.lookup(va)).map_or("none".to_owned(), |l| format!("{l:?}"));
+        let mut out = format!("PTE of {page:#x}: {pte}");
+        let dropins = self.pages.borrow().get(&page).cloned().unwrap_or_default();
+        if !dropins.is_empty() {
+            out += &format!("; dropins of {page:#x}: [{}]", dropins.iter().cloned().collect::<Vec<_>>().join(", "));
+        }
+        let mut pfns: Vec<u64> = dropins.iter().filter_map(|d| d.rsplit("pfn ").next()?.split_whitespace().next()?.parse().ok()).collect();
+        if let Some(Leaf::Pte(_, p) | Leaf::Pmd(_, p)) = self.mmu.mm(mm).and_then(|m| m.lookup(va)) {
+            pfns.extend(p.present().map(|p| p.pfn));
+        }
+        pfns.sort_unstable();
+        pfns.dedup();
+        let frames = self.frames.borrow();
+        for pfn in pfns {
+            if let Some(h) = frames.get(&pfn) {
+                out += &format!("; frame {pfn}: [{}]", h.iter().cloned().collect::<Vec<_>>().join(", "));
+            }
+        }
+        out
+    }
+
+    fn remember(map: &RefCell<HashMap<u64, VecDeque<String>>>, key: u64, what: String) {
+        let mut m = map.borrow_mut();
+        let h = m.entry(key).or_default();
+        if h.len() == HISTORY {
+            h.pop_front();
+        }
+        h.push_back(what);
+    }
+
+    fn phys_event(&self, e: PhysEvent) {
+        let cycle = self.now();
+        match e {
+            PhysEvent::Alloc { pfn, generation } => Self::remember(&self.frames, pfn, format!("cycle {cycle} allocated (generation {generation})")),
+            PhysEvent::Free { pfn, .. } => Self::remember(&self.frames, pfn, format!("cycle {cycle} freed")),
+        }
+    }
+
+    /// The entries of `chiplet`'s TLB that `mm` can hit now: those of a context slot holding
+    /// one of the mm's contexts, under that context's ASIDs. Entries under an ASID the driver
+    /// dropped, or in a slot since unloaded, are unreachable until the ASID is handed out
+    /// again, which takes a full purge of the chiplet.
+    fn reachable(&self, mm: MmId, chiplet: usize) -> Vec<TlbEntry> {
+        let slots: Vec<(usize, u32)> = (0..HS_CCH_COUNT)
+            .filter_map(|s| self.gru.loaded(chiplet, s).filter(|g| g.mm_id() == mm && g.asid() != 0).map(|g| (s, g.asid())))
+            .collect();
+        if slots.is_empty() {
+            return Vec::new();
+        }
+        (self.tlb)(chiplet)
+            .into_iter()
+            .filter(|e| slots.iter().any(|&(s, a)| usize::from(e.ctx) == s && (a..a + ASID_INC).contains(&e.asid)))
+            .collect()
+    }
+
+    /// The shootdown contract after `what` returned: no chiplet holds an entry `mm` can hit
+    /// that overlaps `[start, end)`.
+    fn scan(&self, what: &str, mm: MmId, start: u64, end: u64) {
+        let (first, last) = (start >> PAGE_SHIFT, (end.max(start + 1) - 1) >> PAGE_SHIFT);
+        let left: Vec<String> = (0..self.chiplets)
+            .flat_map(|c| {
+                self.reachable(mm, c)
+                    .into_iter()
+                    .filter(|e| e.vpn <= last && first < e.vpn + (1 << e.shift()))
+                    .map(move |e| format!("chiplet {c} ctx {} asid {:#x} va {:#x} -> pfn {}", e.ctx, e.asid, e.vpn << PAGE_SHIFT, e.pfn))
+            })
+            .collect();
+        let bad = (!left.is_empty())
+            .then(|| format!("{what} {mm} [{start:#x}, {end:#x}) returned with entries left: {}", left.join("; ")));
+        self.verdict(self.now(), Check::Contract, bad);
+    }
+
+    /// A dropin landed in the TLB: it must not fall in a range whose invalidation has returned
+    /// from `invalidate_range_start` but not reached `invalidate_range_end`.
+    fn installed(&self, cycle: u64, chiplet: usize, t: &Tfh) {
+        let len = 1u64 << (PAGE_SHIFTS[usize::from(t.pagesize.min(8))] + PAGE_SHIFT);
+        let (lo, hi) = (t.fillvaddr & !(len - 1), (t.fillvaddr & !(len - 1)) + len);
+        let open = self.open.borrow().clone();
+        let bad = open.iter().find(|&&(mm, s, e)| {
+            lo < e
+                && s < hi
+                && (0..HS_CCH_COUNT).any(|slot| {
+                    self.gru
+                        .loaded(chiplet, slot)
+                        .is_some_and(|g| g.mm_id() == mm && g.asid() != 0 && (g.asid()..g.asid() + ASID_INC).contains(&t.fillasid))
+                })
+        });
+        if let Some((mm, s, e)) = bad {
+            let detail = format!(
+                "chiplet {chiplet} installed a dropin of {mm} va {:#x} (asid {:#x}, pfn {}) inside [{s:#x}, {e:#x}) between its invalidate_range_start and invalidate_range_end",
+                t.fillvaddr, t.fillasid, t.pfn
+            );
+            self.verdict(cycle, Check::Contract, Some(detail));
+        }
+    }
+
+    /// A chip store to `pfn` must go through a translation the primary MMU allows: some PTE
+    /// maps the frame writable and dirty (a clean or write-protected PTE means the store
+    /// would be lost on reclaim or break copy-on-write).
+    /// Classic-era Linux clears a PTE before it calls `invalidate_page`, so a store in between
+    /// is legal there; the check applies to the modern era only.
+    fn store_allowed(&self, pfn: u64) -> bool {
+        if self.mmu.era() == Era::Classic {
+            return true;
+        }
+        let maps = self.mmu.with_phys(|p| p.mappings(pfn).to_vec());
+        maps.iter().any(|m| {
+            let leaf = self.mmu.mm(m.mm).and_then(|mm| mm.lookup(m.va));
+            let p = match leaf {
+                Some(Leaf::Pte(_, pte)) => pte.present().filter(|p| p.pfn == pfn),
+                Some(Leaf::Pmd(_, pte)) => pte.present().filter(|p| (p.pfn..p.pfn + PAGES_PER_HPAGE).contains(&pfn)),
+                None => None,
+            };
+            p.is_some_and(|p| p.write && p.dirty)
+        })
     }
 
     /// What the oracle expects at `va` of `mm` now.
@@ -248,9 +411,16 @@ impl Checker {
                             "chiplet {chiplet} {} paddr {paddr:#x}: frame freed since its dropin (generation {g} -> {gen:?})",
                             rw(write)
                         )),
+                        Some(_) if write && !self.store_allowed(pfn) => Some(format!(
+                            "chiplet {chiplet} store to paddr {paddr:#x}: no PTE maps the frame writable and dirty"
+                        )),
                         Some(_) => None,
                     }
                 };
+                let bad = bad.map(|b| match self.frames.borrow().get(&pfn) {
+                    Some(h) => format!("{b}; frame {pfn}: [{}]", h.iter().cloned().collect::<Vec<_>>().join(", ")),
+                    None => b,
+                });
                 self.verdict(cycle, Check::FrameLife, bad);
                 self.log(SysEvent::Mem { cycle, chiplet, paddr, write, value });
             }
@@ -259,6 +429,10 @@ impl Checker {
             }
             HwEvent::Dropin { cycle, chiplet, cbr, tfh, installed } => {
                 if installed {
+                    self.installed(cycle, chiplet, &tfh);
+                    let what = format!("cycle {cycle} chiplet {chiplet} asid {:#x}{} pfn {}", tfh.fillasid, if tfh.dirty { " dirty" } else { "" }, tfh.pfn);
+                    Self::remember(&self.pages, tfh.fillvaddr >> PAGE_SHIFT << PAGE_SHIFT, what);
+                    Self::remember(&self.frames, tfh.pfn, format!("cycle {cycle} dropped in on chiplet {chiplet} for va {:#x}", tfh.fillvaddr));
                     let pages = 1u64 << PAGE_SHIFTS[usize::from(tfh.pagesize.min(8))];
                     let mut d = self.dropped.borrow_mut();
                     self.mmu.with_phys(|p| {
@@ -320,11 +494,23 @@ impl<M: SystemModel> System<M> {
         let mmu = Mmu::new(&kernel, MmuConfig { era: cfg.era, ..MmuConfig::default() });
         let hw = GruHw::new((0..cfg.chiplets.max(1)).map(|_| make()).collect(), &mmu, DEFAULT_MMIO_LATENCY);
         let gru = Gru::new(&kernel, Rc::new(hw.clone()) as Rc<dyn GruHardware>, cfg.gru);
-        let checker = Rc::new(Checker::new(cfg.seed, cfg.replay.clone(), mmu.clone()));
-        let c = checker.clone();
-        hw.set_observer(Box::new(move |e| c.hw_event(e)));
-        let (c, h, k) = (checker.clone(), hw.clone(), kernel.clone());
-        gru.set_flush_hook(Rc::new(move |f| contract(&c, &h, k.now(), f)));
+        let h = hw.clone();
+        let checker = Rc::new(Checker::new(&cfg, mmu.clone(), gru.clone(), Box::new(move |c| h.tlb_entries(c))));
+        // The hardware and physical memory hold the checker weakly: it holds them.
+        let c = Rc::downgrade(&checker);
+        hw.set_observer(Box::new(move |e| {
+            if let Some(c) = c.upgrade() {
+                c.hw_event(e);
+            }
+        }));
+        let c = Rc::downgrade(&checker);
+        mmu.with_phys(|p| {
+            p.set_observer(Box::new(move |e| {
+                if let Some(c) = c.upgrade() {
+                    c.phys_event(e);
+                }
+            }))
+        });
         let sys = Self { kernel, mmu, hw, gru, checker, cfg, waves_open: Cell::new(false) };
         if let Some(path) = sys.cfg.waves.clone() {
             if let Some(dir) = path.parent() {
@@ -340,10 +526,10 @@ impl<M: SystemModel> System<M> {
         &self.cfg
     }
 
-    /// A new address space whose notifier calls go to the semantic trace.
+    /// A new address space, watched by the checker (see [`Checker::watch`]).
     pub fn create_mm(&self) -> Mm {
         let mm = self.mmu.create_mm();
-        record_notifiers(&self.kernel, &mm);
+        self.checker.watch(&mm);
         mm
     }
 
@@ -380,7 +566,10 @@ impl<M: SystemModel> System<M> {
         for e in self.gru.errors() {
             self.checker.verdict(now, Check::Kernel, Some(format!("driver error: {e}")));
         }
-        for e in self.mmu.check_invariants().into_iter().chain(self.mmu.bugs()) {
+        // A run stopped early by a failure leaves operations half done: their invariants are
+        // not meant to hold yet.
+        let invariants = if self.kernel.live_tasks() == 0 { self.mmu.check_invariants() } else { Vec::new() };
+        for e in invariants.into_iter().chain(self.mmu.bugs()) {
             self.checker.verdict(now, Check::Kernel, Some(format!("primary MMU: {e}")));
         }
         if let Some(e) = &kernel_error {
@@ -455,31 +644,48 @@ impl<M: SystemModel> System<M> {
     }
 }
 
-/// Register a notifier on `mm` that logs its callbacks into the kernel trace.
-pub fn record_notifiers(kernel: &Kernel, mm: &Mm) {
-    mm.notifiers().register(Recorder::new("mmu", kernel.trace().clone()));
-}
-
 fn written<T>(trace: &[MmioEvent], chiplet: usize, pick: impl Fn(&DecodedLine) -> Option<T>) -> Vec<T> {
     trace.iter().filter(|e| e.chiplet == chiplet && e.req.write && !e.err).filter_map(|e| pick(&e.line)).collect()
 }
 
-/// The shootdown contract, checked when a TGH of a flush has completed: no valid entry of the
-/// flushed ASID, in a context the TGH covered, overlaps the range. A dropin cannot land until
-/// the range ends (range_active and the race guard), so any such entry is a missed purge.
-fn contract<M: SystemModel>(c: &Checker, hw: &GruHw<M>, cycle: u64, f: &FlushDone) {
-    let (first, last) = (f.start >> PAGE_SHIFT, (f.end.max(f.start + 1) - 1) >> PAGE_SHIFT);
-    let left: Vec<_> = hw
-        .tlb_entries(f.chiplet)
-        .into_iter()
-        .filter(|e| e.asid == f.asid && f.ctxbitmap >> e.ctx & 1 != 0)
-        .filter(|e| e.vpn <= last && first < e.vpn + (1 << e.shift()))
-        .collect();
-    let bad = (!left.is_empty()).then(|| {
-        format!(
-            "{} [{:#x}, {:#x}) flushed on chiplet {} (asid {:#x}), entries left: {left:x?}",
-            f.mm, f.start, f.end, f.chiplet, f.asid
-        )
-    });
-    c.verdict(cycle, Check::Contract, bad);
+/// The checker's watch on one mm's notifier chain (weak: the chain must not keep the
+/// checker alive).
+struct Watch(Weak<Checker>);
+
+impl ChainWatcher for Watch {
+    fn range_started(&self, mm: MmId, range: &Range) {
+        if let Some(c) = self.0.upgrade() {
+            c.scan("invalidate_range_start", mm, range.start, range.end);
+            c.open.borrow_mut().push((mm, range.start, range.end));
+        }
+    }
+
+    fn range_ending(&self, mm: MmId, range: &Range) {
+        if let Some(c) = self.0.upgrade() {
+            let mut open = c.open.borrow_mut();
+            if let Some(i) = open.iter().position(|&o| o == (mm, range.start, range.end)) {
+                open.remove(i);
+            }
+        }
+    }
+
+    fn page_invalidated(&self, mm: MmId, addr: u64) {
+        if let Some(c) = self.0.upgrade() {
+            let page = addr >> PAGE_SHIFT << PAGE_SHIFT;
+            c.scan("invalidate_page", mm, page, page + (1 << PAGE_SHIFT));
+        }
+    }
+
+    fn pte_changed(&self, mm: MmId, addr: u64) {
+        if let Some(c) = self.0.upgrade() {
+            let page = addr >> PAGE_SHIFT << PAGE_SHIFT;
+            c.scan("change_pte", mm, page, page + (1 << PAGE_SHIFT));
+        }
+    }
+
+    fn released(&self, mm: MmId) {
+        if let Some(c) = self.0.upgrade() {
+            c.scan("release", mm, 0, u64::MAX);
+        }
+    }
 }

@@ -17,7 +17,7 @@ use gru_driver::mm::{cpu_load, cpu_store, Mm, MmError, Prot, PAGE_SIZE};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::system::{record_notifiers, Check, Checker, System, SystemModel};
+use crate::system::{Check, Checker, System, SystemModel};
 
 /// Word slots per page reserved for distinct threads.
 const THREAD_SLOTS: u64 = 16;
@@ -195,7 +195,7 @@ impl CpuThread {
                 }).await,
                 60..=69 => self.op("fork", async {
                     let child = fork(ctx, &self.mm).await?;
-                    record_notifiers(ctx.kernel(), &child);
+                    self.checker.watch(&child);
                     // The child writes its copy (COW) and exits.
                     cpu_store(ctx, &child, va + slot * 8, 0xc41d).await?;
                     exit_mm(ctx, &child).await
@@ -203,9 +203,10 @@ impl CpuThread {
                 70..=84 => self.op("swap_out", async { swap_out(ctx, &self.mm, va).await.map(drop) }).await,
                 _ => self.op("migrate", async { migrate(ctx, &self.mm, va).await.map(drop) }).await,
             };
-            if let Err(e) = r {
-                let check = if matches!(e, MmError::Oracle(_)) { Check::DataOracle } else { Check::Kernel };
-                self.checker.verdict(ctx.now(), check, Some(e.to_string()));
+            match r {
+                Ok(()) => {}
+                Err(MmError::Oracle(m)) => self.checker.cpu_mismatch(&m),
+                Err(e) => self.checker.verdict(ctx.now(), Check::Kernel, Some(e.to_string())),
             }
         }
     }

@@ -244,14 +244,43 @@ struct Entry {
     notifier: Rc<dyn MmuNotifier>,
 }
 
+/// A checker's view of a chain *(model)*: told when every notifier has finished a callback
+/// (or before any starts `invalidate_range_end`), so it can look at what they left behind.
+/// Linux has no counterpart; watchers never change what the notifiers see.
+pub trait ChainWatcher {
+    /// Every notifier's `invalidate_range_start` returned.
+    fn range_started(&self, _mm: MmId, _range: &Range) {}
+    /// No notifier's `invalidate_range_end` has run yet.
+    fn range_ending(&self, _mm: MmId, _range: &Range) {}
+    /// Every notifier's `invalidate_page` returned.
+    fn page_invalidated(&self, _mm: MmId, _addr: u64) {}
+    /// Every notifier's `change_pte` returned.
+    fn pte_changed(&self, _mm: MmId, _addr: u64) {}
+    /// Every notifier's `release` returned.
+    fn released(&self, _mm: MmId) {}
+}
+
 /// The notifiers of one mm, called in registration order.
 #[derive(Default)]
 pub struct NotifierChain {
     entries: RefCell<Vec<Entry>>,
     next: std::cell::Cell<u64>,
+    watchers: RefCell<Vec<Rc<dyn ChainWatcher>>>,
 }
 
 impl NotifierChain {
+    /// Add a checker that watches every callback of this chain *(model)*.
+    pub fn watch(&self, watcher: Rc<dyn ChainWatcher>) {
+        self.watchers.borrow_mut().push(watcher);
+    }
+
+    fn each_watcher(&self, f: impl Fn(&dyn ChainWatcher)) {
+        let watchers = self.watchers.borrow().clone();
+        for w in &watchers {
+            f(w.as_ref());
+        }
+    }
+
     /// `mmu_notifier_register`.
     pub fn register(&self, notifier: Rc<dyn MmuNotifier>) -> NotifierId {
         self.add(None, notifier)
@@ -350,6 +379,7 @@ impl NotifierChain {
         for e in self.entries.borrow_mut().iter_mut() {
             e.live = false;
         }
+        self.each_watcher(|w| w.released(mm));
     }
 
     /// `mmu_notifier_invalidate_range_start`. A non-blockable range stops at the first
@@ -366,11 +396,15 @@ impl NotifierChain {
                 result = Err(e);
             }
         }
+        if result.is_ok() {
+            self.each_watcher(|w| w.range_started(mm, range));
+        }
         result
     }
 
     /// `mmu_notifier_invalidate_range_end`.
     pub async fn invalidate_range_end(&self, ctx: &ProcCtx, mm: MmId, range: &Range) {
+        self.each_watcher(|w| w.range_ending(mm, range));
         for n in self.snapshot() {
             n.invalidate_range_end(ctx, mm, range).await;
         }
@@ -381,6 +415,7 @@ impl NotifierChain {
         for n in self.snapshot() {
             n.invalidate_page(ctx, mm, addr).await;
         }
+        self.each_watcher(|w| w.page_invalidated(mm, addr));
     }
 
     /// `mmu_notifier_change_pte` (classic).
@@ -388,6 +423,7 @@ impl NotifierChain {
         for n in self.snapshot() {
             n.change_pte(ctx, mm, addr, pte).await;
         }
+        self.each_watcher(|w| w.pte_changed(mm, addr));
     }
 
     /// `mmu_notifier_clear_flush_young`: true if any notifier saw an access.

@@ -9,7 +9,7 @@ use super::purge::GruMmStruct;
 use super::stats::Stat;
 use super::{Gru, GruError, ASID_INC, MIN_ASID};
 use crate::kernel::{cost, AtomicCtx, ProcCtx};
-use crate::mm::Mm;
+use crate::mm::{Mm, MmId};
 use crate::notifier::NotifierId;
 
 /// A chiplet's ASID allocator (`gs_asid`, `gs_asid_limit`, `gs_asid_gen`).
@@ -64,6 +64,11 @@ impl Gts {
     /// The chiplet.
     pub fn chiplet(&self) -> usize {
         self.chiplet
+    }
+
+    /// The address space.
+    pub fn mm_id(&self) -> MmId {
+        self.mm.id()
     }
 
     /// The context number while loaded.

@@ -188,8 +188,10 @@ async fn do_anonymous(
     Ok(())
 }
 
-/// Swap-in. An exclusive slot read for a load stays in the swap cache with the page mapped
-/// read-only (a later store upgrades it); otherwise the slot reference is dropped.
+/// Swap-in. A page still in the swap cache (its writeback may not have reached the slot yet)
+/// is mapped again, as `lookup_swap_cache` finds it; otherwise the slot is read. An exclusive
+/// slot read for a load stays in the swap cache with the page mapped read-only (a later store
+/// upgrades it); otherwise the slot reference is dropped.
 async fn do_swap_page(
     ctx: &ProcCtx,
     mm: &Mm,
@@ -197,8 +199,17 @@ async fn do_swap_page(
     slot: Slot,
     write: bool,
 ) -> Result<(), MmError> {
-    ctx.sleep(cost::SWAP_IO).await;
-    let pfn = mm.mmu().alloc_page()?;
+    let cached = mm.mmu().phys().swap_cache_page(slot);
+    let pfn = match cached {
+        Some(pfn) => {
+            mm.mmu().phys().get(pfn, 1);
+            pfn
+        }
+        None => {
+            ctx.sleep(cost::SWAP_IO).await;
+            mm.mmu().alloc_page()?
+        }
+    };
     let _ptl = mm.ptl().lock(ctx).await;
     let mut gather = Gather::default();
     let mut w = mm.work(&mut gather);
@@ -207,13 +218,18 @@ async fn do_swap_page(
         mm.mmu().put_pages(pfn, 1);
         return Ok(());
     }
-    let data = w.swap.read(slot);
-    w.phys.set_page(pfn, data);
-    w.trace.push(crate::trace::TraceEvent::SwapIn { slot, pfn });
-    if w.swap.count(slot) == 1 && !write {
-        w.phys.set_swap_cache(pfn, Some(slot));
-    } else {
+    if cached.is_some() {
+        // The swap cache keeps its own reference to the slot.
         w.swap.put(slot);
+    } else {
+        let data = w.swap.read(slot);
+        w.phys.set_page(pfn, data);
+        w.trace.push(crate::trace::TraceEvent::SwapIn { slot, pfn });
+        if w.swap.count(slot) == 1 && !write {
+            w.phys.set_swap_cache(pfn, Some(slot));
+        } else {
+            w.swap.put(slot);
+        }
     }
     w.map(
         va,
@@ -258,15 +274,19 @@ async fn do_wp_page(ctx: &ProcCtx, mm: &Mm, va: u64, old: Present) -> Result<(),
         return Ok(());
     }
     let new = cow_copy(ctx, mm, old.pfn).await?;
-    let replaced = replace_pte(
+    let replaced = std::cell::Cell::new(false);
+    replace_pte(
         ctx,
         mm,
         va,
         old.pfn,
         Event::Clear,
         Announce::PageAndChange,
-        |_, _| {
-            Some(Pte::Present(Present {
+        // `pte_same`: the copy was taken from `old`; if the PTE changed meanwhile (e.g. another
+        // fault reused the page in place and a device stored to it), the copy is stale.
+        |_, cur| {
+            replaced.set(cur == old);
+            (cur == old).then_some(Pte::Present(Present {
                 pfn: new,
                 write: true,
                 dirty: true,
@@ -277,7 +297,7 @@ async fn do_wp_page(ctx: &ProcCtx, mm: &Mm, va: u64, old: Present) -> Result<(),
     )
     .await;
     // The old page is put after the range ends; a lost race frees the copy instead.
-    mmu.put_pages(if replaced.is_some() { old.pfn } else { new }, 1);
+    mmu.put_pages(if replaced.get() { old.pfn } else { new }, 1);
     Ok(())
 }
 

@@ -101,17 +101,15 @@ async fn unmap_all(
     let mut done = Vec::new();
     for m in mappings {
         let Some(target) = mmu.mm(m.mm) else { continue };
-        if let Some(old) = replace_pte(
-            ctx,
-            &target,
-            m.va,
-            pfn,
-            Event::Clear,
-            Announce::Page,
-            &mut new,
-        )
-        .await
-        {
+        // A mapping `new` leaves in place keeps its page reference.
+        let mut replaced = false;
+        let decide = |w: &mut crate::mm::mm::PtWork<'_>, p: Present| {
+            let r = new(w, p);
+            replaced = r.is_some();
+            r
+        };
+        let found = replace_pte(ctx, &target, m.va, pfn, Event::Clear, Announce::Page, decide).await;
+        if let Some(old) = found.filter(|_| replaced) {
             mmu.put_pages(pfn, 1);
             done.push((target, m.va, old));
         }
