@@ -7,7 +7,7 @@ CYCLES ?= 1000000
 DEB_PKGS := verilator zlib1g-dev yosys iverilog g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test lint lockstep bench waves clean
+.PHONY: deps build run test lint lockstep regress bench waves clean
 
 deps:
 	@missing=""; \
@@ -40,6 +40,11 @@ lint: deps
 
 lockstep: deps
 	$(CARGO) run --release --quiet -- lockstep --cycles $(CYCLES) --seed $(SEED)
+
+# The seeded regression: 200 seeds of the random workload on the reference model, 20 on the RTL.
+regress: build
+	$(CARGO) run --release --quiet -- regress --seeds 1..200 --hw model --out target/regress-model.json
+	$(CARGO) run --release --quiet -- regress --seeds 1..20 --hw rtl --out target/regress-rtl.json
 
 bench: deps
 	$(CARGO) run --release --quiet -- bench --seed $(SEED)

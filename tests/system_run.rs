@@ -76,3 +76,21 @@ fn malformed_scenario_names_line_and_field() {
     let e = Scenario::parse("x.toml", "description = \"d\"\nprocess = []\n[[thread]]\nname = \"t\"\nprocess = \"a\"\n").unwrap_err();
     assert!(e.to_string().contains("no process \"a\""), "{e}");
 }
+
+#[test]
+fn short_regression_passes_and_writes_its_failures_file() {
+    use gru_cosim::regress::{regress, RegressArgs, Seeds, Shard};
+    let out = std::env::temp_dir().join(format!("gru-regress-{}.json", std::process::id()));
+    let args = RegressArgs {
+        seeds: Seeds { first: 1, last: 4 },
+        shard: Shard::default(),
+        jobs: 2,
+        run: args(HwKind::Model, 1, Era::Modern),
+        out: out.clone(),
+        progress: false,
+    };
+    let report = regress(&args).unwrap();
+    assert_eq!(report.seeds, 4);
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), "[]");
+}

@@ -1,0 +1,112 @@
+//! Hostile input gets a clear error or a checker verdict; nothing panics or hangs.
+
+use gru_cosim::run_cmd::{execute, RunArgs};
+use gru_cosim::system::{HwKind, System, SystemConfig};
+use gru_driver::gru::hw::{GruHardware, MmioRequest};
+use gru_driver::notifier::Era;
+use gru_sim::model::RefModel;
+use rand::{Rng, SeedableRng};
+
+/// Run a scenario text on the model; the error or the failures as text.
+fn run_scenario(name: &str, text: &str) -> Result<Vec<String>, String> {
+    let dir = std::env::temp_dir().join(format!("gru-bad-input-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    let mut args = RunArgs {
+        workload: path.display().to_string(),
+        seed: 1,
+        hw: HwKind::Model,
+        era: Era::Modern,
+        chiplets: 1,
+        cpus: 2,
+        waves: None,
+        json: None,
+        accesses: 0,
+        replay: String::new(),
+    };
+    args.replay = args.command();
+    execute(&args, false)
+        .map(|o| o.failures.iter().map(|f| format!("[{}] {}", f.check, f.detail)).collect())
+        .map_err(|e| e.to_string())
+}
+
+const HEAD: &str = "description = \"hostile\"\n[[process]]\nname = \"a\"\n";
+
+#[test]
+fn wrong_type_names_line_and_field() {
+    let e = run_scenario("wrong_type", &format!("{HEAD}pages = \"lots\"\n")).unwrap_err();
+    assert!(e.contains("line 4") && e.contains("pages"), "{e}");
+}
+
+#[test]
+fn unknown_step_lists_its_name() {
+    let text = format!("{HEAD}[[thread]]\nname = \"t\"\nprocess = \"a\"\nsteps = [{{ op = \"teleport\" }}]\n");
+    let e = run_scenario("unknown_step", &text).unwrap_err();
+    assert!(e.contains("teleport"), "{e}");
+}
+
+#[test]
+fn huge_counts_are_refused_or_fail_cleanly() {
+    // A region larger than physical memory, and a munmap of 2^40 pages.
+    let text = format!(
+        "{HEAD}pages = 1000000000000\n[[thread]]\nname = \"t\"\nprocess = \"a\"\nsteps = [{{ op = \"munmap\", page = 0, pages = 1099511627776 }}]\n"
+    );
+    match run_scenario("huge", &text) {
+        Err(e) => assert!(e.contains("pages") || e.contains("memory"), "{e}"),
+        Ok(failures) => assert!(failures.iter().all(|f| !f.contains("panic")), "{failures:?}"),
+    }
+}
+
+#[test]
+fn access_outside_any_vma_ends_in_exception_not_a_failure() {
+    let text = format!(
+        "{HEAD}pages = 2\n[[thread]]\nname = \"t\"\nprocess = \"a\"\nchiplet = 0\nsteps = [{{ op = \"gru_load\", page = 100000 }}, {{ op = \"gru_store\", page = 0, value = 1 }}]\n"
+    );
+    let failures = run_scenario("outside", &text).expect("runs");
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+#[test]
+fn rogue_mmio_gets_err_responses_and_the_chiplet_still_works() {
+    // A rogue driver writes random lines to random handle-space offsets; every access is
+    // answered (err or not) and afterwards the real driver still maps and loads a page.
+    let sys = System::new(SystemConfig { chiplets: 1, ..SystemConfig::default() }, || RefModel::new(Default::default())).unwrap();
+    let mm = sys.create_mm();
+    let (hw, gru) = (sys.hw.clone(), sys.gru.clone());
+    let answered = std::rc::Rc::new(std::cell::Cell::new((0u32, 0u32)));
+    let a = answered.clone();
+    sys.spawn("rogue", move |ctx| async move {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..300 {
+            let mut req = MmioRequest::read(rng.gen_range(0..0x4_0000u32) & !0x3f);
+            if rng.gen_bool(0.7) {
+                req.write = true;
+                req.dwen = rng.gen();
+                req.data = rng.gen();
+            }
+            let t = hw.mmio_submit(0, req).expect("submit");
+            let rsp = loop {
+                if let Some(r) = hw.mmio_poll(t) {
+                    break r;
+                }
+                ctx.sleep(1).await;
+            };
+            let (n, err) = a.get();
+            a.set((n + 1, err + u32::from(rsp.err)));
+        }
+        // Put the chiplet back the way a fresh driver would find it: the rogue may have
+        // left contexts or handles busy, which the real driver must report, not hang on.
+        let va = gru_driver::mm::ops::mmap(&ctx, &mm, None, 4096, gru_driver::mm::Prot::ReadWrite).await.unwrap();
+        gru_driver::mm::cpu_store(&ctx, &mm, va, 9).await.unwrap();
+        if let Ok(gts) = gru.alloc_context(&ctx, &mm, 0).await {
+            let _ = gru.cb_access(&ctx, &gts, 0, va, false, 0).await;
+            let _ = gru.free_context(&ctx, gts).await;
+        }
+    });
+    let report = sys.run(50_000_000);
+    let (n, err) = answered.get();
+    assert_eq!(n, 300, "every rogue access answered");
+    assert!(err > 0, "some rogue accesses must be refused");
+    assert!(report.kernel_error.is_none(), "{:?}", report.kernel_error);
+}
