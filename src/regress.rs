@@ -135,16 +135,17 @@ pub fn regress(args: &RegressArgs) -> std::io::Result<RegressReport> {
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..args.jobs.max(1).min(seeds.len().max(1)) {
-            scope.spawn(|| loop {
-                let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
-                let mut run = RunArgs { seed, waves: None, json: None, ..args.run.clone() };
-                run.replay = run.command();
-                if let Some(f) = run_seed(&run) {
-                    let mut all = failures.lock().unwrap_or_else(|e| e.into_inner());
-                    all.push(f);
-                    bar.set_message(format!("{} failures", all.len()));
+            scope.spawn(|| {
+                while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let mut run = RunArgs { seed, waves: None, json: None, ..args.run.clone() };
+                    run.replay = run.command();
+                    if let Some(f) = run_seed(&run) {
+                        let mut all = failures.lock().unwrap_or_else(|e| e.into_inner());
+                        all.push(f);
+                        bar.set_message(format!("{} failures", all.len()));
+                    }
+                    bar.inc(1);
                 }
-                bar.inc(1);
             });
         }
     });
