@@ -160,9 +160,12 @@ async fn write_out(ctx: &ProcCtx, mmu: &Mmu, pfn: Pfn) -> Result<SwapOutcome, Mm
     if !mmu.phys().flags(pfn).dirty {
         return Ok(SwapOutcome::Clean(slot));
     }
-    ctx.sleep(cost::SWAP_IO).await;
+    // The slot holds the page from the moment the write starts: a swap-in racing the I/O must
+    // read this data, as Linux's finds the page itself in the swap cache. (No mapping is left
+    // through which the page could change meanwhile.)
     let data = mmu.phys().page(pfn);
     mmu.swap().write(slot, data);
+    ctx.sleep(cost::SWAP_IO).await;
     mmu.phys().flags_mut(pfn).dirty = false;
     mmu.trace().push(TraceEvent::Writeback { pfn, slot });
     Ok(SwapOutcome::Written(slot))
