@@ -258,15 +258,19 @@ async fn do_wp_page(ctx: &ProcCtx, mm: &Mm, va: u64, old: Present) -> Result<(),
         return Ok(());
     }
     let new = cow_copy(ctx, mm, old.pfn).await?;
-    let replaced = replace_pte(
+    // `pte_same`: the copy is only good for the PTE it was made from. Another thread may have
+    // upgraded that PTE in place meanwhile (reuse) and stored through it, after the copy.
+    let mut replaced = false;
+    replace_pte(
         ctx,
         mm,
         va,
         old.pfn,
         Event::Clear,
         Announce::PageAndChange,
-        |_, _| {
-            Some(Pte::Present(Present {
+        |_, now| {
+            replaced = now == old;
+            replaced.then_some(Pte::Present(Present {
                 pfn: new,
                 write: true,
                 dirty: true,
@@ -277,7 +281,7 @@ async fn do_wp_page(ctx: &ProcCtx, mm: &Mm, va: u64, old: Present) -> Result<(),
     )
     .await;
     // The old page is put after the range ends; a lost race frees the copy instead.
-    mmu.put_pages(if replaced.is_some() { old.pfn } else { new }, 1);
+    mmu.put_pages(if replaced { old.pfn } else { new }, 1);
     Ok(())
 }
 
