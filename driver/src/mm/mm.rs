@@ -361,8 +361,15 @@ impl PtWork<'_> {
     /// Unmap a present page: its dirty bit goes to the page, the mapping's reference to the
     /// caller.
     pub fn unmap(&mut self, va: u64, huge: bool, new: Pte) -> Option<Present> {
-        let old = self.set(va, huge, new).present()?;
+        let old = self.clear(va, huge, new)?;
         self.phys.remove_rmap(old.pfn, pages(huge), self.mm, va);
+        Some(old)
+    }
+
+    /// [`PtWork::unmap`] without the reverse-map removal, which the caller does later (Linux's
+    /// `page_remove_rmap` after `ptep_clear_flush_notify`).
+    pub fn clear(&mut self, va: u64, huge: bool, new: Pte) -> Option<Present> {
+        let old = self.set(va, huge, new).present()?;
         if old.dirty && old.pfn != ZERO_PFN {
             for p in old.pfn..old.pfn + pages(huge) {
                 self.phys.flags_mut(p).dirty = true;
