@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gru_cosim::chiplet_cmds;
+use gru_cosim::mutants::{self, MutantKind};
 use gru_cosim::run_cmd::{self, RunArgs, WORKLOADS};
 use gru_cosim::system::HwKind;
 use gru_driver::notifier::Era;
@@ -51,8 +52,16 @@ enum Cmd {
     /// Run a workload on the whole system (chiplets, kernel, driver) with every check on and
     /// print the summary; exit status 1 on a failed check, with the command that replays it.
     Run(RunCli),
-    /// List the workloads `run` knows.
+    /// List the workloads `run` knows and the mutants `--mutant` plants.
     List,
+    /// Plant each mutant of the catalogue in turn: every golden scenario, then the default
+    /// workload with seeds 1..=N, on the model hardware, until a check fails. Ends with
+    /// `mutants: <K> of <M> caught`; exit status 1 if a mutant escaped.
+    Mutants {
+        /// Seeds of the default workload tried after the scenarios.
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+    },
     /// Re-run a failure from the replay command it printed (quote it as one argument).
     Replay {
         /// The printed command, e.g. "gru-cosim run default --seed 7 --hw rtl".
@@ -98,6 +107,9 @@ struct RunCli {
     /// GRU accesses of the random workload.
     #[arg(long, default_value_t = 20_000)]
     accesses: u64,
+    /// Plant this bug (see `list`); a check must then fail.
+    #[arg(long, value_parser = mutants::find)]
+    mutant: Option<MutantKind>,
 }
 
 impl RunCli {
@@ -111,11 +123,14 @@ impl RunCli {
             EraArg::Classic => Era::Classic,
             EraArg::Modern => Era::Modern,
         };
-        let replay = format!(
+        let mut replay = format!(
             "gru-cosim run {} --seed {} --hw {:?} --era {:?} --chiplets {} --cpus {} --accesses {} --waves none",
             self.workload, self.seed, self.hw, self.era, self.chiplets, self.cpus, self.accesses
         )
         .to_lowercase();
+        if let Some(m) = self.mutant {
+            replay += &format!(" --mutant {}", m.name());
+        }
         RunArgs {
             workload: self.workload.clone(),
             seed: self.seed,
@@ -126,6 +141,7 @@ impl RunCli {
             waves: wave_format(self.waves),
             json: self.json.clone(),
             accesses: self.accesses,
+            mutant: self.mutant,
             replay,
         }
     }
@@ -152,8 +168,12 @@ fn run(cmd: Cmd) -> Result<bool, String> {
             for name in run_cmd::scenario_names() {
                 println!("{name:<26} scenario golden/scenarios/{name}.toml");
             }
+            for m in mutants::catalogue() {
+                println!("{:<26} mutant: {}", m.name(), m.description());
+            }
             Ok(true)
         }
+        Cmd::Mutants { seeds } => mutants::run_all(seeds, mutant_run_args).map_err(|e| e.to_string()),
         Cmd::Replay { command } => {
             let cli = Cli::try_parse_from(command.split_whitespace()).map_err(|e| e.to_string())?;
             match cli.cmd {
@@ -161,6 +181,19 @@ fn run(cmd: Cmd) -> Result<bool, String> {
                 _ => Err("replay takes a `gru-cosim run ...` command".into()),
             }
         }
+    }
+}
+
+/// The arguments `run` would get for `workload` with `seed` and `mutant` on the model hardware
+/// (the defaults otherwise), so that the replay command printed is the one `run` prints.
+fn mutant_run_args(mutant: MutantKind, workload: &str, seed: u64) -> RunArgs {
+    let seed = seed.to_string();
+    let line = ["gru-cosim", "run", "--seed", &seed, "--hw", "model", "--waves", "none", "--mutant", mutant.name(), "--", workload];
+    match Cli::try_parse_from(line).map(|c| c.cmd) {
+        Ok(Cmd::Run(r)) => r.args(),
+        // Every option above is valid (the mutant comes from the catalogue) and `--` makes any
+        // workload name a positional argument.
+        other => unreachable!("{line:?} is a run command: {:?}", other.err()),
     }
 }
 

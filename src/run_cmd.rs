@@ -11,6 +11,7 @@ use gru_sim::lockstep::Lockstep;
 use gru_sim::model::RefModel;
 use gru_sim::rtl::{Rtl, WaveFormat};
 
+use crate::mutants::MutantKind;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::system::{Failure, HwKind, System, SystemConfig, SystemModel};
 use crate::trace::to_json_lines;
@@ -96,6 +97,8 @@ pub struct RunArgs {
     pub json: Option<PathBuf>,
     /// GRU accesses of the random workload.
     pub accesses: u64,
+    /// A planted bug (see [`crate::mutants`]); `None` runs the correct system.
+    pub mutant: Option<MutantKind>,
     /// The command line that reproduces this run.
     pub replay: String,
 }
@@ -123,7 +126,7 @@ pub fn execute(args: &RunArgs, verbose: bool) -> Result<Outcome, RunError> {
         other => Work::Scripted(Box::new(find_scenario(other)?)),
     };
     let waves = args.waves.map(|f| PathBuf::from(format!("waves/{}-seed{}.{}", args.workload, args.seed, f.extension())));
-    let cfg = match &wl {
+    let mut cfg = match &wl {
         Work::Scripted(sc) => SystemConfig { waves: waves.clone(), ..sc.system_config(args.seed, args.replay.clone()) },
         Work::Random(_) => SystemConfig {
         chiplets: args.chiplets,
@@ -135,6 +138,7 @@ pub fn execute(args: &RunArgs, verbose: bool) -> Result<Outcome, RunError> {
         ..SystemConfig::default()
         },
     };
+    cfg.gru.mutant = args.mutant.and_then(MutantKind::driver);
     let fmt = args.waves.unwrap_or_default();
     match args.hw {
         HwKind::Rtl => go(args, cfg, &wl, waves, verbose, move || Rtl::new(fmt)),

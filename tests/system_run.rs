@@ -19,6 +19,7 @@ fn args(hw: HwKind, seed: u64, era: Era) -> RunArgs {
         waves: None,
         json: None,
         accesses: 3_000,
+        mutant: None,
         replay: format!("gru-cosim run default --seed {seed}"),
     }
 }
