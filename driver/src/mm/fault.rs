@@ -197,6 +197,9 @@ async fn do_swap_page(
     slot: Slot,
     write: bool,
 ) -> Result<(), MmError> {
+    // The swap-out that made this PTE may not have written the slot yet: wait for it.
+    let mmu = mm.mmu();
+    mmu.0.swap_wq.wait_event(ctx, || !mmu.swap().writing(slot) || mm.state().pt.pte(va) != Pte::Swap(slot)).await;
     ctx.sleep(cost::SWAP_IO).await;
     let pfn = mm.mmu().alloc_page()?;
     let _ptl = mm.ptl().lock(ctx).await;

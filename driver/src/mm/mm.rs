@@ -59,6 +59,8 @@ pub(crate) struct MmuInner {
     next_mm: Cell<u32>,
     /// Threads waiting for a migration entry to go away.
     pub(crate) migration_wq: WaitQueue,
+    /// Threads waiting for a swap slot's data to be written.
+    pub(crate) swap_wq: WaitQueue,
 }
 
 /// The primary MMU: physical memory, swap, the data oracle and every address space.
@@ -77,6 +79,7 @@ impl Mmu {
             mms: RefCell::default(),
             next_mm: Cell::new(1),
             migration_wq: WaitQueue::new(),
+            swap_wq: WaitQueue::new(),
         }))
     }
 
