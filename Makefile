@@ -3,11 +3,12 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SEED ?= 1
 CYCLES ?= 1000000
+SEEDS ?= 10
 # Debian 12 packages: Verilator builds the model, zlib1g-dev is for FST, Yosys and Icarus lint the RTL.
 DEB_PKGS := verilator zlib1g-dev yosys iverilog g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test lint lockstep regress bench waves clean
+.PHONY: deps build run test lint lockstep regress bench waves mutants clean
 
 deps:
 	@missing=""; \
@@ -52,6 +53,11 @@ bench: deps
 # Re-dump the default workload's first shootdowns (waves/default-seed<SEED>.fst).
 waves: build
 	$(CARGO) run --release --quiet -- run default --seed $(SEED) --waves fst
+
+# Plant each mutant in every golden scenario, then in the default workload with seeds 1..SEEDS;
+# ends with `mutants: <K> of <M> caught`, exit 1 if one escaped.
+mutants: build
+	$(CARGO) run --release --quiet -- mutants --seeds $(SEEDS)
 
 clean:
 	$(CARGO) clean

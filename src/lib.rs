@@ -1,6 +1,7 @@
 //! gru-cosim: the system wiring, checker, workloads and CLI.
 
 pub mod chiplet_cmds;
+pub mod mutants;
 pub mod run_cmd;
 pub mod regress;
 pub mod scenario;

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gru_cosim::chiplet_cmds;
+use gru_cosim::mutants::{self, MutantKind};
 use gru_cosim::regress::{regress, RegressArgs, Seeds, Shard};
 use gru_cosim::run_cmd::{self, RunArgs, WORKLOADS};
 use gru_cosim::system::HwKind;
@@ -55,8 +56,16 @@ enum Cmd {
     /// Run the random workload over a range of seeds in parallel, every check on; write the
     /// failures as JSON and end with `regress: <S> seeds, <F> failures` (exit status 1 if F > 0).
     Regress(RegressCli),
-    /// List the workloads `run` knows.
+    /// List the workloads `run` knows and the mutants `--mutant` plants.
     List,
+    /// Plant each mutant of the catalogue in turn: every golden scenario, then the default
+    /// workload with seeds 1..=N, on the model hardware, until a check fails. Ends with
+    /// `mutants: <K> of <M> caught`; exit status 1 if a mutant escaped.
+    Mutants {
+        /// Seeds of the default workload tried after the scenarios.
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+    },
     /// Re-run a failure from the replay command it printed (quote it as one argument).
     Replay {
         /// The printed command, e.g. "gru-cosim run default --seed 7 --hw rtl".
@@ -79,29 +88,73 @@ enum EraArg {
     Modern,
 }
 
+/// The system options `run` and `regress` share.
 #[derive(clap::Args, Debug)]
-struct RunCli {
-    /// Workload: `default`, a scenario name (see `list`) or a scenario .toml file.
-    workload: String,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    #[arg(long, value_enum, default_value_t = Hw::Rtl)]
-    hw: Hw,
+struct SystemCli {
+    /// Hardware [default: rtl for `run`, model for `regress`].
+    #[arg(long, value_enum)]
+    hw: Option<Hw>,
     #[arg(long, value_enum, default_value_t = EraArg::Modern)]
     era: EraArg,
     #[arg(long, default_value_t = 2)]
     chiplets: usize,
     #[arg(long, default_value_t = 4)]
     cpus: usize,
+    /// GRU accesses of the random workload.
+    #[arg(long, default_value_t = 20_000)]
+    accesses: u64,
+    /// Plant this bug (see `list`); a check must then fail.
+    #[arg(long, value_parser = mutants::find)]
+    mutant: Option<MutantKind>,
+}
+
+impl SystemCli {
+    /// The run of `workload` with `seed`, on `default_hw` unless `--hw` was given.
+    fn args(&self, workload: &str, seed: u64, default_hw: Hw) -> RunArgs {
+        let hw = match self.hw.unwrap_or(default_hw) {
+            Hw::Rtl => HwKind::Rtl,
+            Hw::Model => HwKind::Model,
+            Hw::Lockstep => HwKind::Lockstep,
+        };
+        let era = match self.era {
+            EraArg::Classic => Era::Classic,
+            EraArg::Modern => Era::Modern,
+        };
+        RunArgs {
+            workload: workload.to_owned(),
+            seed,
+            hw,
+            era,
+            chiplets: self.chiplets,
+            cpus: self.cpus,
+            waves: None,
+            json: None,
+            accesses: self.accesses,
+            mutant: self.mutant,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct RunCli {
+    /// Workload: `default`, a scenario name (see `list`) or a scenario .toml file.
+    workload: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    system: SystemCli,
     /// Waveform of chiplet 0 until the first shootdowns are over, under waves/ (RTL only).
     #[arg(long, value_enum, default_value_t = Waves::Fst)]
     waves: Waves,
     /// Write the semantic trace to this file as JSON Lines.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
-    /// GRU accesses of the random workload.
-    #[arg(long, default_value_t = 20_000)]
-    accesses: u64,
+}
+
+impl RunCli {
+    fn args(&self) -> RunArgs {
+        RunArgs { waves: wave_format(self.waves), json: self.json.clone(), ..self.system.args(&self.workload, self.seed, Hw::Rtl) }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -115,17 +168,8 @@ struct RegressCli {
     /// Run only shard i of n (0-based): the seeds at positions i, i+n, i+2n… of the range.
     #[arg(long, default_value = "0/1")]
     shard: Shard,
-    #[arg(long, value_enum, default_value_t = Hw::Model)]
-    hw: Hw,
-    #[arg(long, value_enum, default_value_t = EraArg::Modern)]
-    era: EraArg,
-    #[arg(long, default_value_t = 2)]
-    chiplets: usize,
-    #[arg(long, default_value_t = 4)]
-    cpus: usize,
-    /// GRU accesses of each run.
-    #[arg(long, default_value_t = 20_000)]
-    accesses: u64,
+    #[command(flatten)]
+    system: SystemCli,
     /// Where the failures are written (JSON, `[]` when none).
     #[arg(long, default_value = "regress-failures.json")]
     out: std::path::PathBuf,
@@ -133,47 +177,9 @@ struct RegressCli {
 
 impl RegressCli {
     fn args(&self) -> RegressArgs {
-        let run = RunCli {
-            workload: "default".into(),
-            seed: self.seeds.first,
-            hw: self.hw,
-            era: self.era,
-            chiplets: self.chiplets,
-            cpus: self.cpus,
-            waves: Waves::None,
-            json: None,
-            accesses: self.accesses,
-        };
+        let run = self.system.args("default", self.seeds.first, Hw::Model);
         let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-        RegressArgs { seeds: self.seeds, shard: self.shard, jobs, run: run.args(), out: self.out.clone(), progress: true }
-    }
-}
-
-impl RunCli {
-    fn args(&self) -> RunArgs {
-        let hw = match self.hw {
-            Hw::Rtl => HwKind::Rtl,
-            Hw::Model => HwKind::Model,
-            Hw::Lockstep => HwKind::Lockstep,
-        };
-        let era = match self.era {
-            EraArg::Classic => Era::Classic,
-            EraArg::Modern => Era::Modern,
-        };
-        let mut args = RunArgs {
-            workload: self.workload.clone(),
-            seed: self.seed,
-            hw,
-            era,
-            chiplets: self.chiplets,
-            cpus: self.cpus,
-            waves: wave_format(self.waves),
-            json: self.json.clone(),
-            accesses: self.accesses,
-            replay: String::new(),
-        };
-        args.replay = args.command();
-        args
+        RegressArgs { seeds: self.seeds, shard: self.shard, jobs, run, out: self.out.clone(), progress: true }
     }
 }
 
@@ -209,8 +215,12 @@ fn run(cmd: Cmd) -> Result<bool, String> {
             for name in run_cmd::scenario_names() {
                 println!("{name:<26} scenario golden/scenarios/{name}.toml");
             }
+            for m in mutants::catalogue() {
+                println!("{:<26} mutant: {}", m.name(), m.description());
+            }
             Ok(true)
         }
+        Cmd::Mutants { seeds } => mutants::run_all(seeds, mutant_run_args).map_err(|e| e.to_string()),
         Cmd::Replay { command } => {
             let cli = Cli::try_parse_from(command.split_whitespace()).map_err(|e| e.to_string())?;
             match cli.cmd {
@@ -218,6 +228,19 @@ fn run(cmd: Cmd) -> Result<bool, String> {
                 _ => Err("replay takes a `gru-cosim run ...` command".into()),
             }
         }
+    }
+}
+
+/// The arguments `run` would get for `workload` with `seed` and `mutant` on the model hardware
+/// (the defaults otherwise), so that the replay command printed is the one `run` prints.
+fn mutant_run_args(mutant: MutantKind, workload: &str, seed: u64) -> RunArgs {
+    let seed = seed.to_string();
+    let line = ["gru-cosim", "run", "--seed", &seed, "--hw", "model", "--waves", "none", "--mutant", mutant.name(), "--", workload];
+    match Cli::try_parse_from(line).map(|c| c.cmd) {
+        Ok(Cmd::Run(r)) => r.args(),
+        // Every option above is valid (the mutant comes from the catalogue) and `--` makes any
+        // workload name a positional argument.
+        other => unreachable!("{line:?} is a run command: {:?}", other.err()),
     }
 }
 

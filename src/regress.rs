@@ -100,7 +100,7 @@ pub struct RegressArgs {
     pub shard: Shard,
     /// Worker threads.
     pub jobs: usize,
-    /// The run every seed makes; its `seed` and `replay` are set per seed.
+    /// The run every seed makes; its `seed` is set per seed.
     pub run: RunArgs,
     /// Where the failures go (JSON).
     pub out: PathBuf,
@@ -137,8 +137,7 @@ pub fn regress(args: &RegressArgs) -> std::io::Result<RegressReport> {
         for _ in 0..args.jobs.max(1).min(seeds.len().max(1)) {
             scope.spawn(|| {
                 while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let mut run = RunArgs { seed, waves: None, json: None, ..args.run.clone() };
-                    run.replay = run.command();
+                    let run = RunArgs { seed, waves: None, json: None, ..args.run.clone() };
                     if let Some(f) = run_seed(&run) {
                         let mut all = failures.lock().unwrap_or_else(|e| e.into_inner());
                         all.push(f);
@@ -164,7 +163,7 @@ fn run_seed(run: &RunArgs) -> Option<SeedFailure> {
         cycle,
         detail,
         more,
-        replay: run.replay.clone(),
+        replay: run.command(),
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(run, false))) {
         Ok(Ok(o)) => o.failures.first().map(|f| fail(&f.check.to_string(), f.cycle, f.detail.clone(), o.failures.len() - 1)),

@@ -11,6 +11,7 @@ use gru_sim::lockstep::Lockstep;
 use gru_sim::model::RefModel;
 use gru_sim::rtl::{Rtl, WaveFormat};
 
+use crate::mutants::MutantKind;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::system::{Failure, HwKind, System, SystemConfig, SystemModel};
 use crate::trace::to_json_lines;
@@ -96,18 +97,40 @@ pub struct RunArgs {
     pub json: Option<PathBuf>,
     /// GRU accesses of the random workload.
     pub accesses: u64,
-    /// The command line that reproduces this run.
-    pub replay: String,
+    /// A planted bug (see [`crate::mutants`]); `None` runs the correct system.
+    pub mutant: Option<MutantKind>,
+}
+
+impl Default for RunArgs {
+    /// `gru-cosim run default` with the CLI's defaults, without waveform or trace output.
+    fn default() -> Self {
+        RunArgs {
+            workload: "default".into(),
+            seed: 1,
+            hw: HwKind::Rtl,
+            era: Era::Modern,
+            chiplets: 2,
+            cpus: 4,
+            waves: None,
+            json: None,
+            accesses: 20_000,
+            mutant: None,
+        }
+    }
 }
 
 impl RunArgs {
     /// The command line that reproduces this run (without waveform or trace output).
     pub fn command(&self) -> String {
-        format!(
+        let mut line = format!(
             "gru-cosim run {} --seed {} --hw {:?} --era {:?} --chiplets {} --cpus {} --accesses {} --waves none",
             self.workload, self.seed, self.hw, self.era, self.chiplets, self.cpus, self.accesses
         )
-        .to_lowercase()
+        .to_lowercase();
+        if let Some(m) = self.mutant {
+            line += &format!(" --mutant {}", m.name());
+        }
+        line
     }
 }
 
@@ -134,18 +157,19 @@ pub fn execute(args: &RunArgs, verbose: bool) -> Result<Outcome, RunError> {
         other => Work::Scripted(Box::new(find_scenario(other)?)),
     };
     let waves = args.waves.map(|f| PathBuf::from(format!("waves/{}-seed{}.{}", args.workload, args.seed, f.extension())));
-    let cfg = match &wl {
-        Work::Scripted(sc) => SystemConfig { waves: waves.clone(), ..sc.system_config(args.seed, args.replay.clone()) },
+    let mut cfg = match &wl {
+        Work::Scripted(sc) => SystemConfig { waves: waves.clone(), ..sc.system_config(args.seed, args.command()) },
         Work::Random(_) => SystemConfig {
         chiplets: args.chiplets,
         cpus: args.cpus,
         era: args.era,
         seed: args.seed,
         waves: waves.clone(),
-        replay: args.replay.clone(),
+        replay: args.command(),
         ..SystemConfig::default()
         },
     };
+    cfg.gru.mutant = args.mutant.and_then(MutantKind::driver);
     let fmt = args.waves.unwrap_or_default();
     match args.hw {
         HwKind::Rtl => go(args, cfg, &wl, waves, verbose, move || Rtl::new(fmt)),

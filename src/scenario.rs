@@ -11,7 +11,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 
 use gru_driver::gru::hw::CbRequest;
-use gru_driver::gru::{Gru, GruConfig, GruHardware, Gts, CBR_PER_CTX};
+use gru_driver::gru::{Gru, GruConfig, GruHardware, Gts, ASID_INC, CBR_PER_CTX, MAX_ASID, MIN_ASID};
 use gru_driver::kernel::ProcCtx;
 use gru_driver::mm::ops::{
     exit_mm, fork, ksm_merge, madvise, migrate, mprotect, mremap, munmap, reclaim_age, swap_out, thp_collapse, thp_split, Advice,
@@ -68,6 +68,9 @@ pub struct Scenario {
     pub cpus: usize,
     /// Upper bound of ASID bases (small values make the allocator wrap).
     pub max_asid: Option<u32>,
+    /// Where the ASID allocators start (the first base handed out is this + 8): high values give
+    /// ASIDs with high bits set. A multiple of 8 below `max_asid`.
+    pub first_asid: Option<u32>,
     /// The processes; threads name them.
     #[serde(rename = "process")]
     pub processes: Vec<Process>,
@@ -223,6 +226,14 @@ impl Scenario {
                 }
             }
         }
+        if let Some(first) = s.first_asid {
+            let max = s.max_asid.unwrap_or(MAX_ASID);
+            if first % ASID_INC != 0 || first < MIN_ASID || first >= max {
+                return Err(invalid(format!(
+                    "first_asid {first:#x}: must be a multiple of {ASID_INC} in [{MIN_ASID:#x}, max_asid {max:#x})"
+                )));
+            }
+        }
         for t in &s.threads {
             if !known.contains(t.process.as_str()) {
                 return Err(invalid(format!("thread {:?}: no process {:?}", t.name, t.process)));
@@ -243,6 +254,9 @@ impl Scenario {
         let mut gru = GruConfig::default();
         if let Some(m) = self.max_asid {
             gru.max_asid = m;
+        }
+        if let Some(f) = self.first_asid {
+            gru.first_asid = f;
         }
         SystemConfig { chiplets: self.chiplets, cpus: self.cpus, era, seed, gru, replay, ..SystemConfig::default() }
     }
@@ -473,4 +487,26 @@ fn cbr(g: &Gts, cb: u8) -> Result<u8, String> {
 
 fn done<E: std::fmt::Display>(what: &str, r: Result<(), E>) -> Result<String, String> {
     r.map(|()| format!("{what} done")).map_err(|e| format!("{what}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "description = \"d\"\nprocess = []\nthread = []\n";
+
+    #[test]
+    fn first_asid_reaches_the_driver_config() {
+        let s = Scenario::parse("x.toml", &format!("first_asid = 0x800008\nmax_asid = 0x800018\n{HEAD}")).unwrap();
+        let gru = s.system_config(1, String::new()).gru;
+        assert_eq!((gru.first_asid, gru.max_asid), (0x80_0008, 0x80_0018));
+    }
+
+    #[test]
+    fn first_asid_must_be_an_aligned_base_below_the_limit() {
+        for bad in ["first_asid = 0x800009", "first_asid = 0", "first_asid = 0x20\nmax_asid = 0x20"] {
+            let e = Scenario::parse("x.toml", &format!("{bad}\n{HEAD}")).unwrap_err();
+            assert!(matches!(e, ScenarioError::Invalid { .. }) && e.to_string().contains("first_asid"), "{bad}: {e}");
+        }
+    }
 }

@@ -3,7 +3,6 @@
 use gru_cosim::run_cmd::{execute, RunArgs};
 use gru_cosim::system::{HwKind, System, SystemConfig};
 use gru_driver::gru::hw::{GruHardware, MmioRequest};
-use gru_driver::notifier::Era;
 use gru_sim::model::RefModel;
 use rand::{Rng, SeedableRng};
 
@@ -13,19 +12,7 @@ fn run_scenario(name: &str, text: &str) -> Result<Vec<String>, String> {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();
-    let mut args = RunArgs {
-        workload: path.display().to_string(),
-        seed: 1,
-        hw: HwKind::Model,
-        era: Era::Modern,
-        chiplets: 1,
-        cpus: 2,
-        waves: None,
-        json: None,
-        accesses: 0,
-        replay: String::new(),
-    };
-    args.replay = args.command();
+    let args = RunArgs { workload: path.display().to_string(), hw: HwKind::Model, chiplets: 1, cpus: 2, accesses: 0, ..RunArgs::default() };
     execute(&args, false)
         .map(|o| o.failures.iter().map(|f| format!("[{}] {}", f.check, f.detail)).collect())
         .map_err(|e| e.to_string())

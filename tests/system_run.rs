@@ -9,18 +9,7 @@ use gru_driver::notifier::Era;
 use gru_sim::model::RefModel;
 
 fn args(hw: HwKind, seed: u64, era: Era) -> RunArgs {
-    RunArgs {
-        workload: "default".into(),
-        seed,
-        hw,
-        era,
-        chiplets: 2,
-        cpus: 4,
-        waves: None,
-        json: None,
-        accesses: 3_000,
-        replay: format!("gru-cosim run default --seed {seed}"),
-    }
+    RunArgs { seed, hw, era, accesses: 3_000, ..RunArgs::default() }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use super::handles::{Cch, PageSize, HS_CCH_COUNT, HS_TFM_COUNT, HS_TGH_COUNT, TGH_FULL_PURGE_N, TGH_VADDRMASK};
 use super::purge::GruMmStruct;
 use super::stats::Stat;
-use super::{Gru, GruError, ASID_INC, MIN_ASID};
+use super::{Gru, GruError, Mutant, ASID_INC, MIN_ASID};
 use crate::kernel::{cost, AtomicCtx, ProcCtx};
 use crate::mm::{Mm, MmId};
 use crate::notifier::NotifierId;
@@ -24,15 +24,16 @@ pub struct AsidAlloc {
 }
 
 impl AsidAlloc {
-    /// A fresh allocator; its limit is set from the driver's `max_asid` on first use.
-    pub fn new() -> Self {
-        Self { next: MIN_ASID, limit: 0, generation: 0 }
+    /// A fresh allocator starting at `first` (the first base handed out is `first + ASID_INC`);
+    /// its limit is set from the driver's `max_asid` on first use.
+    pub fn new(first: u32) -> Self {
+        Self { next: first, limit: 0, generation: 0 }
     }
 }
 
 impl Default for AsidAlloc {
     fn default() -> Self {
-        Self::new()
+        Self::new(MIN_ASID)
     }
 }
 
@@ -257,7 +258,7 @@ impl Gru {
         if asid >= limit {
             asid = self.asid_wrap(ctx, chiplet, alloc).await?;
         } else {
-            self.gru_flush_all_tlb(ctx, chiplet).await?;
+            self.purge_for_reuse(ctx, chiplet).await?;
         }
         let in_use: Vec<u32> = self.chiplet(chiplet)?.gts.borrow().iter().flatten().map(|g| g.asid.get()).filter(|&a| a != 0).collect();
         'again: loop {
@@ -286,10 +287,19 @@ impl Gru {
 
     /// The `wrap:` arm of `gru_reset_asid_limit`: full purge, new generation, `MIN_ASID`.
     async fn asid_wrap(&self, ctx: &AtomicCtx, chiplet: usize, alloc: &mut AsidAlloc) -> Result<u32, GruError> {
-        self.gru_flush_all_tlb(ctx, chiplet).await?;
+        self.purge_for_reuse(ctx, chiplet).await?;
         alloc.generation += 1;
         self.0.stats.inc(Stat::AsidWrap);
         Ok(MIN_ASID)
+    }
+
+    /// The full purge that makes the ASIDs an allocator reset recycles safe to hand out again:
+    /// entries of unloaded contexts stay in the TLB under their old ASIDs.
+    async fn purge_for_reuse(&self, ctx: &AtomicCtx, chiplet: usize) -> Result<(), GruError> {
+        if self.mutated(Mutant::AsidReuseNoPurge) {
+            return Ok(());
+        }
+        self.gru_flush_all_tlb(ctx, chiplet).await
     }
 
     /// `gru_flush_all_tlb`: one TGH purging every entry of every context of the chiplet.

@@ -10,7 +10,7 @@ use super::handles::{tfm_addr, CbStatus, HandleStatus, PageSize, Tfh, TfhCause, 
 use super::hw::{CbRequest, MmioRequest};
 use super::purge::wait_range_inactive;
 use super::stats::Stat;
-use super::{Gru, GruError, CBR_PER_CTX};
+use super::{Gru, GruError, Mutant, CBR_PER_CTX};
 use crate::kernel::{smp_rmb, AtomicCtx, IrqCtx, ProcCtx, ReadGuard};
 use crate::mm::{follow_page, get_user_pages, MmError, PteInfo, PAGE_MASK};
 
@@ -122,7 +122,8 @@ impl Gru {
         // The TFH is read before range_active: an invalidate that starts after this check
         // marks the TFH stale and the hardware discards the write below.
         smp_rmb(ctx).await;
-        if gts.gms.range_active.read() != 0 {
+        let check_range = user || !self.mutated(Mutant::NoRangeActiveCheck);
+        if check_range && gts.gms.range_active.read() != 0 {
             self.0.stats.inc(Stat::TlbDropinFailRangeActive);
             if !user {
                 self.tfh_user_polling_mode(ctx, chiplet, cbr).await?;
@@ -160,7 +161,8 @@ impl Gru {
             }
             self.gru_update_cch(ctx, gts).await?;
         }
-        let d = Dropin { pfn: pte.page_paddr() >> 12, vaddr, asid: tfh.missasid, dirty: pte.write && pte.dirty, pagesize };
+        let dirty = (pte.write && pte.dirty) || (!write && self.mutated(Mutant::DirtyOnReadDropin));
+        let d = Dropin { pfn: pte.page_paddr() >> 12, vaddr, asid: tfh.missasid, dirty, pagesize };
         self.tfh_write_restart(ctx, chiplet, cbr, &d).await?;
         self.0.stats.inc(Stat::TlbDropin);
         gts.tlbdropin.set(gts.tlbdropin.get() + 1);

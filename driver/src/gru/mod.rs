@@ -9,6 +9,7 @@
 //! | [`context`] | grumain.c | ASIDs, loading and unloading contexts |
 //! | [`stats`] | gruprocfs.c | counters and handle-op latencies |
 //! | [`hw`] | — | the hardware as the driver sees it ([`hw::GruHardware`]) |
+//! | [`mutant`] | — | planted bugs, selected by [`GruConfig::mutant`] |
 //!
 //! docs/DRIVER.md maps each Linux function to its counterpart here.
 
@@ -17,6 +18,7 @@ pub mod fault;
 pub mod gruhandles;
 pub mod handles;
 pub mod hw;
+pub mod mutant;
 pub mod purge;
 pub mod stats;
 
@@ -30,10 +32,12 @@ use crate::mm::{MmError, MmId};
 pub use context::{AsidAlloc, Gts};
 pub use gruhandles::HandleId;
 pub use hw::GruHardware;
+pub use mutant::Mutant;
 pub use purge::{GruMmStruct, Tracker};
 pub use stats::{GruStats, HandleKind, Stat};
 
-/// `MIN_ASID`: the first ASID base handed out.
+/// `MIN_ASID`: where the ASID allocator starts and restarts after a wrap (the first base
+/// handed out is `MIN_ASID + ASID_INC`).
 pub const MIN_ASID: u32 = 8;
 /// `MAX_ASID`: ASIDs are 24 bits; a base owns `ASID_INC` region ASIDs below it.
 pub const MAX_ASID: u32 = 0xff_fff0;
@@ -53,11 +57,17 @@ pub struct GruConfig {
     pub timeout: u64,
     /// Cycles a user thread sleeps between two polls of its CB's status.
     pub cb_poll_interval: u64,
+    /// Where each chiplet's ASID allocator starts (Linux's `gs_asid` at init, `MIN_ASID`): the
+    /// first base handed out is `first_asid + ASID_INC`; a wrap restarts at `MIN_ASID`. A
+    /// multiple of `ASID_INC` below `max_asid`; high values give ASIDs with high bits set.
+    pub first_asid: u32,
+    /// A planted bug ([`Mutant`]); `None` is the correct driver.
+    pub mutant: Option<Mutant>,
 }
 
 impl Default for GruConfig {
     fn default() -> Self {
-        Self { max_asid: MAX_ASID, timeout: 200_000, cb_poll_interval: 8 }
+        Self { max_asid: MAX_ASID, timeout: 200_000, cb_poll_interval: 8, first_asid: MIN_ASID, mutant: None }
     }
 }
 
@@ -171,29 +181,7 @@ pub(crate) struct GruInner {
     pub gms: RefCell<BTreeMap<MmId, Rc<GruMmStruct>>>,
     /// Failures inside notifier callbacks and interrupt handlers, which cannot return them.
     pub errors: RefCell<Vec<GruError>>,
-    /// Called after each completed TGH invalidate of a flush (checkers hook in here).
-    pub flush_hook: RefCell<Option<FlushHook>>,
 }
-
-/// One TGH invalidate of a flush, completed: what it had to purge.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FlushDone {
-    /// The address space flushed.
-    pub mm: MmId,
-    /// The chiplet.
-    pub chiplet: usize,
-    /// The ASID the TGH named (base + region of the range start).
-    pub asid: u32,
-    /// The contexts the TGH covered.
-    pub ctxbitmap: u16,
-    /// The range flushed, `[start, end)`.
-    pub start: u64,
-    /// End of the range.
-    pub end: u64,
-}
-
-/// Observer of completed flushes, called synchronously from the flushing task.
-pub type FlushHook = Rc<dyn Fn(&FlushDone)>;
 
 /// The driver instance: every chiplet of the machine.
 #[derive(Clone)]
@@ -206,7 +194,7 @@ impl Gru {
     pub fn new(kernel: &Kernel, hw: Rc<dyn GruHardware>, cfg: GruConfig) -> Self {
         let chiplets = (0..hw.num_chiplets())
             .map(|_| ChipletState {
-                asid: SpinLock::new(AsidAlloc::new()),
+                asid: SpinLock::new(AsidAlloc::new(cfg.first_asid)),
                 gts: RefCell::new(Default::default()),
                 tgh_locks: Cell::new(0),
             })
@@ -218,7 +206,6 @@ impl Gru {
             chiplets,
             gms: RefCell::default(),
             errors: RefCell::default(),
-            flush_hook: RefCell::default(),
         }));
         for chiplet in 0..gru.num_chiplets() {
             for tfm in 0..handles::HS_TFM_COUNT {
@@ -256,15 +243,14 @@ impl Gru {
         self.0.errors.borrow().clone()
     }
 
-    /// Call `hook` after every completed TGH invalidate of a flush, while the range it
-    /// belongs to is still active (the contract checker's vantage point).
-    pub fn set_flush_hook(&self, hook: FlushHook) {
-        *self.0.flush_hook.borrow_mut() = Some(hook);
-    }
-
     /// The per-mm state of `mm`, if a context of it was ever allocated and not yet freed.
     pub fn gms(&self, mm: MmId) -> Option<Rc<GruMmStruct>> {
         self.0.gms.borrow().get(&mm).cloned()
+    }
+
+    /// Whether `m` is the planted bug of this run.
+    pub(crate) fn mutated(&self, m: Mutant) -> bool {
+        self.0.cfg.mutant == Some(m)
     }
 
     pub(crate) fn report(&self, e: GruError) {

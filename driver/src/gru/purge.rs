@@ -10,7 +10,7 @@ use std::rc::{Rc, Weak};
 
 use super::handles::{TGH_FULL_PURGE_N, TGH_VADDRMASK};
 use super::stats::Stat;
-use super::{Gru, GruError, GruInner, GRUMAXINVAL};
+use super::{Gru, GruError, GruInner, Mutant, GRUMAXINVAL};
 use crate::kernel::{smp_mb, smp_rmb, AtomicCtx, Atomic, ProcCtx, SpinLock, WaitQueue};
 use crate::mm::{Mm, MmId, Pte, PAGE_SHIFT, PAGE_SIZE};
 use crate::notifier::{KFuture, MmuNotifier, NotifierId, Range, WouldBlock};
@@ -76,6 +76,11 @@ impl GruMmStruct {
         self.gru.upgrade().map(Gru)
     }
 
+    /// Whether `m` is the driver's planted bug.
+    fn mutated(&self, m: Mutant) -> bool {
+        self.gru().is_some_and(|g| g.mutated(m))
+    }
+
     /// Flush `[start, end)`, reporting hardware failures to the driver's error log (notifier
     /// callbacks cannot return them).
     async fn flush(&self, ctx: &AtomicCtx, start: u64, end: u64) {
@@ -120,7 +125,10 @@ impl Gru {
     pub async fn gru_flush_tlb_range(&self, ctx: &AtomicCtx, gms: &GruMmStruct, start: u64, len: u64) -> Result<(), GruError> {
         let first = start >> PAGE_SHIFT;
         let last = (start + len.max(1) - 1) >> PAGE_SHIFT;
-        let num = (last - first + 1).min(GRUMAXINVAL);
+        // A TGH names at least one page, so the off-by-one still flushes a 1-page range.
+        let pages = (last - first + u64::from(!self.mutated(Mutant::RangeEndOffByOne))).max(1);
+        let cap = if self.mutated(Mutant::NoFullPurgeAbove1024) { GRUMAXINVAL - 1 } else { GRUMAXINVAL };
+        let num = if self.mutated(Mutant::FirstPageOnly) { 1 } else { pages.min(cap) };
         let n = if num >= GRUMAXINVAL { TGH_FULL_PURGE_N } else { (num - 1) as u16 };
         self.0.stats.inc(Stat::FlushTlb);
         for chiplet in (0..self.num_chiplets()).filter(|c| gms.asidmap.get() & 1 << c != 0) {
@@ -129,21 +137,22 @@ impl Gru {
             let t = &mut asids[chiplet];
             if t.ctxbitmap != 0 {
                 let asid = t.asid + region(start);
+                let mut ctxbitmap = t.ctxbitmap;
+                if self.mutated(Mutant::CtxbitmapMissingCtx) && ctxbitmap.count_ones() > 1 {
+                    ctxbitmap &= !(1 << (15 - ctxbitmap.leading_zeros()));
+                }
                 let tgh = self.get_lock_tgh_handle(ctx, chiplet).await?;
                 let r = self
-                    .tgh_invalidate(ctx, chiplet, tgh, start, TGH_VADDRMASK.value_mask(), asid, 0, false, n, t.ctxbitmap)
+                    .tgh_invalidate(ctx, chiplet, tgh, start, TGH_VADDRMASK.value_mask(), asid, 0, false, n, ctxbitmap)
                     .await;
                 self.unlock_tgh_handle(chiplet, tgh);
                 r?;
                 self.0.stats.inc(Stat::FlushTlbGruTgh);
-                let hook = self.0.flush_hook.borrow().clone();
-                if let Some(hook) = hook {
-                    let end = start.saturating_add(len.max(1));
-                    hook(&super::FlushDone { mm: gms.mm, chiplet, asid, ctxbitmap: t.ctxbitmap, start, end });
-                }
             } else {
-                t.asid = 0;
-                gms.asidmap.set(gms.asidmap.get() & !(1 << chiplet));
+                if !self.mutated(Mutant::ZeroAsidSkipKeepsAsid) {
+                    t.asid = 0;
+                    gms.asidmap.set(gms.asidmap.get() & !(1 << chiplet));
+                }
                 self.0.stats.inc(Stat::FlushTlbGruZeroAsid);
             }
         }
@@ -178,7 +187,7 @@ impl MmuNotifier for GruMmStruct {
     fn release<'a>(&'a self, ctx: &'a ProcCtx, mm: MmId) -> KFuture<'a, ()> {
         Box::pin(async move {
             self.released.set(true);
-            if let Some(gru) = self.gru() {
+            if let Some(gru) = self.gru().filter(|g| !g.mutated(Mutant::NoFlushOnRelease)) {
                 if let Err(e) = gru.stop_contexts(ctx, mm).await {
                     gru.report(e);
                 }
@@ -191,20 +200,33 @@ impl MmuNotifier for GruMmStruct {
     /// guard, and one after it backs off.
     fn invalidate_range_start<'a>(&'a self, ctx: &'a ProcCtx, _mm: MmId, range: &'a Range) -> KFuture<'a, Result<(), WouldBlock>> {
         Box::pin(async move {
-            self.range_active.inc();
+            if self.mutated(Mutant::RangeActiveBool) {
+                self.range_active.set(1);
+            } else {
+                self.range_active.inc();
+            }
             smp_mb(ctx).await;
             if let Some(gru) = self.gru() {
                 gru.0.stats.inc(Stat::MmuInvalidateRange);
             }
-            self.flush(ctx, range.start, range.end).await;
+            if !self.mutated(Mutant::FlushInRangeEnd) {
+                self.flush(ctx, range.start, range.end).await;
+            }
             Ok(())
         })
     }
 
     /// `gru_invalidate_range_end`: the range is done; wake user fault paths waiting for it.
-    fn invalidate_range_end<'a>(&'a self, ctx: &'a ProcCtx, _mm: MmId, _range: &'a Range) -> KFuture<'a, ()> {
+    fn invalidate_range_end<'a>(&'a self, ctx: &'a ProcCtx, _mm: MmId, range: &'a Range) -> KFuture<'a, ()> {
         Box::pin(async move {
-            self.range_active.dec();
+            if self.mutated(Mutant::FlushInRangeEnd) {
+                self.flush(ctx, range.start, range.end).await;
+            }
+            if self.mutated(Mutant::RangeActiveBool) {
+                self.range_active.set(0);
+            } else {
+                self.range_active.dec();
+            }
             smp_mb(ctx).await;
             self.wait_queue.wake_all(ctx.kernel());
         })
@@ -217,7 +239,9 @@ impl MmuNotifier for GruMmStruct {
             if let Some(gru) = self.gru() {
                 gru.0.stats.inc(Stat::MmuInvalidatePage);
             }
-            self.flush(ctx, addr, addr + PAGE_SIZE).await;
+            if !self.mutated(Mutant::InvalidatePageIgnored) {
+                self.flush(ctx, addr, addr + PAGE_SIZE).await;
+            }
         })
     }
 

@@ -188,10 +188,8 @@ async fn do_anonymous(
     Ok(())
 }
 
-/// Swap-in. A page still in the swap cache (its writeback may not have reached the slot yet)
-/// is mapped again, as `lookup_swap_cache` finds it; otherwise the slot is read. An exclusive
-/// slot read for a load stays in the swap cache with the page mapped read-only (a later store
-/// upgrades it); otherwise the slot reference is dropped.
+/// Swap-in. An exclusive slot read for a load stays in the swap cache with the page mapped
+/// read-only (a later store upgrades it); otherwise the slot reference is dropped.
 async fn do_swap_page(
     ctx: &ProcCtx,
     mm: &Mm,
@@ -199,17 +197,11 @@ async fn do_swap_page(
     slot: Slot,
     write: bool,
 ) -> Result<(), MmError> {
-    let cached = mm.mmu().phys().swap_cache_page(slot);
-    let pfn = match cached {
-        Some(pfn) => {
-            mm.mmu().phys().get(pfn, 1);
-            pfn
-        }
-        None => {
-            ctx.sleep(cost::SWAP_IO).await;
-            mm.mmu().alloc_page()?
-        }
-    };
+    // The swap-out that made this PTE may not have written the slot yet: wait for it.
+    let mmu = mm.mmu();
+    mmu.0.swap_wq.wait_event(ctx, || !mmu.swap().writing(slot) || mm.state().pt.pte(va) != Pte::Swap(slot)).await;
+    ctx.sleep(cost::SWAP_IO).await;
+    let pfn = mm.mmu().alloc_page()?;
     let _ptl = mm.ptl().lock(ctx).await;
     let mut gather = Gather::default();
     let mut w = mm.work(&mut gather);
@@ -218,18 +210,13 @@ async fn do_swap_page(
         mm.mmu().put_pages(pfn, 1);
         return Ok(());
     }
-    if cached.is_some() {
-        // The swap cache keeps its own reference to the slot.
-        w.swap.put(slot);
+    let data = w.swap.read(slot);
+    w.phys.set_page(pfn, data);
+    w.trace.push(crate::trace::TraceEvent::SwapIn { slot, pfn });
+    if w.swap.count(slot) == 1 && !write {
+        w.phys.set_swap_cache(pfn, Some(slot));
     } else {
-        let data = w.swap.read(slot);
-        w.phys.set_page(pfn, data);
-        w.trace.push(crate::trace::TraceEvent::SwapIn { slot, pfn });
-        if w.swap.count(slot) == 1 && !write {
-            w.phys.set_swap_cache(pfn, Some(slot));
-        } else {
-            w.swap.put(slot);
-        }
+        w.swap.put(slot);
     }
     w.map(
         va,
@@ -274,7 +261,9 @@ async fn do_wp_page(ctx: &ProcCtx, mm: &Mm, va: u64, old: Present) -> Result<(),
         return Ok(());
     }
     let new = cow_copy(ctx, mm, old.pfn).await?;
-    let replaced = std::cell::Cell::new(false);
+    // `pte_same`: the copy is only good for the PTE it was made from. Another thread may have
+    // upgraded that PTE in place meanwhile (reuse) and stored through it, after the copy.
+    let mut replaced = false;
     replace_pte(
         ctx,
         mm,
@@ -282,11 +271,9 @@ async fn do_wp_page(ctx: &ProcCtx, mm: &Mm, va: u64, old: Present) -> Result<(),
         old.pfn,
         Event::Clear,
         Announce::PageAndChange,
-        // `pte_same`: the copy was taken from `old`; if the PTE changed meanwhile (e.g. another
-        // fault reused the page in place and a device stored to it), the copy is stale.
-        |_, cur| {
-            replaced.set(cur == old);
-            (cur == old).then_some(Pte::Present(Present {
+        |_, now| {
+            replaced = now == old;
+            replaced.then_some(Pte::Present(Present {
                 pfn: new,
                 write: true,
                 dirty: true,
@@ -297,7 +284,7 @@ async fn do_wp_page(ctx: &ProcCtx, mm: &Mm, va: u64, old: Present) -> Result<(),
     )
     .await;
     // The old page is put after the range ends; a lost race frees the copy instead.
-    mmu.put_pages(if replaced.get() { old.pfn } else { new }, 1);
+    mmu.put_pages(if replaced { old.pfn } else { new }, 1);
     Ok(())
 }
 

@@ -164,11 +164,6 @@ impl PhysMem {
         &mut self.frames[pfn as usize].flags
     }
 
-    /// `lookup_swap_cache`: the live frame holding `slot` in the swap cache, if any.
-    pub(crate) fn swap_cache_page(&self, slot: Slot) -> Option<Pfn> {
-        self.frames.iter().position(|f| f.refcount > 0 && f.swap_cache == Some(slot)).map(|p| p as Pfn)
-    }
-
     pub(crate) fn set_swap_cache(&mut self, pfn: Pfn, slot: Option<Slot>) -> Option<Slot> {
         std::mem::replace(&mut self.frames[pfn as usize].swap_cache, slot)
     }

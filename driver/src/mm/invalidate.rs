@@ -115,7 +115,15 @@ pub(crate) async fn replace_pte(
             Some(Leaf::Pte(_, Pte::Present(old))) if old.pfn == pfn => {
                 let replacement = new(&mut w, old);
                 if replacement.is_some() {
-                    w.unmap(va, false, Pte::None);
+                    // Classic: the mapping stays in the reverse map until invalidate_page has
+                    // returned, as in Linux (`page_remove_rmap` follows
+                    // `ptep_clear_flush_notify`): until then a device may still store through
+                    // its old translation, and that store belongs to this mapping.
+                    if era == Era::Classic {
+                        w.clear(va, false, Pte::None);
+                    } else {
+                        w.unmap(va, false, Pte::None);
+                    }
                     w.flush_now(va, va + PAGE_SIZE);
                 }
                 Some((old, replacement))
@@ -125,7 +133,7 @@ pub(crate) async fn replace_pte(
         (found, w.cycles)
     };
     ctx.cost(cycles).await;
-    if let Some((_, Some(replacement))) = found {
+    if let Some((old, Some(replacement))) = found {
         if era == Era::Classic {
             mm.notifiers().invalidate_page(ctx, mm.id(), va).await;
             if announce == Announce::PageAndChange {
@@ -135,6 +143,9 @@ pub(crate) async fn replace_pte(
             }
         }
         let mut w = mm.work(&mut gather);
+        if era == Era::Classic {
+            w.phys.remove_rmap(old.pfn, 1, mm.id(), va);
+        }
         match replacement {
             Pte::Present(p) => w.map(va, false, p),
             Pte::None => {}

@@ -59,6 +59,8 @@ pub(crate) struct MmuInner {
     next_mm: Cell<u32>,
     /// Threads waiting for a migration entry to go away.
     pub(crate) migration_wq: WaitQueue,
+    /// Threads waiting for a swap slot's data to be written.
+    pub(crate) swap_wq: WaitQueue,
 }
 
 /// The primary MMU: physical memory, swap, the data oracle and every address space.
@@ -77,6 +79,7 @@ impl Mmu {
             mms: RefCell::default(),
             next_mm: Cell::new(1),
             migration_wq: WaitQueue::new(),
+            swap_wq: WaitQueue::new(),
         }))
     }
 
@@ -361,8 +364,15 @@ impl PtWork<'_> {
     /// Unmap a present page: its dirty bit goes to the page, the mapping's reference to the
     /// caller.
     pub fn unmap(&mut self, va: u64, huge: bool, new: Pte) -> Option<Present> {
-        let old = self.set(va, huge, new).present()?;
+        let old = self.clear(va, huge, new)?;
         self.phys.remove_rmap(old.pfn, pages(huge), self.mm, va);
+        Some(old)
+    }
+
+    /// [`PtWork::unmap`] without the reverse-map removal, which the caller does later (Linux's
+    /// `page_remove_rmap` after `ptep_clear_flush_notify`).
+    pub fn clear(&mut self, va: u64, huge: bool, new: Pte) -> Option<Present> {
+        let old = self.set(va, huge, new).present()?;
         if old.dirty && old.pfn != ZERO_PFN {
             for p in old.pfn..old.pfn + pages(huge) {
                 self.phys.flags_mut(p).dirty = true;

@@ -10,6 +10,8 @@ pub type Slot = u32;
 struct SwapSlot {
     count: u32,
     data: Option<PageData>,
+    /// Reclaim is swapping a page out to this slot (see [`SwapDevice::begin_write`]).
+    writing: bool,
 }
 
 /// A swap device with a fixed number of slots.
@@ -31,7 +33,7 @@ impl SwapDevice {
         let slot = self.free.pop()?;
         self.slots[slot as usize] = SwapSlot {
             count: 1,
-            data: None,
+            ..SwapSlot::default()
         };
         Some(slot)
     }
@@ -61,8 +63,30 @@ impl SwapDevice {
         self.slots.len() - self.free.len()
     }
 
-    pub(crate) fn write(&mut self, slot: Slot, data: PageData) {
-        self.slots[slot as usize].data = Some(data);
+    /// Reclaim starts swapping a page out to `slot`: it holds a reference of its own until
+    /// [`SwapDevice::end_write`] (a write fault may drop the page from the swap cache
+    /// meanwhile), and swap-ins of the slot wait until then, as Linux's wait for the page
+    /// reclaim holds locked in the swap cache.
+    pub(crate) fn begin_write(&mut self, slot: Slot) {
+        let s = &mut self.slots[slot as usize];
+        s.count += 1;
+        s.writing = true;
+    }
+
+    /// Reclaim is done with `slot`: `data` is what it wrote there (`None`: the slot's copy was
+    /// already the page's).
+    pub(crate) fn end_write(&mut self, slot: Slot, data: Option<PageData>) {
+        let s = &mut self.slots[slot as usize];
+        if data.is_some() {
+            s.data = data;
+        }
+        s.writing = false;
+        self.put(slot);
+    }
+
+    /// Whether reclaim is still swapping a page out to `slot`.
+    pub(crate) fn writing(&self, slot: Slot) -> bool {
+        self.slots.get(slot as usize).is_some_and(|s| s.writing)
     }
 
     pub(crate) fn read(&self, slot: Slot) -> PageData {

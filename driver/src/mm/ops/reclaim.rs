@@ -150,17 +150,22 @@ async fn write_out(ctx: &ProcCtx, mmu: &Mmu, pfn: Pfn) -> Result<SwapOutcome, Mm
             slot
         }
     };
+    mmu.swap().begin_write(slot);
     unmap_all(ctx, mmu, pfn, |w, _| {
         w.swap.dup(slot);
         Some(Pte::Swap(slot))
     })
     .await;
-    if !mmu.phys().flags(pfn).dirty {
+    let dirty = mmu.phys().flags(pfn).dirty;
+    // The slot holds the page from the moment the write starts (no mapping is left through
+    // which the page could change), so the swap-ins waiting for it may go on.
+    let data = dirty.then(|| mmu.phys().page(pfn));
+    mmu.swap().end_write(slot, data);
+    mmu.0.swap_wq.wake_all(ctx.kernel());
+    if !dirty {
         return Ok(SwapOutcome::Clean(slot));
     }
     ctx.sleep(cost::SWAP_IO).await;
-    let data = mmu.phys().page(pfn);
-    mmu.swap().write(slot, data);
     mmu.phys().flags_mut(pfn).dirty = false;
     mmu.trace().push(TraceEvent::Writeback { pfn, slot });
     Ok(SwapOutcome::Written(slot))
