@@ -198,7 +198,16 @@ module gru_cb_engine #(
     wire [VADDR_W-1:0] hit_paddr =
         ({{(VADDR_W-TLB_PFN_W){1'b0}}, lk_pfn_i} << PAGE_SHIFT) + (cur_vaddr & hit_offset_mask);
     // A store through a clean (read-only) entry faults with TLB_MOD.
+`ifdef GRU_MUTANT_NO_TLB_MOD
+    // Mutant (no TLB_MOD): the dirty bit is not checked; a store through a clean entry goes to
+    // memory, and TLB_MOD is never raised.
+    wire lk_ok = lk_hit_i;
+    /* verilator lint_off UNUSED */
+    wire unused_lk_dirty = lk_dirty_i;
+    /* verilator lint_on UNUSED */
+`else
     wire lk_ok = lk_hit_i && !(cur_write && !lk_dirty_i);
+`endif
 
     // New request's context.
     wire [CTX_IW-1:0]      req_ctx    = cb_req_cbr_i[CBR_IW-1:CPC_IW];

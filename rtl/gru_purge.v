@@ -256,6 +256,15 @@ module gru_purge #(
         end
     end
 
+    // Lanes whose comparator is enabled.
+`ifdef GRU_MUTANT_PURGE_SKIP_LAST_LANE
+    // Mutant (dead purge lane): the last lane never matches, so the entries i with
+    // i % PURGE_LANES == PURGE_LANES-1 are never purged.
+    localparam [PURGE_LANES-1:0] LANE_EN = {1'b0, {(PURGE_LANES-1){1'b1}}};
+`else
+    localparam [PURGE_LANES-1:0] LANE_EN = {PURGE_LANES{1'b1}};
+`endif
+
     reg [PURGE_LANES-1:0]  lane_match;
     reg [PS_SHIFT_W-1:0]   lane_shift;
     reg [RANGE_W-1:0]      lane_es, lane_ee;
@@ -277,9 +286,15 @@ module gru_purge #(
                 // Entry range [es, ee) in page-key units, each entry its own page size.
                 lane_es    = {2'b00, lane_vkey[pl*KEY_W +: KEY_W] & head_mask}
                              & ~(({{(RANGE_W-1){1'b0}}, 1'b1} << lane_shift) - 1'b1);
+`ifdef GRU_MUTANT_PURGE_IGNORES_PAGESIZE
+                // Mutant (page size ignored): every entry is compared as the 4K page at its
+                // base, so a large page whose base lies before the purge range survives.
+                lane_ee    = lane_es + {{(RANGE_W-1){1'b0}}, 1'b1};
+`else
                 lane_ee    = lane_es + ({{(RANGE_W-1){1'b0}}, 1'b1} << lane_shift);
+`endif
                 lane_overlap = lane_es < pr_e && pr_s < lane_ee;
-                lane_match[pl] = lane_exists[pl] && lane_valid[pl]
+                lane_match[pl] = LANE_EN[pl] && lane_exists[pl] && lane_valid[pl]
                     && head_bitmap[lane_ctx[pl*TLB_CTX_W +: TLB_CTX_W]]
                     && (head_global || lane_asid[pl*TLB_ASID_W +: TLB_ASID_W] == head_asid)
                     && (head_full || lane_overlap);

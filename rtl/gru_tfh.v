@@ -248,6 +248,15 @@ module gru_tfh #(
         sel_ctx_sizeavail[fill_region*CCH_SIZEAVAIL_STEP +: CCH_SIZEAVAIL0_W];
     wire ps_refused = new_pagesize > PS_MAX_CODE || !fill_sizeavail[new_pagesize[3:0]];
 
+    // The race guard refuses a dropin on a stale pending TFH.
+`ifdef GRU_MUTANT_NO_RACE_GUARD
+    // Mutant (missing race guard): `stale` is tracked and readable but never consulted, so a
+    // dropin computed before an invalidate started installs its stale translation anyway.
+    wire                     guard_stale = 1'b0;
+`else
+    wire                     guard_stale = sel_stale;
+`endif
+
     reg                      cmd_install, cmd_stale_drop, cmd_restart, cmd_cmp;
     reg [1:0]                cmd_cmp_status;
     reg [HDL_STATUS_W-1:0]   cmd_status;    // TFH idx_i fields after the command
@@ -267,7 +276,7 @@ module gru_tfh #(
         if (start) begin
             case (cmd_opc)
                 TFHOP_WRITE_ONLY: begin
-                    if (cur_p && sel_stale) begin
+                    if (cur_p && guard_stale) begin
                         cmd_stale_drop = 1'b1;               // race guard: discard the dropin
                         cmd_status     = HSTATUS_EXCEPTION;
                     end else if (ps_refused) begin
@@ -282,7 +291,7 @@ module gru_tfh #(
                 TFHOP_WRITE_RESTART: begin
                     if (!cur_p) begin
                         cmd_status = HSTATUS_EXCEPTION;
-                    end else if (sel_stale) begin
+                    end else if (guard_stale) begin
                         cmd_stale_drop = 1'b1;               // race guard: re-execute, miss again
                         cmd_restart    = 1'b1;
                         cmd_state      = TFHSTATE_IDLE;

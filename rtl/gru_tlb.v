@@ -90,6 +90,9 @@ module gru_tlb #(
     endfunction
 
     // ---------------------------------------------------------------- lookup
+`ifdef GRU_MUTANT_ASID_ALIAS
+    localparam [TLB_ASID_W-1:0] ASID_ALIAS_BIT = 24'd8;
+`endif
     // Wide flat vectors are read through select loops, not `vec[idx*W +: W]`: Yosys 0.23 turns
     // each wide variable part-select into a huge shifter that takes about a minute to map.
     reg [TLB_ENTRIES-1:0] lk_match;
@@ -107,7 +110,14 @@ module gru_tlb #(
             for (li = TLB_ENTRIES - 1; li >= 0; li = li - 1) begin
                 lk_match[li] = tlb_valid_q[li]
                     && tlb_ctx_q[li*TLB_CTX_W +: TLB_CTX_W] == lk_ctx_i
+`ifdef GRU_MUTANT_ASID_ALIAS
+                    // Mutant (ASID aliasing): the compare ignores ASID bit 3, the lowest bit of a
+                    // driver ASID base (bases step by 8): ASIDs 16 and 24, 32 and 40... alias.
+                    && ((tlb_asid_q[li*TLB_ASID_W +: TLB_ASID_W] ^ lk_asid_i) & ~ASID_ALIAS_BIT)
+                       == {TLB_ASID_W{1'b0}}
+`else
                     && tlb_asid_q[li*TLB_ASID_W +: TLB_ASID_W] == lk_asid_i
+`endif
                     && ((tlb_vpn_q[li*TLB_VPN_W +: TLB_VPN_W] ^ lk_vpn_i)
                         & vpn_mask(ps_shift(tlb_ps_q[li*TLB_PS_W +: TLB_PS_W])))
                        == {TLB_VPN_W{1'b0}};

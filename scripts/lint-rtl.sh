@@ -3,7 +3,9 @@
 # Yosys 0.23 without latches, warnings or `check` problems (undriven wires, multiple drivers,
 # loops), and compile in Icarus Verilog 11 (DESIGN §3 says why all three). Ends with `lint: ok`.
 #
-# Verilator also lints every RTL fault-injection define (mutant), so a mutant cannot rot.
+# Every RTL mutant define (`GRU_MUTANT_<NAME>`, found in rtl/ the way sim/build.rs finds them) is
+# linted too, so a mutant cannot rot: Verilator -Wall and Icarus (-g2005) on each, and in the full
+# mode a Yosys parse of each (mutants are never synthesized).
 #
 # Yosys: a full synthesis at the default parameters (128 CBRs, 128 TLB entries, 24 TGHs, 8 purge
 # lanes) takes about 7.5 minutes and ~480k cells on this project's 2-core machines, so the gate
@@ -12,7 +14,8 @@
 # synthesizes the default configuration instead. SAT-based resource sharing is skipped
 # (`synth -noshare`): it only trims area and costs minutes on this design.
 #
-# --quick skips Yosys (used by `make test`, so CI stays fast); `make lint` runs everything.
+# --quick skips Yosys (used by `make test`, so CI stays fast: the whole quick lint, mutants
+# included, takes a few seconds); `make lint` runs everything.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -31,8 +34,10 @@ if [ "${#rtl[@]}" -eq 0 ]; then
     exit 1
 fi
 top=gru_chiplet
-# Verilog defines for RTL fault injection (tests switch them on through GRU_RTL_DEFINES).
-mutants=(GRU_MUTANT_TGH_STUCK)
+# RTL mutant and fault-injection defines: every GRU_MUTANT_<NAME> an `ifdef/`ifndef/`elsif tests.
+mapfile -t mutants < <(grep -ohE '^[[:space:]]*`(ifdef|ifndef|elsif)[[:space:]]+GRU_MUTANT_[A-Z0-9_]+' \
+    rtl/*.v rtl/*.vh | awk '{print $2}' | sort -u)
+[ "${#mutants[@]}" -gt 0 ] || { echo "lint: no GRU_MUTANT_ defines found in rtl/" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -77,6 +82,14 @@ for std in 2012 2005; do
     fi
     echo "iverilog -g$std: ok"
 done
+for def in "${mutants[@]}"; do
+    if ! iverilog -g2005 -Wall -Irtl -D"$def" -s "$top" -o "$tmp/gru.vvp" "${rtl[@]}" \
+        > "$tmp/iverilog.log" 2>&1 || [ -s "$tmp/iverilog.log" ]; then
+        cat "$tmp/iverilog.log" >&2
+        fail "iverilog -g2005 -D$def failed or printed warnings"
+    fi
+done
+echo "iverilog -g2005 with each of ${#mutants[@]} mutant defines: ok"
 
 if [ "$quick" = 1 ]; then
     echo "lint: ok (quick: yosys skipped; run make lint for synthesis)"
@@ -85,6 +98,19 @@ fi
 
 # ---------------------------------------------------------------- 3. Yosys
 echo "== yosys ($(yosys -V))"
+# Mutants: the Yosys parser must take each (about 2 s each).
+for def in "${mutants[@]}"; do
+    if ! yosys -q -l "$tmp/yosys-parse.log" -p "read_verilog -Irtl -D$def ${rtl[*]}" \
+        > "$tmp/yosys-parse.out" 2>&1; then
+        tail -n 20 "$tmp/yosys-parse.log" >&2
+        fail "yosys read_verilog -D$def failed"
+    fi
+    if grep -q '^Warning' "$tmp/yosys-parse.log"; then
+        grep '^Warning' "$tmp/yosys-parse.log" | sort -u >&2
+        fail "yosys read_verilog -D$def printed warnings"
+    fi
+done
+echo "yosys read_verilog with each of ${#mutants[@]} mutant defines: ok"
 if [ "${GRU_SYNTH_FULL:-0}" = 1 ]; then
     chparam=""
     cfg="default parameters"

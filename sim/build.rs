@@ -1,38 +1,154 @@
-//! Verilates rtl/ twice (an FST-traced and a VCD-traced model: Verilator 5.006 supports one trace
-//! format per model), compiles both models and the cxx harness at -O3 without debug info in every
-//! profile, and links them before the runtime from `verilated-rt`.
+//! Verilates rtl/ into several model variants and compiles them, with the cxx harness, into one
+//! static library `gru_rtl`, linked before the runtime from `verilated-rt`:
 //!
-//! `GRU_RTL_DEFINES` (space-separated `NAME` or `NAME=VALUE`) adds Verilog defines, for RTL
-//! mutants and fault injection.
+//! - `Vgru_fst` (`--trace-fst`) and `Vgru_vcd` (`--trace`): the RTL as designed. Verilator 5.006
+//!   supports one trace format per model, hence two. Compiled at -O3 without debug info in every
+//!   profile (DESIGN §2: `cc` would use -O0 in debug builds, 7x slower models).
+//! - `Vgru_m_<name>` (`--trace-fst`) for every `GRU_MUTANT_<NAME>` define that rtl/ tests with
+//!   `` `ifdef `` / `` `ifndef `` / `` `elsif ``: the RTL mutants and fault injections,
+//!   selectable at run time (`Rtl::with_mutant`). They run directed tests and seeded
+//!   regressions, not benchmarks: their fast-path code is compiled at -O1 and their run-once
+//!   code at -O0, about 40% of a main variant's compile time; they run ~25% slower.
+//!
+//! Every model is compiled as two translation units that `#include` Verilator's split files:
+//! its fast-path files, and its "slow" ones (construction, settle, trace declarations: code that
+//! runs once). One unit parses the Verilator headers once instead of once per file, which saves
+//! about a third of the CPU time of a file-by-file build, and lets the compiler inline across
+//! the split (the main model runs no slower, rather faster). Verilator runs and compiles are
+//! spread over `NUM_JOBS` threads (cargo's job count).
+//! The generated `gru_variants.h` gives the harness the mutant models (`GRU_MUTANT_VARIANTS`),
+//! and `rtl_variants.rs` gives `rtl.rs` their defines.
+//!
+//! `GRU_RTL_DEFINES` (space-separated `NAME` or `NAME=VALUE`) adds Verilog defines to every
+//! variant.
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-const VARIANTS: [(&str, &str); 2] = [("fst", "--trace-fst"), ("vcd", "--trace")];
+/// Optimisation levels (fast-path code, run-once code) of the two main variants.
+const MAIN_OPT: [u32; 2] = [3, 3];
+/// Optimisation levels (fast-path code, run-once code) of the mutant variants.
+const MUTANT_OPT: [u32; 2] = [1, 0];
+
+/// One Verilated model to build.
+struct Variant {
+    /// `--prefix`, also the C++ class name.
+    prefix: String,
+    /// Verilator's output directory.
+    mdir: PathBuf,
+    trace_flag: &'static str,
+    /// Extra `-D` defines (the mutant's), on top of `GRU_RTL_DEFINES`.
+    define: Option<String>,
+    /// A mutant (or fault-injection) variant, compiled at `MUTANT_OPT`; else at `MAIN_OPT`.
+    mutant: bool,
+}
 
 /// The generated files to compile, read from `V<prefix>_classes.mk` because Verilator 5 names
-/// them with hashes.
-fn model_sources(mdir: &Path, prefix: &str) -> Vec<PathBuf> {
+/// them with hashes; `true` marks the "slow" ones (construction, initial settle, trace
+/// declarations: code that runs once).
+fn model_sources(mdir: &Path, prefix: &str) -> Vec<(PathBuf, bool)> {
     let mk = mdir.join(format!("{prefix}_classes.mk"));
     let text = std::fs::read_to_string(&mk).unwrap_or_else(|e| panic!("reading {}: {e}", mk.display()));
     let mut files = Vec::new();
-    let mut in_list = false;
+    let mut in_list = None;
     for line in text.lines() {
         let t = line.trim();
         if let Some(rest) = t.strip_prefix("VM_") {
-            let name = rest.split_whitespace().next().unwrap_or("");
-            in_list = matches!(name, "CLASSES_FAST" | "CLASSES_SLOW" | "SUPPORT_FAST" | "SUPPORT_SLOW");
+            in_list = match rest.split_whitespace().next().unwrap_or("") {
+                "CLASSES_FAST" | "SUPPORT_FAST" => Some(false),
+                "CLASSES_SLOW" | "SUPPORT_SLOW" => Some(true),
+                _ => None,
+            };
             continue;
         }
-        if in_list {
+        if let Some(slow) = in_list {
             let f = t.trim_end_matches('\\').trim();
             if f.is_empty() {
-                in_list = false;
+                in_list = None;
             } else {
-                files.push(mdir.join(format!("{f}.cpp")));
+                files.push((mdir.join(format!("{f}.cpp")), slow));
             }
         }
     }
     files
+}
+
+/// Every `GRU_MUTANT_<NAME>` that an `` `ifdef ``, `` `ifndef `` or `` `elsif `` in `sources`
+/// tests, sorted.
+fn mutant_defines(sources: &[PathBuf]) -> BTreeSet<String> {
+    let mut defs = BTreeSet::new();
+    for s in sources {
+        let text = std::fs::read_to_string(s).unwrap_or_else(|e| panic!("reading {}: {e}", s.display()));
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            if !matches!(words.next(), Some("`ifdef" | "`ifndef" | "`elsif")) {
+                continue;
+            }
+            if let Some(d) = words.next().filter(|d| d.starts_with("GRU_MUTANT_")) {
+                assert!(
+                    d.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
+                    "{}: mutant define {d} must be GRU_MUTANT_ followed by [A-Z0-9_]",
+                    s.display()
+                );
+                defs.insert(d.to_string());
+            }
+        }
+    }
+    defs
+}
+
+/// Run `f` on every item on `jobs` threads, biggest first as `items` is ordered; results in
+/// item order. A panic in `f` fails the build with its message.
+fn par_map<T: Sync, R: Send>(jobs: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                results.lock().unwrap()[i] = Some(r);
+            });
+        }
+    });
+    results.into_inner().unwrap().into_iter().map(|r| r.expect("every item ran")).collect()
+}
+
+fn verilate(v: &Variant, rtl: &Path, sources: &[PathBuf], defines: &str) {
+    let _ = std::fs::remove_dir_all(&v.mdir);
+    let mut cmd = Command::new("verilator");
+    cmd.args(["--cc", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert"])
+        .arg(v.trace_flag)
+        .args(["--prefix", &v.prefix, "--top-module", "gru_chiplet", "-Wno-fatal"])
+        .arg("-Mdir")
+        .arg(&v.mdir)
+        .arg(format!("-I{}", rtl.display()));
+    for d in defines.split_whitespace().chain(v.define.as_deref()) {
+        cmd.arg(format!("-D{d}"));
+    }
+    cmd.args(sources.iter().filter(|p| p.extension().is_some_and(|x| x == "v")));
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("running verilator: {e}; install it with `make deps` (Debian: apt-get install verilator zlib1g-dev)")
+    });
+    assert!(
+        out.status.success(),
+        "verilator failed on {} for {}:\n{}",
+        rtl.display(),
+        v.prefix,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What one compile job builds.
+enum Job<'a> {
+    /// The cxx bridges and the harness (their builder already holds the files).
+    Bridge(&'a cc::Build),
+    /// One translation unit at optimisation level `opt`; `cost` estimates its compile time.
+    Unit { file: PathBuf, opt: u32, cost: u64 },
 }
 
 fn main() {
@@ -43,6 +159,10 @@ fn main() {
         std::env::var("DEP_VERILATED_ROOT").expect("verilated-rt exports DEP_VERILATED_ROOT"),
     );
     let inc = root.join("include");
+    let jobs = std::env::var("NUM_JOBS")
+        .ok()
+        .and_then(|j| j.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&rtl)
         .unwrap_or_else(|e| panic!("reading {}: {e}", rtl.display()))
@@ -60,44 +180,92 @@ fn main() {
     println!("cargo:rerun-if-env-changed=GRU_RTL_DEFINES");
     let defines = std::env::var("GRU_RTL_DEFINES").unwrap_or_default();
 
-    let mut bridge = cxx_build::bridges(["src/ports.rs", "src/rtl.rs"]);
-    bridge
-        .file("csrc/harness.cpp")
-        .std("c++17")
-        .opt_level(3)
-        .debug(false)
-        .include(&inc)
-        .include(inc.join("vltstd"))
-        .define("VM_TRACE", "1")
-        .define("VM_COVERAGE", "0")
-        .define("VM_SC", "0")
-        .flag_if_supported("-faligned-new")
-        .flag_if_supported("-fcf-protection=none")
-        .warnings(false);
-
-    for (variant, trace_flag) in VARIANTS {
-        let prefix = format!("Vgru_{variant}");
-        let mdir = out.join(variant);
-        let _ = std::fs::remove_dir_all(&mdir);
-        let mut cmd = Command::new("verilator");
-        cmd.args(["--cc", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert"])
-            .arg(trace_flag)
-            .args(["--prefix", &prefix, "--top-module", "gru_chiplet", "-Wno-fatal"])
-            .arg("-Mdir")
-            .arg(&mdir)
-            .arg(format!("-I{}", rtl.display()));
-        for d in defines.split_whitespace() {
-            cmd.arg(format!("-D{d}"));
-        }
-        cmd.args(sources.iter().filter(|p| p.extension().is_some_and(|x| x == "v")));
-        let status = cmd.status().unwrap_or_else(|e| {
-            panic!("running verilator: {e}; install it with `make deps` (Debian: apt-get install verilator zlib1g-dev)")
+    // ------------------------------------------------------------ variants
+    let mut variants = vec![
+        Variant { prefix: "Vgru_fst".into(), mdir: out.join("fst"), trace_flag: "--trace-fst", define: None, mutant: false },
+        Variant { prefix: "Vgru_vcd".into(), mdir: out.join("vcd"), trace_flag: "--trace", define: None, mutant: false },
+    ];
+    let mutants = mutant_defines(&sources);
+    for d in &mutants {
+        let name = d["GRU_MUTANT_".len()..].to_ascii_lowercase();
+        variants.push(Variant {
+            prefix: format!("Vgru_m_{name}"),
+            mdir: out.join(format!("m_{name}")),
+            trace_flag: "--trace-fst",
+            define: Some(d.clone()),
+            mutant: true,
         });
-        assert!(status.success(), "verilator failed on {}", rtl.display());
-        bridge.include(&mdir);
-        for f in model_sources(&mdir, &prefix) {
-            bridge.file(f);
+    }
+    par_map(jobs, &variants, |v| verilate(v, &rtl, &sources, &defines));
+
+    // ------------------------------------------------------------ generated glue
+    let mut h = String::from("// Generated by sim/build.rs: every RTL model variant of this build.\n#pragma once\n");
+    for v in &variants {
+        writeln!(h, "#include \"{}.h\"", v.prefix).unwrap();
+    }
+    h.push_str("\n// X(define, model) for every mutant variant (FST-traced).\n#define GRU_MUTANT_VARIANTS(X)");
+    for v in variants.iter().filter(|v| v.mutant) {
+        write!(h, " \\\n    X(\"{}\", {})", v.define.as_deref().unwrap(), v.prefix).unwrap();
+    }
+    h.push('\n');
+    std::fs::write(out.join("gru_variants.h"), h).unwrap();
+    let rs = format!(
+        "/// Verilog defines with a model variant in this build (generated by build.rs from rtl/).\n\
+         pub(crate) const BUILT_MUTANT_DEFINES: &[&str] = &{:?};\n",
+        mutants.iter().collect::<Vec<_>>()
+    );
+    std::fs::write(out.join("rtl_variants.rs"), rs).unwrap();
+
+    // ------------------------------------------------------------ compile
+    let mut bridge = cxx_build::bridges(["src/ports.rs", "src/rtl.rs"]);
+    bridge.file("csrc/harness.cpp").include(&out);
+    let mut base = cc::Build::new();
+    base.cpp(true);
+    for b in [&mut bridge, &mut base] {
+        b.std("c++17")
+            .opt_level(MAIN_OPT[0])
+            .debug(false)
+            .include(&inc)
+            .include(inc.join("vltstd"))
+            .define("VM_TRACE", "1")
+            .define("VM_COVERAGE", "0")
+            .define("VM_SC", "0")
+            .flag_if_supported("-faligned-new")
+            .flag_if_supported("-fcf-protection=none")
+            .warnings(false);
+        for v in &variants {
+            b.include(&v.mdir);
         }
     }
-    bridge.compile("gru_rtl");
+
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let mut jobs_list = vec![Job::Bridge(&bridge)];
+    for v in &variants {
+        let files = model_sources(&v.mdir, &v.prefix);
+        let opts = if v.mutant { MUTANT_OPT } else { MAIN_OPT };
+        for (slow, kind) in [(false, "fast"), (true, "slow")] {
+            let part: Vec<&PathBuf> = files.iter().filter(|f| f.1 == slow).map(|f| &f.0).collect();
+            let file = v.mdir.join(format!("{}__all_{kind}.cpp", v.prefix));
+            let body: String = part.iter().map(|f| format!("#include \"{}\"\n", f.display())).collect();
+            std::fs::write(&file, body).unwrap();
+            let opt = opts[usize::from(slow)];
+            // Bytes of C++ weighted by optimisation level (about 1:1.5:3 for -O0:-O1:-O3).
+            let cost = part.iter().map(|f| size(f)).sum::<u64>() * u64::from(1 + opt);
+            jobs_list.push(Job::Unit { file, opt, cost });
+        }
+    }
+    // Longest first, so that the two threads finish together; the bridge first of all (the
+    // harness includes every model header and instantiates the harness for each).
+    jobs_list.sort_by_key(|j| match j {
+        Job::Bridge(_) => 0,
+        Job::Unit { cost, .. } => u64::MAX - cost,
+    });
+    let objects: Vec<PathBuf> = par_map(jobs, &jobs_list, |j| match j {
+        Job::Bridge(b) => b.compile_intermediates(),
+        Job::Unit { file, opt, .. } => base.clone().opt_level(*opt).file(file).compile_intermediates(),
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    base.objects(objects).compile("gru_rtl");
 }

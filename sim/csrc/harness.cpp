@@ -4,8 +4,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "Vgru_fst.h"
-#include "Vgru_vcd.h"
+// Vgru_fst.h, Vgru_vcd.h, every mutant's Vgru_m_<name>.h and GRU_MUTANT_VARIANTS (sim/build.rs).
+#include "gru_variants.h"
 #include "verilated.h"
 #include "verilated_fst_c.h"
 #include "verilated_vcd_c.h"
@@ -146,5 +146,14 @@ private:
 std::unique_ptr<Harness> new_harness(bool vcd) {
     if (vcd) return std::unique_ptr<Harness>(new HarnessImpl<Vgru_vcd, VerilatedVcdC>());
     return std::unique_ptr<Harness>(new HarnessImpl<Vgru_fst, VerilatedFstC>());
+}
+
+std::unique_ptr<Harness> new_mutant_harness(rust::Str define) {
+    const std::string d(define);
+#define GRU_MUTANT_CASE(DEFINE, MODEL) \
+    if (d == DEFINE) return std::unique_ptr<Harness>(new HarnessImpl<MODEL, VerilatedFstC>());
+    GRU_MUTANT_VARIANTS(GRU_MUTANT_CASE)
+#undef GRU_MUTANT_CASE
+    throw std::invalid_argument("no RTL model variant was built for " + d);
 }
 }  // namespace gru

@@ -7,8 +7,9 @@
 
 namespace gru {
 
-// One Verilated model and its own VerilatedContext. Abstract so that the FST- and the
-// VCD-traced variants (Verilator 5.006 supports one trace format per model) share one API.
+// One Verilated model and its own VerilatedContext. Abstract so that every variant -- FST- and
+// VCD-traced (Verilator 5.006 supports one trace format per model), and the RTL mutants --
+// shares one API.
 class Harness {
 public:
     virtual ~Harness() = default;
@@ -24,5 +25,9 @@ public:
     virtual uint64_t replay(rust::Slice<const PortsIn> inputs) = 0;
 };
 
+// The RTL as designed, FST- or VCD-traced.
 std::unique_ptr<Harness> new_harness(bool vcd);
+// The FST-traced variant built with Verilog define `define` (a GRU_MUTANT_<NAME>); throws
+// std::invalid_argument when the build made no such variant.
+std::unique_ptr<Harness> new_mutant_harness(rust::Str define);
 }  // namespace gru

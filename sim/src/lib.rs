@@ -12,6 +12,7 @@ pub mod gru_hw;
 pub use gru_driver::gru::handles;
 pub mod lockstep;
 pub mod model;
+pub mod mutant;
 pub mod ports;
 pub mod rtl;
 pub mod stimulus;

@@ -1,8 +1,15 @@
 //! The Verilated RTL behind [`CycleModel`]: a C++ harness owns the model and its
 //! `VerilatedContext`, and one FFI call per cycle moves every port.
+//!
+//! One library holds several model variants (build.rs): the RTL as designed with FST or VCD
+//! tracing ([`Rtl::new`]), and one FST-traced variant per RTL mutant ([`Rtl::with_mutant`]).
 
+use crate::mutant::RtlMutant;
 use crate::ports::{CycleModel, PortsIn, PortsOut};
 use std::path::Path;
+
+// BUILT_MUTANT_DEFINES: the GRU_MUTANT_ defines found in rtl/, one model variant each.
+include!(concat!(env!("OUT_DIR"), "/rtl_variants.rs"));
 
 #[cxx::bridge(namespace = "gru")]
 mod ffi {
@@ -12,6 +19,7 @@ mod ffi {
         type PortsOut = crate::ports::PortsOut;
         type Harness;
         fn new_harness(vcd: bool) -> UniquePtr<Harness>;
+        fn new_mutant_harness(define: &str) -> Result<UniquePtr<Harness>>;
         fn cycle(self: Pin<&mut Harness>, inp: &PortsIn, out: &mut PortsOut);
         fn peek_tlb(self: Pin<&mut Harness>, idx: u8, out: &mut PortsOut);
         fn open_trace(self: Pin<&mut Harness>, path: &str) -> Result<()>;
@@ -51,6 +59,22 @@ pub enum RtlError {
         /// What the trace writer said.
         msg: String,
     },
+    /// Mutant variants are built with FST tracing only.
+    #[error("RTL mutant {mutant} is built with FST tracing only; use --waves fst or none")]
+    MutantNeedsFst {
+        /// The mutant asked for.
+        mutant: RtlMutant,
+    },
+    /// The library holds no model for the mutant (build.rs and `RtlMutant` disagree).
+    #[error("no RTL model variant for {mutant} ({define}): {msg}")]
+    NoVariant {
+        /// The mutant asked for.
+        mutant: RtlMutant,
+        /// Its Verilog define.
+        define: &'static str,
+        /// What the harness said.
+        msg: String,
+    },
 }
 
 /// The Verilated `gru_chiplet`. Must stay on the thread that built it (it is `!Send`).
@@ -59,17 +83,46 @@ pub struct Rtl {
     out: PortsOut,
     cycles: u64,
     format: WaveFormat,
+    mutant: Option<RtlMutant>,
 }
 
 impl Rtl {
     /// Build a model able to dump waveforms in `format` (no file is open: full speed).
     pub fn new(format: WaveFormat) -> Self {
-        Rtl { harness: ffi::new_harness(format == WaveFormat::Vcd), out: PortsOut::default(), cycles: 0, format }
+        let harness = ffi::new_harness(format == WaveFormat::Vcd);
+        Rtl { harness, out: PortsOut::default(), cycles: 0, format, mutant: None }
+    }
+
+    /// Build the variant of the RTL with `mutant` switched on (its `GRU_MUTANT_<NAME>` define),
+    /// FST-traced, without rebuilding: build.rs compiles every mutant into the library. Mutant
+    /// variants are compiled at -O1, so they run somewhat slower than [`Rtl::new`]'s.
+    pub fn with_mutant(mutant: RtlMutant) -> Self {
+        Self::variant(WaveFormat::Fst, Some(mutant)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The variant for a command line: `mutant` (if any) with waveforms in `format`. Fails if a
+    /// mutant is asked for with VCD ([`RtlError::MutantNeedsFst`]).
+    pub fn variant(format: WaveFormat, mutant: Option<RtlMutant>) -> Result<Self, RtlError> {
+        let Some(m) = mutant else { return Ok(Self::new(format)) };
+        if format != WaveFormat::Fst {
+            return Err(RtlError::MutantNeedsFst { mutant: m });
+        }
+        let no_variant = |msg: String| RtlError::NoVariant { mutant: m, define: m.define(), msg };
+        if !BUILT_MUTANT_DEFINES.contains(&m.define()) {
+            return Err(no_variant(format!("rtl/ tests no such define (built: {})", BUILT_MUTANT_DEFINES.join(", "))));
+        }
+        let harness = ffi::new_mutant_harness(m.define()).map_err(|e| no_variant(e.what().to_string()))?;
+        Ok(Rtl { harness, out: PortsOut::default(), cycles: 0, format, mutant: Some(m) })
     }
 
     /// The format [`Rtl::open_waves`] writes.
     pub fn wave_format(&self) -> WaveFormat {
         self.format
+    }
+
+    /// The mutant switched on in this model, if any.
+    pub fn mutant(&self) -> Option<RtlMutant> {
+        self.mutant
     }
 
     /// Start dumping every signal to `path` from the next cycle on. Time axis: cycle n's edge is

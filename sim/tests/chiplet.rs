@@ -245,7 +245,7 @@ fn tlb_mod_on_store_to_clean_entry<M: CycleModel>(c: &mut Chiplet<M>) {
     tfh_cmd(c, 0, TfhOpc::WriteRestart, Some(page(V, ASID_A, 0x55)));
     assert_eq!(wait_cmp(c, 0).status, CbStatus::Idle as u8);
     assert_eq!(access(c, 0, V + 8, false, 0).rdata, 0xabcd, "the store reached memory at pfn 0x55");
-    assert_eq!(c.tlb_entry(0).dirty, true);
+    assert!(c.tlb_entry(0).dirty);
     let s = stats(c);
     assert_eq!((s.tlbmod, s.misses, s.dropins), (1, 1, 2));
 }
@@ -419,4 +419,180 @@ fn mmio_error_responses<M: CycleModel>(c: &mut Chiplet<M>) {
     assert!(c.mmio_write(tgh_addr(0), 0xff, start(t.encode())).is_err(), "start on an ACTIVE TGH");
     assert!(c.mmio_read(tgh_addr(23)).is_ok() && c.mmio_read(tfh_addr(127)).is_ok());
     assert_eq!(stats(c).mmio_errors, 11);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RTL mutants (gru_sim::mutant): each directed sequence below returns whether its bug showed.
+// On the mutant's model the bug shows and lockstep with the reference model diverges; on the
+// RTL as designed the same sequence shows no bug and no divergence.
+
+macro_rules! mutant_shows {
+    ($($name:ident: $mutant:ident => $seq:ident),* $(,)?) => {$(
+        mod $name {
+            use gru_sim::{lockstep::Lockstep, model::RefModel, mutant::RtlMutant, rtl::{Rtl, WaveFormat}};
+            #[test]
+            fn mutant() {
+                let rtl = Rtl::with_mutant(RtlMutant::$mutant);
+                assert_eq!(rtl.mutant(), Some(RtlMutant::$mutant));
+                let mut c = super::chip(Lockstep::new(rtl, RefModel::new(Default::default())));
+                assert!(super::$seq(&mut c), "{}: the bug did not show", RtlMutant::$mutant);
+                let d = c.model_mut().divergence().unwrap_or_else(|| panic!("{}: lockstep saw no divergence", RtlMutant::$mutant));
+                eprintln!("{}: {d}", RtlMutant::$mutant);
+            }
+            #[test]
+            fn designed() {
+                let mut c = super::chip(Lockstep::new(Rtl::new(WaveFormat::Fst), RefModel::new(Default::default())));
+                assert!(!super::$seq(&mut c), "the RTL as designed shows the bug of {}", RtlMutant::$mutant);
+                if let Some(d) = c.model_mut().divergence() {
+                    panic!("{d}");
+                }
+            }
+        }
+    )*};
+}
+
+mutant_shows!(
+    mutant_no_race_guard: NoRaceGuard => stale_dropin_installs,
+    mutant_purge_skip_last_lane: PurgeSkipLastLane => purge_leaves_an_entry,
+    mutant_no_tlb_mod: NoTlbMod => store_through_clean_entry,
+    mutant_purge_ignores_pagesize: PurgeIgnoresPagesize => large_page_survives_inner_purge,
+    mutant_asid_alias: AsidAlias => reused_context_hits_other_address_space,
+    mutant_tfm_no_clear: TfmNoClear => fault_map_read_does_not_clear,
+    mutant_tgh_stuck: TghStuck => tgh_stays_active,
+);
+
+fn tgh_line(i: Inval) -> [u64; 8] {
+    Tgh {
+        opc: TghOpc::Invalidate as u8,
+        vaddr: i.vaddr,
+        asid: i.asid,
+        pagesize: i.ps,
+        global: i.global,
+        vaddrmask: (1 << 39) - 1,
+        n: i.n,
+        ctxbitmap: i.bitmap,
+        ..Default::default()
+    }
+    .encode()
+}
+
+/// Poll TGH `g` until it leaves ACTIVE; false if it is still ACTIVE after `cycles`.
+fn tgh_done<M: CycleModel>(c: &mut Chiplet<M>, g: usize, cycles: u64) -> bool {
+    let end = c.cycle() + cycles;
+    while c.cycle() < end {
+        if Tgh::decode(&c.mmio_read(tgh_addr(g)).unwrap()).status != HandleStatus::Active as u8 {
+            return true;
+        }
+    }
+    false
+}
+
+/// NO_RACE_GUARD: an invalidate covering the context starts between the miss and its dropin.
+fn stale_dropin_installs<M: CycleModel>(c: &mut Chiplet<M>) -> bool {
+    setup_ctx(c, 0, ASID_A, true, ALL_SIZES);
+    fmm_fault(c, 0, V);
+    c.mmio_write(tgh_addr(4), 0xff, start(tgh_line(inval(V, ASID_A, 0b01)))).unwrap();
+    assert!(tfh(c, 0).stale);
+    assert!(tgh_done(c, 4, 1000));
+    tfh_cmd(c, 0, TfhOpc::WriteRestart, Some(page(V, ASID_A, 0x77)));
+    !valid_entries(c).is_empty()
+}
+
+/// PURGE_SKIP_LAST_LANE: entries 0..=7 (one purge group) and a purge of all of them.
+fn purge_leaves_an_entry<M: CycleModel>(c: &mut Chiplet<M>) -> bool {
+    setup_ctx(c, 0, ASID_A, false, ALL_SIZES);
+    for k in 0..8u64 {
+        fill(c, 0, page(V + (k << 12), ASID_A, 0x100 + k));
+    }
+    assert_eq!(valid_entries(c).len(), 8);
+    invalidate(c, 0, Inval { n: 7, ..inval(V, ASID_A, 1) });
+    !valid_entries(c).is_empty()
+}
+
+/// NO_TLB_MOD: a store through an entry dropped in clean (read-only).
+fn store_through_clean_entry<M: CycleModel>(c: &mut Chiplet<M>) -> bool {
+    setup_ctx(c, 0, ASID_A, false, ALL_SIZES);
+    fill(c, 0, Fill { dirty: false, ..page(V, ASID_A, 0x55) });
+    let st = access(c, 0, V + 8, true, 0xabcd);
+    st.status == CbStatus::Idle as u8
+}
+
+/// PURGE_IGNORES_PAGESIZE: a 2M entry and a 4K purge of its second page.
+fn large_page_survives_inner_purge<M: CycleModel>(c: &mut Chiplet<M>) -> bool {
+    setup_ctx(c, 0, ASID_A, false, ALL_SIZES);
+    fill(c, 0, Fill { ps: 5, ..page(V, ASID_A, 0x4000) });
+    invalidate(c, 1, inval(V + 4096, ASID_A, 1));
+    !valid_entries(c).is_empty()
+}
+
+/// ASID_ALIAS: context 0 of address space 16 leaves an entry, is unloaded, and is reloaded for
+/// address space 24 (the driver's first two ASID bases).
+fn reused_context_hits_other_address_space<M: CycleModel>(c: &mut Chiplet<M>) -> bool {
+    setup_ctx(c, 0, 16, false, ALL_SIZES);
+    fill(c, 0, page(V, 16, 0x100));
+    let mut cch = Cch::decode(&c.mmio_read(cch_addr(0)).unwrap());
+    for op in [CchOpc::InterruptSync, CchOpc::Deallocate] {
+        cch.opc = op as u8;
+        let done = Cch::decode(&c.start_and_wait(cch_addr(0), cch.encode()).unwrap());
+        assert_eq!(done.status, HandleStatus::Idle as u8, "{op:?}");
+    }
+    setup_ctx(c, 0, 24, false, ALL_SIZES);
+    access(c, 0, V, false, 0).status == CbStatus::Idle as u8
+}
+
+/// TFM_NO_CLEAR: a fault-map read, then a second one.
+fn fault_map_read_does_not_clear<M: CycleModel>(c: &mut Chiplet<M>) -> bool {
+    setup_ctx(c, 2, ASID_A, true, ALL_SIZES);
+    c.issue_cb(CbRequest { cbr: 17, vaddr: V, write: false, wdata: 0 });
+    assert!(c.step_until(200, |c| c.irq() != 0));
+    assert_eq!(Tfm::decode(&c.mmio_read(tfm_addr(2)).unwrap()).fault, 1 << 17);
+    let again = Tfm::decode(&c.mmio_read(tfm_addr(2)).unwrap()).fault;
+    again != 0 || c.irq() != 0
+}
+
+/// TGH_STUCK: an invalidate, and 1000 cycles to finish its 16-cycle purge.
+fn tgh_stays_active<M: CycleModel>(c: &mut Chiplet<M>) -> bool {
+    setup_ctx(c, 0, ASID_A, false, ALL_SIZES);
+    fill(c, 0, page(V, ASID_A, 1));
+    c.mmio_write(tgh_addr(0), 0xff, start(tgh_line(inval(V, ASID_A, 1)))).unwrap();
+    c.step_n(100);
+    assert!(valid_entries(c).is_empty(), "the purge itself is done");
+    !tgh_done(c, 0, 1000)
+}
+
+/// TGH_STUCK is the "handle never completes" bad input: the wait reports the stuck handle with
+/// its line instead of hanging.
+#[test]
+fn tgh_stuck_is_reported_with_its_dump() {
+    use gru_sim::chiplet::ChipletError;
+    use gru_sim::{mutant::RtlMutant, rtl::Rtl};
+    let mut c = chip(Rtl::with_mutant(RtlMutant::TghStuck));
+    c.timeout = 2000;
+    setup_ctx(&mut c, 0, ASID_A, false, ALL_SIZES);
+    match c.start_and_wait(tgh_addr(5), tgh_line(inval(V, ASID_A, 1))) {
+        Err(ChipletError::HandleStuck { addr, cycles, dump }) => {
+            assert_eq!(addr, tgh_addr(5));
+            assert!(cycles > 2000);
+            let t = Tgh::decode(&dump);
+            assert_eq!((t.status, t.vaddr, t.ctxbitmap), (HandleStatus::Active as u8, V, 1));
+        }
+        other => panic!("expected HandleStuck, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_mutant_has_a_model_and_only_fst() {
+    use gru_sim::rtl::{Rtl, RtlError, WaveFormat};
+    use gru_sim::mutant::RtlMutant;
+    for m in RtlMutant::ALL {
+        let mut c = chip(Rtl::variant(WaveFormat::Fst, Some(m)).unwrap());
+        assert_eq!(c.model_mut().mutant(), Some(m));
+        assert!(c.mmio_read(STAT_ADDR).is_ok(), "{m}");
+        match Rtl::variant(WaveFormat::Vcd, Some(m)) {
+            Err(e @ RtlError::MutantNeedsFst { .. }) => assert!(e.to_string().contains(m.name())),
+            Err(e) => panic!("{m}: {e}"),
+            Ok(_) => panic!("{m}: a VCD mutant model"),
+        }
+    }
+    assert_eq!(Rtl::variant(WaveFormat::Vcd, None).unwrap().mutant(), None);
 }

@@ -3,12 +3,13 @@
 
 use gru_sim::chiplet::{CbRequest, Chiplet, FlatMemory};
 use gru_sim::handles::*;
+use gru_sim::mutant::RtlMutant;
 use gru_sim::rtl::{Rtl, WaveFormat};
 use wellen::simple::Waveform;
 
 /// The bit string of `TOP.<name>` at `time` (the last change at or before it).
 fn value_at(w: &mut Waveform, name: &str, time: u64) -> String {
-    let var = w.hierarchy().lookup_var(&["TOP"], &name).unwrap_or_else(|| panic!("no TOP.{name} in the dump"));
+    let var = w.hierarchy().lookup_var(&["TOP"], name).unwrap_or_else(|| panic!("no TOP.{name} in the dump"));
     let sig = w.hierarchy()[var].signal_ref();
     w.load_signals(&[sig]);
     let idx = w.time_table().iter().rposition(|&t| t <= time).expect("time inside the dump");
@@ -17,9 +18,11 @@ fn value_at(w: &mut Waveform, name: &str, time: u64) -> String {
     s.get_value_at(&off, 0).to_bit_string().unwrap()
 }
 
-fn dump_and_read(format: WaveFormat) {
-    let path = std::env::temp_dir().join(format!("gru-waves-test-{}.{}", std::process::id(), format.extension()));
-    let mut c = Chiplet::new(Rtl::new(format), Box::new(FlatMemory::default()));
+fn dump_and_read(rtl: Rtl) {
+    let tag = rtl.mutant().map_or("designed", |m| m.name());
+    let ext = rtl.wave_format().extension();
+    let path = std::env::temp_dir().join(format!("gru-waves-test-{}-{tag}.{ext}", std::process::id()));
+    let mut c = Chiplet::new(rtl, Box::new(FlatMemory::default()));
     c.model_mut().open_waves(&path).unwrap();
     let mut cch = Cch { tfm_fault_bit_enable: true, tlb_int_enable: true, tlb_int_select: 3, ..Default::default() };
     cch.sizeavail = [1; 8];
@@ -49,10 +52,16 @@ fn dump_and_read(format: WaveFormat) {
 
 #[test]
 fn fst_dump_reads_back() {
-    dump_and_read(WaveFormat::Fst);
+    dump_and_read(Rtl::new(WaveFormat::Fst));
 }
 
 #[test]
 fn vcd_dump_reads_back() {
-    dump_and_read(WaveFormat::Vcd);
+    dump_and_read(Rtl::new(WaveFormat::Vcd));
+}
+
+/// A mutant's model is FST-traced too, so its failure can be looked at.
+#[test]
+fn mutant_fst_dump_reads_back() {
+    dump_and_read(Rtl::with_mutant(RtlMutant::NoRaceGuard));
 }
