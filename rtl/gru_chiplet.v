@@ -8,7 +8,7 @@
 // RTL mutants (README "RTL mutants", MICROARCH §10): each define `GRU_MUTANT_<NAME>` switches on
 // one known bug class. sim/build.rs builds a model variant for every such define it finds in
 // rtl/ and scripts/lint-rtl.sh lints each. NO_RACE_GUARD (gru_tfh), PURGE_SKIP_LAST_LANE and
-// PURGE_IGNORES_PAGESIZE (gru_purge), NO_TLB_MOD (gru_cb_engine), ASID_ALIAS (gru_tlb),
+// PURGE_N_IS_COUNT (gru_purge), NO_TLB_MOD (gru_cb_engine), ASID_ALIAS (gru_tlb),
 // TFM_NO_CLEAR (gru_tfm); TGH_STUCK (gru_purge) is fault injection, not a catalogue bug.
 module gru_chiplet #(
     parameter NUM_CTX     = 16,

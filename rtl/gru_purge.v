@@ -219,8 +219,14 @@ module gru_purge #(
     // Purge range [s, e) in page-key units: s = key(V) aligned to the TGH page, e = s + (N+1) pages.
     wire [RANGE_W-1:0] pr_s = {2'b00, head_vkey & head_mask}
                               & ~(({{(RANGE_W-1){1'b0}}, 1'b1} << head_shift) - 1'b1);
+`ifdef GRU_MUTANT_PURGE_N_IS_COUNT
+    // Mutant (field semantics): N is read as a page count, not pages minus one, so every range
+    // purge misses its last page (a one-page purge purges nothing).
+    wire [RANGE_W-1:0] pr_e = pr_s + ({{(RANGE_W-TGH_N_W){1'b0}}, head_n} << head_shift);
+`else
     wire [RANGE_W-1:0] pr_e = pr_s + ({{(RANGE_W-TGH_N_W-1){1'b0}}, {1'b0, head_n} + 1'b1}
                                       << head_shift);
+`endif
 
     // The group of PURGE_LANES entries at purge_idx_q (a multiple of PURGE_LANES).
     reg [PURGE_LANES-1:0]            lane_exists, lane_valid;
@@ -286,13 +292,7 @@ module gru_purge #(
                 // Entry range [es, ee) in page-key units, each entry its own page size.
                 lane_es    = {2'b00, lane_vkey[pl*KEY_W +: KEY_W] & head_mask}
                              & ~(({{(RANGE_W-1){1'b0}}, 1'b1} << lane_shift) - 1'b1);
-`ifdef GRU_MUTANT_PURGE_IGNORES_PAGESIZE
-                // Mutant (page size ignored): every entry is compared as the 4K page at its
-                // base, so a large page whose base lies before the purge range survives.
-                lane_ee    = lane_es + {{(RANGE_W-1){1'b0}}, 1'b1};
-`else
                 lane_ee    = lane_es + ({{(RANGE_W-1){1'b0}}, 1'b1} << lane_shift);
-`endif
                 lane_overlap = lane_es < pr_e && pr_s < lane_ee;
                 lane_match[pl] = LANE_EN[pl] && lane_exists[pl] && lane_valid[pl]
                     && head_bitmap[lane_ctx[pl*TLB_CTX_W +: TLB_CTX_W]]

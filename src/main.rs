@@ -59,8 +59,9 @@ enum Cmd {
     /// List the workloads `run` knows and the mutants `--mutant` plants.
     List,
     /// Plant each mutant of the catalogue in turn: every golden scenario, then the default
-    /// workload with seeds 1..=N, on the model hardware, until a check fails. Ends with
-    /// `mutants: <K> of <M> caught`; exit status 1 if a mutant escaped.
+    /// workload with seeds 1..=N, until a check fails (driver mutants on the model hardware,
+    /// RTL mutants on their RTL variant). Ends with `mutants: <K> of <M> caught`; exit status 1
+    /// if a mutant escaped.
     Mutants {
         /// Seeds of the default workload tried after the scenarios.
         #[arg(long, default_value_t = 10)]
@@ -218,6 +219,9 @@ fn run(cmd: Cmd) -> Result<bool, String> {
             for m in mutants::catalogue() {
                 println!("{:<26} mutant: {}", m.name(), m.description());
             }
+            for m in mutants::fault_injections() {
+                println!("{:<26} {}", m.name(), m.description());
+            }
             Ok(true)
         }
         Cmd::Mutants { seeds } => mutants::run_all(seeds, mutant_run_args).map_err(|e| e.to_string()),
@@ -231,11 +235,12 @@ fn run(cmd: Cmd) -> Result<bool, String> {
     }
 }
 
-/// The arguments `run` would get for `workload` with `seed` and `mutant` on the model hardware
-/// (the defaults otherwise), so that the replay command printed is the one `run` prints.
+/// The arguments `run` would get for `workload` with `seed` and `mutant` on the mutant's
+/// hardware (the defaults otherwise), so that the replay command printed is the one `run` prints.
 fn mutant_run_args(mutant: MutantKind, workload: &str, seed: u64) -> RunArgs {
     let seed = seed.to_string();
-    let line = ["gru-cosim", "run", "--seed", &seed, "--hw", "model", "--waves", "none", "--mutant", mutant.name(), "--", workload];
+    let hw = format!("{:?}", mutant.hw()).to_lowercase();
+    let line = ["gru-cosim", "run", "--seed", &seed, "--hw", &hw, "--waves", "none", "--mutant", mutant.name(), "--", workload];
     match Cli::try_parse_from(line).map(|c| c.cmd) {
         Ok(Cmd::Run(r)) => r.args(),
         // Every option above is valid (the mutant comes from the catalogue) and `--` makes any

@@ -4,9 +4,10 @@
 //! miss that bug class.
 
 use gru_driver::gru::Mutant;
+use gru_sim::mutant::RtlMutant;
 
 use crate::run_cmd::{self, scenario_names, RunArgs, RunError};
-use crate::system::Failure;
+use crate::system::{Failure, HwKind};
 
 /// One entry of the catalogue: what the mutant plants and where.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,6 +15,9 @@ pub enum MutantKind {
     /// A driver bug, switched at run time ([`gru_driver::gru::GruConfig::mutant`]); works on
     /// every `--hw`.
     Driver(Mutant),
+    /// An RTL bug, a model variant built with its Verilog define ([`RtlMutant::define`]); needs
+    /// `--hw rtl` or `--hw lockstep`.
+    Rtl(RtlMutant),
 }
 
 impl MutantKind {
@@ -21,6 +25,7 @@ impl MutantKind {
     pub fn name(self) -> &'static str {
         match self {
             MutantKind::Driver(m) => m.name(),
+            MutantKind::Rtl(m) => m.name(),
         }
     }
 
@@ -28,6 +33,7 @@ impl MutantKind {
     pub fn description(self) -> &'static str {
         match self {
             MutantKind::Driver(m) => m.description(),
+            MutantKind::Rtl(m) => m.description(),
         }
     }
 
@@ -35,26 +41,51 @@ impl MutantKind {
     pub fn driver(self) -> Option<Mutant> {
         match self {
             MutantKind::Driver(m) => Some(m),
+            MutantKind::Rtl(_) => None,
+        }
+    }
+
+    /// The RTL model variant to build, if this is one.
+    pub fn rtl(self) -> Option<RtlMutant> {
+        match self {
+            MutantKind::Rtl(m) => Some(m),
+            MutantKind::Driver(_) => None,
+        }
+    }
+
+    /// The hardware `gru-cosim mutants` hunts it on: the model for driver bugs (fastest), the
+    /// RTL for RTL bugs.
+    pub fn hw(self) -> HwKind {
+        match self {
+            MutantKind::Driver(_) => HwKind::Model,
+            MutantKind::Rtl(_) => HwKind::Rtl,
         }
     }
 }
 
-/// Every mutant, in catalogue order.
+/// Every mutant, in catalogue order: the driver's, then the RTL's.
 pub fn catalogue() -> Vec<MutantKind> {
-    Mutant::ALL.iter().copied().map(MutantKind::Driver).collect()
+    let driver = Mutant::ALL.iter().copied().map(MutantKind::Driver);
+    driver.chain(RtlMutant::catalogue().map(MutantKind::Rtl)).collect()
+}
+
+/// What `--mutant` also accepts besides the catalogue: fault injection for the bad-input tests
+/// (a broken chiplet rather than a bug the checks hunt).
+pub fn fault_injections() -> Vec<MutantKind> {
+    RtlMutant::ALL.into_iter().filter(|m| m.is_fault_injection()).map(MutantKind::Rtl).collect()
 }
 
 /// A name that is in no catalogue entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown mutant {name:?}; valid: {}", catalogue().iter().map(|m| m.name()).collect::<Vec<_>>().join(", "))]
+#[error("unknown mutant {name:?}; valid: {}", catalogue().iter().chain(&fault_injections()).map(|m| m.name()).collect::<Vec<_>>().join(", "))]
 pub struct UnknownMutant {
     /// The name given.
     pub name: String,
 }
 
-/// The catalogue entry called `name`.
+/// The catalogue entry or fault injection called `name`.
 pub fn find(name: &str) -> Result<MutantKind, UnknownMutant> {
-    catalogue().into_iter().find(|m| m.name() == name).ok_or_else(|| UnknownMutant { name: name.to_owned() })
+    catalogue().into_iter().chain(fault_injections()).find(|m| m.name() == name).ok_or_else(|| UnknownMutant { name: name.to_owned() })
 }
 
 /// What made a mutant fail a check.
@@ -79,7 +110,7 @@ pub struct Catch {
 
 /// Plant `mutant` in every golden scenario, then in the default workload with seeds
 /// `1..=seeds`, until a check fails. `args(workload, seed)` makes the arguments of one run,
-/// with the mutant and the model hardware. A snapshot difference does not count: only a check.
+/// with the mutant and its hardware ([`MutantKind::hw`]). A snapshot difference does not count: only a check.
 pub fn hunt(seeds: u64, args: impl Fn(&str, u64) -> RunArgs) -> Result<Option<Catch>, RunError> {
     let runs = scenario_names().into_iter().map(|s| (Catcher::Scenario(s.clone()), args(&s, 1)));
     let runs = runs.chain((1..=seeds).map(|n| (Catcher::Seed(n), args("default", n))));

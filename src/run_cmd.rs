@@ -63,6 +63,9 @@ pub enum RunError {
     /// The scenario file is malformed.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// An RTL mutant asked for on the reference model, which has none.
+    #[error("{0} is an RTL mutant: run it with --hw rtl or --hw lockstep")]
+    MutantNeedsRtl(&'static str),
     /// Building the system failed (e.g. the waveform file).
     #[error("{0}")]
     Setup(String),
@@ -171,10 +174,19 @@ pub fn execute(args: &RunArgs, verbose: bool) -> Result<Outcome, RunError> {
     };
     cfg.gru.mutant = args.mutant.and_then(MutantKind::driver);
     let fmt = args.waves.unwrap_or_default();
+    let rtl_mutant = args.mutant.and_then(MutantKind::rtl);
+    if let Some(m) = rtl_mutant {
+        if args.hw == HwKind::Model {
+            return Err(RunError::MutantNeedsRtl(m.name()));
+        }
+        // Fail here, with the reason, rather than in every chiplet's constructor below.
+        Rtl::variant(fmt, rtl_mutant).map_err(|e| RunError::Setup(e.to_string()))?;
+    }
+    let rtl = move || Rtl::variant(fmt, rtl_mutant).unwrap_or_else(|e| unreachable!("checked above: {e}"));
     match args.hw {
-        HwKind::Rtl => go(args, cfg, &wl, waves, verbose, move || Rtl::new(fmt)),
+        HwKind::Rtl => go(args, cfg, &wl, waves, verbose, rtl),
         HwKind::Model => go(args, cfg, &wl, None, verbose, || RefModel::new(Default::default())),
-        HwKind::Lockstep => go(args, cfg, &wl, waves, verbose, move || Lockstep::new(Rtl::new(fmt), RefModel::new(Default::default()))),
+        HwKind::Lockstep => go(args, cfg, &wl, waves, verbose, move || Lockstep::new(rtl(), RefModel::new(Default::default()))),
     }
 }
 

@@ -214,6 +214,9 @@ impl Scenario {
         Self::parse(&p, &text)
     }
 
+    /// Longest `sleep` step: half the watchdog's [`HANG_CYCLES`](crate::system::HANG_CYCLES).
+    pub const MAX_SLEEP: u64 = crate::system::HANG_CYCLES / 2;
+
     /// Parse and validate scenario text; `path` names it in errors.
     pub fn parse(path: &str, text: &str) -> Result<Self, ScenarioError> {
         let s: Scenario = toml::from_str(text).map_err(|err| ScenarioError::Parse { path: path.into(), err: Box::new(err) })?;
@@ -240,6 +243,14 @@ impl Scenario {
             }
             if let Some(c) = t.chiplet.filter(|&c| c >= s.chiplets) {
                 return Err(invalid(format!("thread {:?}: chiplet {c} but the scenario has {}", t.name, s.chiplets)));
+            }
+            // A longer sleep would look like a hang to the run's watchdog.
+            let too_long = t.steps.iter().find_map(|st| match st {
+                Step::Sleep { cycles } if *cycles > Self::MAX_SLEEP => Some(*cycles),
+                _ => None,
+            });
+            if let Some(cycles) = too_long {
+                return Err(invalid(format!("thread {:?}: sleep of {cycles} cycles; at most {}", t.name, Self::MAX_SLEEP)));
             }
         }
         Ok(s)

@@ -32,6 +32,11 @@ use crate::trace::SysEvent;
 /// Cycles simulated between two looks at the checkers.
 const SLICE: u64 = 2_000;
 
+/// The watchdog: a run with live tasks whose kernel trace and hardware events stand still this
+/// long has hung (an interrupt storm, a lost wakeup, a handle that never completes). Five times
+/// the driver's handle timeout, so that the driver reports a stuck handle first.
+pub const HANG_CYCLES: u64 = 1_000_000;
+
 /// A cycle model the system can run, with what the checkers and waveforms need of it.
 pub trait SystemModel: CycleModel + 'static {
     /// Whether this model compares two (the lockstep check applies).
@@ -147,6 +152,8 @@ pub enum Check {
     Contract,
     /// The driver and the primary MMU report no error and keep their invariants.
     Kernel,
+    /// Tasks are live but nothing happened for [`HANG_CYCLES`] (the watchdog).
+    Hang,
 }
 
 impl fmt::Display for Check {
@@ -157,6 +164,7 @@ impl fmt::Display for Check {
             Check::FrameLife => "frame life",
             Check::Contract => "shootdown contract",
             Check::Kernel => "kernel/driver",
+            Check::Hang => "hang",
         })
     }
 }
@@ -554,6 +562,21 @@ impl<M: SystemModel> System<M> {
         let limit = self.kernel.now().saturating_add(max_cycles);
         let mut hw = self.hw.clone();
         let mut kernel_error = None;
+        // Progress: kernel trace records (scheduling, operations, notifiers, page events) and
+        // hardware events (CB completions, memory accesses, dropins, purges). An interrupt
+        // handler spinning on MMIO reads makes neither.
+        let progress = || self.kernel.trace().len() + self.checker.events.borrow().len();
+        let (mut seen, mut since) = (progress(), self.kernel.now());
+        // Driver errors fail the run when they happen: a driver that lost a handle may go on
+        // retrying forever.
+        let mut errors_seen = 0;
+        let mut driver_errors = |now| {
+            let errors = self.gru.errors();
+            for e in &errors[errors_seen..] {
+                self.checker.verdict(now, Check::Kernel, Some(format!("driver error: {e}")));
+            }
+            errors_seen = errors.len();
+        };
         while self.kernel.live_tasks() > 0 {
             if self.kernel.now() >= limit {
                 kernel_error = Some(format!("timeout at cycle {}: tasks still alive", self.kernel.now()));
@@ -562,16 +585,24 @@ impl<M: SystemModel> System<M> {
             self.kernel.run_until((self.kernel.now() + SLICE).min(limit), &mut hw);
             self.check_lockstep();
             self.maybe_close_waves();
+            let now = self.kernel.now();
+            driver_errors(now);
+            if progress() != seen {
+                (seen, since) = (progress(), now);
+            } else if now - since >= HANG_CYCLES {
+                self.checker.verdict(now, Check::Hang, Some(self.hang_report(since)));
+            }
             if !self.checker.failures.borrow().is_empty() {
                 break;
             }
         }
+        if self.kernel.live_tasks() == 0 {
+            self.checker.verdict(self.kernel.now(), Check::Hang, None);
+        }
         self.close_waves();
         self.check_lockstep();
         let now = self.kernel.now();
-        for e in self.gru.errors() {
-            self.checker.verdict(now, Check::Kernel, Some(format!("driver error: {e}")));
-        }
+        driver_errors(now);
         // A run stopped early by a failure leaves operations half done: their invariants are
         // not meant to hold yet.
         let invariants = if self.kernel.live_tasks() == 0 { self.mmu.check_invariants() } else { Vec::new() };
@@ -583,6 +614,22 @@ impl<M: SystemModel> System<M> {
         }
         self.checker.verdict(now, Check::Kernel, None);
         RunReport { cycles: now, live_tasks: self.kernel.live_tasks(), kernel_error }
+    }
+
+    /// What a hung run looks like: since when, where each task is, which interrupt lines are
+    /// high.
+    fn hang_report(&self, since: u64) -> String {
+        let lines: Vec<String> = (0..self.cfg.chiplets)
+            .filter_map(|c| Some(self.hw.irq_lines(c)).filter(|&l| l != 0).map(|l| format!("chiplet {c} TFM lines {l:#06x}")))
+            .collect();
+        let irq = if lines.is_empty() { "no interrupt line high".to_owned() } else { format!("interrupt lines high: {}", lines.join(", ")) };
+        format!(
+            "no progress for {} cycles (nothing scheduled, no CB completed, no memory access since cycle {since}); {}; {irq}; driver stats: intr {}, intr_spurious {}",
+            self.kernel.now() - since,
+            self.kernel.task_report(),
+            self.stat("intr"),
+            self.stat("intr_spurious"),
+        )
     }
 
     fn check_lockstep(&self) {

@@ -1,8 +1,10 @@
 //! Hostile input gets a clear error or a checker verdict; nothing panics or hangs.
 
 use gru_cosim::run_cmd::{execute, RunArgs};
-use gru_cosim::system::{HwKind, System, SystemConfig};
+use gru_cosim::system::{Check, HwKind, System, SystemConfig};
+use gru_cosim::workload::{self, WorkloadConfig};
 use gru_driver::gru::hw::{GruHardware, MmioRequest};
+use gru_driver::gru::irq_line;
 use gru_sim::model::RefModel;
 use rand::{Rng, SeedableRng};
 
@@ -43,6 +45,13 @@ fn huge_counts_are_refused_or_fail_cleanly() {
         Err(e) => assert!(e.contains("pages") || e.contains("memory"), "{e}"),
         Ok(failures) => assert!(failures.iter().all(|f| !f.contains("panic")), "{failures:?}"),
     }
+}
+
+#[test]
+fn a_sleep_longer_than_the_watchdog_is_refused() {
+    let text = format!("{HEAD}[[thread]]\nname = \"t\"\nprocess = \"a\"\nsteps = [{{ op = \"sleep\", cycles = 18446744073709551615 }}]\n");
+    let e = run_scenario("long_sleep", &text).unwrap_err();
+    assert!(e.contains("\"t\"") && e.contains("sleep of 18446744073709551615 cycles; at most 500000"), "{e}");
 }
 
 #[test]
@@ -96,4 +105,58 @@ fn rogue_mmio_gets_err_responses_and_the_chiplet_still_works() {
     assert_eq!(n, 300, "every rogue access answered");
     assert!(err > 0, "some rogue accesses must be refused");
     assert!(report.kernel_error.is_none(), "{:?}", report.kernel_error);
+}
+
+#[test]
+fn spurious_interrupts_are_counted_and_change_nothing() {
+    // A rogue device raises every GRU interrupt line of both chiplets at random, with no fault
+    // map bit behind it, while the random workload runs: every check still passes, the run
+    // ends, and the handler's reads of empty fault maps show in the `intr` statistic.
+    let cfg = SystemConfig { chiplets: 2, seed: 5, ..SystemConfig::default() };
+    let sys = System::new(cfg, || RefModel::new(Default::default())).unwrap();
+    workload::spawn(&sys, &WorkloadConfig { accesses: 2_000, ..WorkloadConfig::default() });
+    let kernel = sys.kernel.clone();
+    let raised = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let r = raised.clone();
+    sys.spawn("spurious", move |ctx| async move {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..400 {
+            ctx.sleep(rng.gen_range(1..200)).await;
+            kernel.raise_irq(irq_line(rng.gen_range(0..2), rng.gen_range(0..16)));
+            r.set(r.get() + 1);
+        }
+    });
+    let report = sys.run(50_000_000);
+    assert_eq!(report.live_tasks, 0, "the run ends");
+    assert_eq!(raised.get(), 400);
+    assert!(sys.checker.failures().is_empty(), "{:?}", sys.checker.failures());
+    let real_faults = sys.stat("intr_tfh");
+    assert!(sys.stat("intr") >= 400, "intr {} (real fault bits {real_faults})", sys.stat("intr"));
+}
+
+/// The default workload (short) on the RTL with a fault-injection or mutant variant.
+fn rtl_run(mutant: &str, workload: &str) -> Vec<gru_cosim::system::Failure> {
+    let mutant = Some(gru_cosim::mutants::find(mutant).unwrap());
+    let args = RunArgs { workload: workload.into(), hw: HwKind::Rtl, accesses: 2_000, mutant, ..RunArgs::default() };
+    execute(&args, false).expect("runs").failures
+}
+
+#[test]
+fn a_tgh_that_never_completes_is_a_driver_error_naming_the_handle() {
+    // GRU_MUTANT_TGH_STUCK: the TGH purges but stays ACTIVE. The driver's wait times out and
+    // the run fails at once with the handle and its line, instead of retrying forever.
+    let failures = rtl_run("rtl_tgh_stuck", "munmap");
+    let f = failures.first().expect("a verdict");
+    assert_eq!(f.check, Check::Kernel, "{f:?}");
+    assert!(f.detail.contains("TGH") && f.detail.contains("still ACTIVE"), "{}", f.detail);
+}
+
+#[test]
+fn an_interrupt_that_never_drops_is_a_hang_verdict() {
+    // GRU_MUTANT_TFM_NO_CLEAR: the fault map never clears, the interrupt line stays high and
+    // the handler spins; the watchdog stops the run and says where every task is.
+    let failures = rtl_run("rtl_tfm_no_clear", "cow_fault");
+    let f = failures.first().expect("a verdict");
+    assert_eq!(f.check, Check::Hang, "{f:?}");
+    assert!(f.detail.contains("irq") && f.detail.contains("TFM lines"), "{}", f.detail);
 }

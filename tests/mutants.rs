@@ -1,53 +1,61 @@
-//! The mutant catalogue: each driver mutant fails a check in the run that catches it (a golden
+//! The mutant catalogue: each mutant fails a check in the run that catches it (a golden
 //! scenario, or a seed of the default workload), and the same run without the mutant passes.
-//! All on the reference model, so the whole file takes seconds.
+//! Driver mutants run on the reference model, RTL mutants on their RTL variant; the whole file
+//! takes seconds. This is the short form of `gru-cosim mutants` in `make test`.
 
 use gru_cosim::mutants::{self, Catcher, MutantKind};
 use gru_cosim::run_cmd::{self, RunArgs};
 use gru_cosim::system::HwKind;
 use gru_driver::gru::Mutant;
+use gru_sim::mutant::RtlMutant;
 
-/// The run that catches each driver mutant: a scenario name, or "default" with a seed.
-const CATCHERS: &[(Mutant, &str, u64)] = &[
-    (Mutant::FlushInRangeEnd, "default", 1),
-    (Mutant::NoRangeActiveCheck, "default", 1),
-    (Mutant::RangeActiveBool, "default", 1),
-    (Mutant::RangeEndOffByOne, "multi_chiplet_shootdown", 1),
-    (Mutant::CtxbitmapMissingCtx, "multi_context_shootdown", 1),
-    (Mutant::FirstPageOnly, "multi_chiplet_shootdown", 1),
-    (Mutant::NoFullPurgeAbove1024, "munmap_over_1024", 1),
-    (Mutant::ZeroAsidSkipKeepsAsid, "zero_asid_reload", 1),
-    (Mutant::AsidReuseNoPurge, "asid_reuse", 1),
-    (Mutant::DirtyOnReadDropin, "fork", 1),
-    (Mutant::InvalidatePageIgnored, "swap_out_classic", 1),
-    (Mutant::NoFlushOnRelease, "exit_then_cb", 1),
+/// The run that catches each mutant: a scenario name, or "default" with a seed.
+const CATCHERS: &[(MutantKind, &str, u64)] = &[
+    (MutantKind::Driver(Mutant::FlushInRangeEnd), "default", 1),
+    (MutantKind::Driver(Mutant::NoRangeActiveCheck), "default", 1),
+    (MutantKind::Driver(Mutant::RangeActiveBool), "default", 1),
+    (MutantKind::Driver(Mutant::RangeEndOffByOne), "multi_chiplet_shootdown", 1),
+    (MutantKind::Driver(Mutant::CtxbitmapMissingCtx), "multi_context_shootdown", 1),
+    (MutantKind::Driver(Mutant::FirstPageOnly), "multi_chiplet_shootdown", 1),
+    (MutantKind::Driver(Mutant::NoFullPurgeAbove1024), "munmap_over_1024", 1),
+    (MutantKind::Driver(Mutant::ZeroAsidSkipKeepsAsid), "zero_asid_reload", 1),
+    (MutantKind::Driver(Mutant::AsidReuseNoPurge), "asid_reuse", 1),
+    (MutantKind::Driver(Mutant::DirtyOnReadDropin), "fork", 1),
+    (MutantKind::Driver(Mutant::InvalidatePageIgnored), "swap_out_classic", 1),
+    (MutantKind::Driver(Mutant::NoFlushOnRelease), "exit_then_cb", 1),
+    (MutantKind::Rtl(RtlMutant::NoRaceGuard), "default", 1),
+    (MutantKind::Rtl(RtlMutant::PurgeSkipLastLane), "default", 1),
+    (MutantKind::Rtl(RtlMutant::NoTlbMod), "tlb_mod", 1),
+    (MutantKind::Rtl(RtlMutant::PurgeNIsCount), "cow_fault", 1),
+    (MutantKind::Rtl(RtlMutant::AsidAlias), "asid_reuse", 1),
+    (MutantKind::Rtl(RtlMutant::TfmNoClear), "cow_fault", 1),
 ];
 
-/// What `gru-cosim run <workload> --seed <seed> --hw model [--mutant m]` runs.
-fn args(workload: &str, seed: u64, mutant: Option<Mutant>) -> RunArgs {
-    RunArgs { workload: workload.into(), seed, hw: HwKind::Model, mutant: mutant.map(MutantKind::Driver), ..RunArgs::default() }
+/// What `gru-cosim run <workload> --seed <seed> --hw <hw> [--mutant m]` runs.
+fn args(workload: &str, seed: u64, hw: HwKind, mutant: Option<MutantKind>) -> RunArgs {
+    RunArgs { workload: workload.into(), seed, hw, mutant, ..RunArgs::default() }
 }
 
 #[test]
-fn every_driver_mutant_has_a_catcher() {
-    for m in Mutant::ALL {
-        assert!(CATCHERS.iter().any(|(c, ..)| c == m), "{m} has no catcher");
+fn every_mutant_has_a_catcher() {
+    for m in mutants::catalogue() {
+        assert!(CATCHERS.iter().any(|(c, ..)| *c == m), "{} has no catcher", m.name());
     }
 }
 
 #[test]
 fn each_mutant_fails_its_catcher_and_the_correct_driver_passes_it() {
     for &(m, workload, seed) in CATCHERS {
-        let bad = run_cmd::execute(&args(workload, seed, Some(m)), false).expect("run");
-        assert!(!bad.failures.is_empty(), "mutant {m} escaped {workload} seed {seed}");
-        let good = run_cmd::execute(&args(workload, seed, None), false).expect("run");
+        let bad = run_cmd::execute(&args(workload, seed, m.hw(), Some(m)), false).expect("run");
+        assert!(!bad.failures.is_empty(), "mutant {} escaped {workload} seed {seed}", m.name());
+        let good = run_cmd::execute(&args(workload, seed, m.hw(), None), false).expect("run");
         assert!(good.failures.is_empty(), "{workload} seed {seed} fails without a mutant: {:?}", good.failures);
     }
 }
 
 #[test]
 fn hunt_stops_at_the_first_scenario_that_catches() {
-    let catch = mutants::hunt(0, |w, s| args(w, s, Some(Mutant::CtxbitmapMissingCtx))).expect("hunt").expect("caught");
+    let catch = mutants::hunt(0, |w, s| args(w, s, HwKind::Model, Some(MutantKind::Driver(Mutant::CtxbitmapMissingCtx)))).expect("hunt").expect("caught");
     assert_eq!(catch.by, Catcher::Scenario("multi_context_shootdown".into()));
     assert!(catch.replay.contains("multi_context_shootdown"), "{}", catch.replay);
 }
@@ -60,4 +68,20 @@ fn catalogue_names_resolve_and_unknown_ones_list_them() {
     }
     let e = mutants::find("first_pages_only").unwrap_err().to_string();
     assert!(e.contains("\"first_pages_only\"") && e.contains("first_page_only") && e.contains("asid_reuse_no_purge"), "{e}");
+}
+
+#[test]
+fn catalogue_has_twelve_driver_and_six_rtl_mutants_and_fault_injection_apart() {
+    let all = mutants::catalogue();
+    assert!(all.iter().filter(|m| m.driver().is_some()).count() >= 12);
+    assert!(all.iter().filter(|m| m.rtl().is_some()).count() >= 6);
+    let stuck = mutants::find("rtl_tgh_stuck").expect("fault injection is selectable");
+    assert!(!all.contains(&stuck) && mutants::fault_injections().contains(&stuck));
+}
+
+#[test]
+fn an_rtl_mutant_on_the_reference_model_is_refused_by_name() {
+    let m = mutants::find("rtl_no_tlb_mod").unwrap();
+    let e = run_cmd::execute(&args("tlb_mod", 1, HwKind::Model, Some(m)), false).unwrap_err().to_string();
+    assert!(e.contains("rtl_no_tlb_mod") && e.contains("--hw rtl"), "{e}");
 }

@@ -21,8 +21,9 @@ pub enum RtlMutant {
     PurgeSkipLastLane,
     /// `GRU_MUTANT_NO_TLB_MOD`: a store through a clean (`dirty = 0`) entry proceeds.
     NoTlbMod,
-    /// `GRU_MUTANT_PURGE_IGNORES_PAGESIZE`: the purge treats every entry as a 4K page.
-    PurgeIgnoresPagesize,
+    /// `GRU_MUTANT_PURGE_N_IS_COUNT`: the purge reads the TGH's N as a page count (it is pages
+    /// minus one), so every range purge misses its last page.
+    PurgeNIsCount,
     /// `GRU_MUTANT_ASID_ALIAS`: the lookup's ASID compare ignores bit 3.
     AsidAlias,
     /// `GRU_MUTANT_TFM_NO_CLEAR`: reading a fault map does not clear it.
@@ -37,7 +38,7 @@ impl RtlMutant {
         RtlMutant::NoRaceGuard,
         RtlMutant::PurgeSkipLastLane,
         RtlMutant::NoTlbMod,
-        RtlMutant::PurgeIgnoresPagesize,
+        RtlMutant::PurgeNIsCount,
         RtlMutant::AsidAlias,
         RtlMutant::TfmNoClear,
         RtlMutant::TghStuck,
@@ -54,7 +55,7 @@ impl RtlMutant {
             RtlMutant::NoRaceGuard => "rtl_no_race_guard",
             RtlMutant::PurgeSkipLastLane => "rtl_purge_skip_last_lane",
             RtlMutant::NoTlbMod => "rtl_no_tlb_mod",
-            RtlMutant::PurgeIgnoresPagesize => "rtl_purge_ignores_pagesize",
+            RtlMutant::PurgeNIsCount => "rtl_purge_n_is_count",
             RtlMutant::AsidAlias => "rtl_asid_alias",
             RtlMutant::TfmNoClear => "rtl_tfm_no_clear",
             RtlMutant::TghStuck => "rtl_tgh_stuck",
@@ -67,7 +68,7 @@ impl RtlMutant {
             RtlMutant::NoRaceGuard => "GRU_MUTANT_NO_RACE_GUARD",
             RtlMutant::PurgeSkipLastLane => "GRU_MUTANT_PURGE_SKIP_LAST_LANE",
             RtlMutant::NoTlbMod => "GRU_MUTANT_NO_TLB_MOD",
-            RtlMutant::PurgeIgnoresPagesize => "GRU_MUTANT_PURGE_IGNORES_PAGESIZE",
+            RtlMutant::PurgeNIsCount => "GRU_MUTANT_PURGE_N_IS_COUNT",
             RtlMutant::AsidAlias => "GRU_MUTANT_ASID_ALIAS",
             RtlMutant::TfmNoClear => "GRU_MUTANT_TFM_NO_CLEAR",
             RtlMutant::TghStuck => "GRU_MUTANT_TGH_STUCK",
@@ -89,9 +90,9 @@ impl RtlMutant {
                 "missing write-permission check: a store through a clean (read-only) entry goes \
                  to memory instead of faulting TLB_MOD (writes to COW or clean pages)"
             }
-            RtlMutant::PurgeIgnoresPagesize => {
-                "page size ignored by the range purge: a large-page entry whose base lies before \
-                 the purged range survives it, a stale translation"
+            RtlMutant::PurgeNIsCount => {
+                "TGH field semantics: the purge reads N as a page count instead of pages minus \
+                 one, so every range purge leaves its last page's entries (a stale translation)"
             }
             RtlMutant::AsidAlias => {
                 "ASID aliasing: the lookup ignores ASID bit 3, so address spaces 16/24, 32/40, ... \

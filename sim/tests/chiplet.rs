@@ -455,7 +455,7 @@ mutant_shows!(
     mutant_no_race_guard: NoRaceGuard => stale_dropin_installs,
     mutant_purge_skip_last_lane: PurgeSkipLastLane => purge_leaves_an_entry,
     mutant_no_tlb_mod: NoTlbMod => store_through_clean_entry,
-    mutant_purge_ignores_pagesize: PurgeIgnoresPagesize => large_page_survives_inner_purge,
+    mutant_purge_n_is_count: PurgeNIsCount => last_page_survives_range_purge,
     mutant_asid_alias: AsidAlias => reused_context_hits_other_address_space,
     mutant_tfm_no_clear: TfmNoClear => fault_map_read_does_not_clear,
     mutant_tgh_stuck: TghStuck => tgh_stays_active,
@@ -517,11 +517,12 @@ fn store_through_clean_entry<M: CycleModel>(c: &mut Chiplet<M>) -> bool {
     st.status == CbStatus::Idle as u8
 }
 
-/// PURGE_IGNORES_PAGESIZE: a 2M entry and a 4K purge of its second page.
-fn large_page_survives_inner_purge<M: CycleModel>(c: &mut Chiplet<M>) -> bool {
+/// PURGE_N_IS_COUNT: two 4K entries and a purge of both pages (N = 1).
+fn last_page_survives_range_purge<M: CycleModel>(c: &mut Chiplet<M>) -> bool {
     setup_ctx(c, 0, ASID_A, false, ALL_SIZES);
-    fill(c, 0, Fill { ps: 5, ..page(V, ASID_A, 0x4000) });
-    invalidate(c, 1, inval(V + 4096, ASID_A, 1));
+    fill(c, 0, page(V, ASID_A, 0x40));
+    fill(c, 0, page(V + 4096, ASID_A, 0x41));
+    invalidate(c, 1, Inval { n: 1, ..inval(V, ASID_A, 1) });
     !valid_entries(c).is_empty()
 }
 

@@ -268,6 +268,31 @@ impl Kernel {
         self.0.sched.borrow().tasks.len()
     }
 
+    /// Where every live task is, for a hang report: each CPU's thread and interrupt handler,
+    /// then the tasks off-CPU by state, e.g. `cpu0: irq "gru0.tfm2" over "a.t0"; blocked: "b.t1"`.
+    pub fn task_report(&self) -> String {
+        let s = self.0.sched.borrow();
+        let name = |t: &TaskId| s.tasks.get(t).map_or_else(|| format!("{t:?}"), |t| format!("{:?}", t.name));
+        let mut parts: Vec<String> = s
+            .cpus
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match (c.irq.as_ref(), c.thread.as_ref()) {
+                (Some(irq), Some(t)) => format!("cpu{i}: irq {} over {}", name(irq), name(t)),
+                (Some(irq), None) => format!("cpu{i}: irq {}", name(irq)),
+                (None, Some(t)) => format!("cpu{i}: {}", name(t)),
+                (None, None) => format!("cpu{i}: idle"),
+            })
+            .collect();
+        for (label, state) in [("runnable", State::Runnable), ("blocked", State::Blocked), ("sleeping", State::Sleeping)] {
+            let names: Vec<String> = s.tasks.iter().filter(|(_, t)| t.state == state).map(|(id, _)| name(id)).collect();
+            if !names.is_empty() {
+                parts.push(format!("{label}: {}", names.join(", ")));
+            }
+        }
+        parts.join("; ")
+    }
+
     /// Advance one cycle: tick the hardware, take its interrupts, run every CPU.
     pub fn step(&self, hw: &mut dyn Hardware) {
         let now = self.now();
