@@ -5,4 +5,5 @@ pub mod run_cmd;
 pub mod scenario;
 pub mod system;
 pub mod trace;
+pub mod waves;
 pub mod workload;
