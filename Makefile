@@ -27,10 +27,10 @@ deps:
 build: deps
 	$(CARGO) build --release
 
-# The main job: the default workload on the RTL, every check on; an FST of the first shootdowns
-# under waves/.
+# The main job: the default workload on the RTL, every check on; an FST of the windows around
+# its first 13 shootdowns on chiplet 0, with the GTKWave save file that marks them, under waves/.
 run: build
-	$(CARGO) run --release --quiet -- run default --seed $(SEED)
+	$(CARGO) run --release --quiet -- run default --seed $(SEED) --waves-around shootdown --waves-max 13
 
 test: deps
 	$(CARGO) test --release --workspace
@@ -50,9 +50,16 @@ regress: build
 bench: deps
 	$(CARGO) run --release --quiet -- bench --seed $(SEED)
 
-# Re-dump the default workload's first shootdowns (waves/default-seed<SEED>.fst).
+# Waveforms with their GTKWave save files under waves/. SCENARIO=<golden scenario> [SHOOTDOWN=k]:
+# the window around one shootdown of that scenario; otherwise the default workload's windows
+# around every shootdown of chiplet 0 (waves/default-seed<SEED>.fst).
+SHOOTDOWN ?= 1
 waves: build
-	$(CARGO) run --release --quiet -- run default --seed $(SEED) --waves fst
+ifdef SCENARIO
+	$(CARGO) run --release --quiet -- waves --scenario $(SCENARIO) --shootdown $(SHOOTDOWN) --seed $(SEED)
+else
+	$(CARGO) run --release --quiet -- run default --seed $(SEED) --waves-around shootdown
+endif
 
 # Plant each mutant in every golden scenario, then in the default workload with seeds 1..SEEDS;
 # ends with `mutants: <K> of <M> caught`, exit 1 if one escaped.
@@ -61,4 +68,4 @@ mutants: build
 
 clean:
 	$(CARGO) clean
-	rm -f waves/*.fst waves/*.vcd
+	rm -f waves/*.fst waves/*.vcd waves/*.gtkw

@@ -7,4 +7,5 @@ pub mod regress;
 pub mod scenario;
 pub mod system;
 pub mod trace;
+pub mod waves;
 pub mod workload;

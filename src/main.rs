@@ -6,6 +6,7 @@ use gru_cosim::mutants::{self, MutantKind};
 use gru_cosim::regress::{regress, RegressArgs, Seeds, Shard};
 use gru_cosim::run_cmd::{self, RunArgs, WORKLOADS};
 use gru_cosim::system::HwKind;
+use gru_cosim::waves::{self, WaveRequest, WaveSelect, WavesArgs, Window, DEFAULT_MARGIN};
 use gru_driver::notifier::Era;
 use std::process::ExitCode;
 
@@ -56,6 +57,24 @@ enum Cmd {
     /// Run the random workload over a range of seeds in parallel, every check on; write the
     /// failures as JSON and end with `regress: <S> seeds, <F> failures` (exit status 1 if F > 0).
     Regress(RegressCli),
+    /// Dump the window around the K-th shootdown (TGH invalidate, counted from 1 over every
+    /// chiplet) of a golden scenario on the RTL, write its GTKWave save file, and print the
+    /// command that opens it.
+    Waves {
+        /// Golden scenario (see `list`) or a scenario .toml file.
+        #[arg(long)]
+        scenario: String,
+        /// Which shootdown, from 1.
+        #[arg(long)]
+        shootdown: usize,
+        /// Cycles dumped before its start write and after its completion.
+        #[arg(long, default_value_t = DEFAULT_MARGIN)]
+        margin: u64,
+        #[arg(long, value_enum, default_value_t = DumpFormat::Fst)]
+        format: DumpFormat,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// List the workloads `run` knows and the mutants `--mutant` plants.
     List,
     /// Plant each mutant of the catalogue in turn: every golden scenario, then the default
@@ -72,6 +91,27 @@ enum Cmd {
         /// The printed command, e.g. "gru-cosim run default --seed 7 --hw rtl".
         command: String,
     },
+}
+
+/// Format of a dump.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DumpFormat {
+    Fst,
+    Vcd,
+}
+
+/// What `--waves-around` centres windows on.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Around {
+    /// Every TGH invalidate of chiplet 0, from its start write to its completion.
+    Shootdown,
+}
+
+/// A cycle range `A..B` (B excluded).
+fn parse_window(s: &str) -> Result<Window, String> {
+    let (a, b) = s.split_once("..").ok_or_else(|| format!("{s:?} is not a range A..B"))?;
+    let num = |x: &str| x.trim().parse::<u64>().map_err(|e| format!("{x:?} in {s:?}: {e}"));
+    Window::new(num(a)?, num(b)?).map_err(|e| e.to_string())
 }
 
 /// Hardware choice of `run`.
@@ -144,9 +184,22 @@ struct RunCli {
     seed: u64,
     #[command(flatten)]
     system: SystemCli,
-    /// Waveform of chiplet 0 until the first shootdowns are over, under waves/ (RTL only).
+    /// Waveform of chiplet 0 with its GTKWave save file, under waves/ (RTL only); the whole run
+    /// unless a window is given.
     #[arg(long, value_enum, default_value_t = Waves::Fst)]
     waves: Waves,
+    /// Dump only cycles A..B (B excluded).
+    #[arg(long, value_name = "A..B", value_parser = parse_window, conflicts_with = "waves_around")]
+    waves_window: Option<Window>,
+    /// Dump only windows around every shootdown (found by a first run without waves).
+    #[arg(long, value_enum)]
+    waves_around: Option<Around>,
+    /// Cycles dumped before each shootdown's start write and after its completion.
+    #[arg(long, default_value_t = DEFAULT_MARGIN, requires = "waves_around")]
+    waves_margin: u64,
+    /// With --waves-around: only the first K shootdowns of chiplet 0.
+    #[arg(long, value_name = "K", requires = "waves_around")]
+    waves_max: Option<usize>,
     /// Write the semantic trace to this file as JSON Lines.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -154,7 +207,15 @@ struct RunCli {
 
 impl RunCli {
     fn args(&self) -> RunArgs {
-        RunArgs { waves: wave_format(self.waves), json: self.json.clone(), ..self.system.args(&self.workload, self.seed, Hw::Rtl) }
+        let waves = wave_format(self.waves).map(|format| WaveRequest {
+            format,
+            select: match (self.waves_window, self.waves_around) {
+                (Some(w), _) => WaveSelect::Cycles(w),
+                (None, Some(Around::Shootdown)) => WaveSelect::AroundShootdowns { margin: self.waves_margin, max: self.waves_max },
+                (None, None) => WaveSelect::Whole,
+            },
+        });
+        RunArgs { waves, json: self.json.clone(), ..self.system.args(&self.workload, self.seed, Hw::Rtl) }
     }
 }
 
@@ -208,6 +269,20 @@ fn run(cmd: Cmd) -> Result<bool, String> {
             println!("failures written to {}", args.out.display());
             println!("regress: {} seeds, {} failures", report.seeds, report.failures.len());
             Ok(report.failures.is_empty())
+        }
+        Cmd::Waves { scenario, shootdown, margin, format, seed } => {
+            let format = match format {
+                DumpFormat::Fst => gru_sim::rtl::WaveFormat::Fst,
+                DumpFormat::Vcd => gru_sim::rtl::WaveFormat::Vcd,
+            };
+            let out = waves::waves_cmd(&WavesArgs { scenario, shootdown, margin, format, seed }).map_err(|e| e.to_string())?;
+            let sd = out.shootdown;
+            let done = sd.done.map_or("never".into(), |c| format!("cycle {c}"));
+            println!("shootdown {shootdown}: tgh{} on chiplet {}, start write cycle {}, done {done}", sd.tgh, sd.chiplet, sd.start);
+            println!("  dump  {}", out.dump.display());
+            println!("  save  {}", out.save.display());
+            println!("gtkwave {} {}", out.dump.display(), out.save.display());
+            Ok(true)
         }
         Cmd::List => {
             for (name, what) in WORKLOADS {

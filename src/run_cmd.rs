@@ -2,10 +2,10 @@
 //! and print the summary (or fail with the replay command).
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Instant;
 
-use gru_driver::gru::handles::HandleStatus;
-use gru_driver::gru::hw::{DecodedLine, DEFAULT_MMIO_LATENCY};
+use gru_driver::gru::hw::DEFAULT_MMIO_LATENCY;
 use gru_driver::notifier::Era;
 use gru_sim::lockstep::Lockstep;
 use gru_sim::model::RefModel;
@@ -15,7 +15,8 @@ use crate::mutants::MutantKind;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::system::{Failure, HwKind, System, SystemConfig, SystemModel};
 use crate::trace::to_json_lines;
-use crate::workload::{self, WorkloadConfig};
+use crate::waves::{self, Shootdown, Span, WavePlan, WaveRequest, WaveSelect, WavesError};
+use crate::workload::{self, WorkloadConfig, WorkloadCounts};
 
 /// Workloads `run` knows by name.
 pub const WORKLOADS: &[(&str, &str)] = &[(
@@ -69,6 +70,9 @@ pub enum RunError {
     /// Building the system failed (e.g. the waveform file).
     #[error("{0}")]
     Setup(String),
+    /// The waveform or its save file could not be made.
+    #[error(transparent)]
+    Waves(#[from] WavesError),
     /// The JSON Lines trace could not be written.
     #[error("cannot write {path}: {err}")]
     Json {
@@ -94,8 +98,8 @@ pub struct RunArgs {
     pub chiplets: usize,
     /// CPUs.
     pub cpus: usize,
-    /// Waveform of the first shootdowns (RTL only).
-    pub waves: Option<WaveFormat>,
+    /// Waveform of chiplet 0 and its save file (RTL only; none: no dump).
+    pub waves: Option<WaveRequest>,
     /// Write the semantic trace here as JSON Lines.
     pub json: Option<PathBuf>,
     /// GRU accesses of the random workload.
@@ -159,21 +163,19 @@ pub fn execute(args: &RunArgs, verbose: bool) -> Result<Outcome, RunError> {
         "default" => Work::Random(WorkloadConfig { accesses: args.accesses, ..WorkloadConfig::default() }),
         other => Work::Scripted(Box::new(find_scenario(other)?)),
     };
-    let waves = args.waves.map(|f| PathBuf::from(format!("waves/{}-seed{}.{}", args.workload, args.seed, f.extension())));
     let mut cfg = match &wl {
-        Work::Scripted(sc) => SystemConfig { waves: waves.clone(), ..sc.system_config(args.seed, args.command()) },
+        Work::Scripted(sc) => sc.system_config(args.seed, args.command()),
         Work::Random(_) => SystemConfig {
-        chiplets: args.chiplets,
-        cpus: args.cpus,
-        era: args.era,
-        seed: args.seed,
-        waves: waves.clone(),
-        replay: args.command(),
-        ..SystemConfig::default()
+            chiplets: args.chiplets,
+            cpus: args.cpus,
+            era: args.era,
+            seed: args.seed,
+            replay: args.command(),
+            ..SystemConfig::default()
         },
     };
     cfg.gru.mutant = args.mutant.and_then(MutantKind::driver);
-    let fmt = args.waves.unwrap_or_default();
+    let fmt = args.waves.map_or_else(WaveFormat::default, |w| w.format);
     let rtl_mutant = args.mutant.and_then(MutantKind::rtl);
     if let Some(m) = rtl_mutant {
         if args.hw == HwKind::Model {
@@ -184,20 +186,23 @@ pub fn execute(args: &RunArgs, verbose: bool) -> Result<Outcome, RunError> {
     }
     let rtl = move || Rtl::variant(fmt, rtl_mutant).unwrap_or_else(|e| unreachable!("checked above: {e}"));
     match args.hw {
-        HwKind::Rtl => go(args, cfg, &wl, waves, verbose, rtl),
-        HwKind::Model => go(args, cfg, &wl, None, verbose, || RefModel::new(Default::default())),
-        HwKind::Lockstep => go(args, cfg, &wl, waves, verbose, move || Lockstep::new(rtl(), RefModel::new(Default::default()))),
+        HwKind::Rtl => go(args, cfg, &wl, verbose, rtl),
+        // The reference model has no waveform: no dump, no first pass.
+        HwKind::Model => go(&RunArgs { waves: None, ..args.clone() }, cfg, &wl, verbose, || RefModel::new(Default::default())),
+        HwKind::Lockstep => go(args, cfg, &wl, verbose, move || Lockstep::new(rtl(), RefModel::new(Default::default()))),
     }
 }
 
-fn go<M: SystemModel>(
-    args: &RunArgs,
-    cfg: SystemConfig,
-    wl: &Work,
-    waves: Option<PathBuf>,
-    verbose: bool,
-    make: impl Fn() -> M,
-) -> Result<Outcome, RunError> {
+/// A finished run: the system, the workload's counts, wall-clock seconds and its report.
+struct Finished<M: SystemModel> {
+    sys: System<M>,
+    counts: Rc<WorkloadCounts>,
+    wall: f64,
+    report: crate::system::RunReport,
+}
+
+/// Build the system of `cfg`, start the work on it and run it to the end.
+fn simulate<M: SystemModel>(cfg: SystemConfig, wl: &Work, make: impl Fn() -> M) -> Result<Finished<M>, RunError> {
     let sys = System::new(cfg, make).map_err(RunError::Setup)?;
     let counts = match wl {
         Work::Random(w) => workload::spawn(&sys, w),
@@ -208,7 +213,45 @@ fn go<M: SystemModel>(
     };
     let t0 = Instant::now();
     let report = sys.run(500_000_000);
-    let wall = t0.elapsed().as_secs_f64();
+    Ok(Finished { sys, counts, wall: t0.elapsed().as_secs_f64(), report })
+}
+
+/// A planned dump, and the shootdowns of the first run that planned it (none when the windows
+/// did not need one) to check the dumping run against.
+struct Planned {
+    plan: WavePlan,
+    first: Option<Vec<Shootdown>>,
+}
+
+/// The waveform of chiplet 0 that `args` asks for. Windows around the shootdowns come from a
+/// first run without waves (the run is deterministic).
+fn plan_waves<M: SystemModel>(args: &RunArgs, cfg: &SystemConfig, wl: &Work, make: impl Fn() -> M) -> Result<Option<Planned>, RunError> {
+    let Some(req) = args.waves else {
+        return Ok(None);
+    };
+    let path = waves::dump_path(&args.workload, args.seed, "", req.format);
+    let (span, first) = match req.select {
+        WaveSelect::Whole => (Span::Whole, None),
+        WaveSelect::Cycles(w) => (Span::Windows(vec![w]), None),
+        WaveSelect::AroundShootdowns { margin, max } => {
+            let sds = waves::shootdowns(&simulate(cfg.clone(), wl, make)?.sys.hw.trace());
+            let on_chip0: Vec<_> = sds.iter().copied().filter(|s| s.chiplet == 0).take(max.unwrap_or(usize::MAX)).collect();
+            (Span::Windows(waves::windows_around(&on_chip0, margin)), Some(sds))
+        }
+    };
+    Ok(Some(Planned { plan: WavePlan { path, chiplet: 0, span }, first }))
+}
+
+fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: bool, make: impl Fn() -> M) -> Result<Outcome, RunError> {
+    let planned = plan_waves(args, &cfg, wl, &make)?;
+    let (plan, first) = planned.map_or((None, None), |p| (Some(p.plan), p.first));
+    let Finished { sys, counts, wall, report } = simulate(SystemConfig { waves: plan, ..cfg }, wl, make)?;
+    let sds = waves::shootdowns(&sys.hw.trace());
+    if let Some(first) = first {
+        waves::rerun_check(&first, &sds)?;
+    }
+    let title = format!("{} seed {}", args.workload, args.seed);
+    let save = waves::gtkw::write_save(&sys, &title)?;
     let outcome = Outcome { cycles: report.cycles, failures: sys.checker.failures(), replay: sys.checker.replay().to_owned() };
     if args.json.is_none() && !verbose {
         return Ok(outcome);
@@ -249,7 +292,7 @@ fn go<M: SystemModel>(
     // The chips' own counters, read after the run: the trace's verdicts must agree with them.
     let chip = (0..c.chiplets).filter_map(|c| sys.hw.chip_stats(c)).fold((0, 0, 0), |a, s| (a.0 + s.dropins, a.1 + s.stale, a.2 + s.purged));
     println!("  dropins          installed {installed}, discarded {discarded} (chip counters: {} installed, {} stale)", chip.0, chip.1);
-    let sd = shootdowns(&sys);
+    let sd = shootdown_summary(&sds);
     println!(
         "  shootdowns       {} TGH writes, {:.2} contexts/write, {} entries purged, round trip p50 {} p99 {} cycles (MMIO latency {DEFAULT_MMIO_LATENCY})",
         sd.writes, sd.ctx_per_write, chip.2, sd.p50, sd.p99
@@ -265,8 +308,8 @@ fn go<M: SystemModel>(
         })
         .collect();
     println!("  checks passed    {}", verdicts.join(", "));
-    if let Some(w) = waves.filter(|w| w.exists()) {
-        println!("  waves            {}", w.display());
+    if let (Some(save), Some(plan)) = (save, &sys.config().waves) {
+        println!("  waves            {} (open: gtkwave {} {})", plan.path.display(), plan.path.display(), save.display());
     }
     if let Some(j) = &args.json {
         println!("  trace            {} ({} events)", j.display(), events.len());
@@ -291,27 +334,11 @@ struct Shootdowns {
 
 /// TGH invalidates and their round trips: from the start write leaving the driver to the poll
 /// that sees the handle idle arriving back (the chiplet-side gap plus one MMIO round trip).
-fn shootdowns<M: SystemModel>(sys: &System<M>) -> Shootdowns {
-    let trace = sys.hw.trace();
-    let mut lat = Vec::new();
-    let mut ctxs = 0u64;
-    for (i, e) in trace.iter().enumerate() {
-        let DecodedLine::Tgh(h, t) = e.line else { continue };
-        if !e.req.write || t.opc != 1 {
-            continue;
-        }
-        ctxs += u64::from(t.ctxbitmap.count_ones());
-        let done = trace[i + 1..].iter().find(|r| {
-            r.chiplet == e.chiplet
-                && !r.req.write
-                && matches!(r.line, DecodedLine::Tgh(h2, t2) if h2 == h && t2.status != HandleStatus::Active as u8)
-        });
-        if let Some(r) = done {
-            lat.push(r.cycle - e.cycle + DEFAULT_MMIO_LATENCY);
-        }
-    }
+fn shootdown_summary(sds: &[Shootdown]) -> Shootdowns {
+    let ctxs: u64 = sds.iter().map(|s| u64::from(s.ctxbitmap.count_ones())).sum();
+    let mut lat: Vec<u64> = sds.iter().filter_map(|s| Some(s.done? - s.start + DEFAULT_MMIO_LATENCY)).collect();
     lat.sort_unstable();
     let pct = |p: usize| lat.get((lat.len() * p / 100).min(lat.len().saturating_sub(1))).copied().unwrap_or(0);
-    let writes = trace.iter().filter(|e| e.req.write && matches!(e.line, DecodedLine::Tgh(_, t) if t.opc == 1)).count();
+    let writes = sds.len();
     Shootdowns { writes, ctx_per_write: ctxs as f64 / writes.max(1) as f64, p50: pct(50), p99: pct(99) }
 }

@@ -4,13 +4,13 @@
 //! The kernel's executor is the event loop: each cycle it ticks the chiplets (which serve their
 //! memory ports from the kernel's physical memory), samples their interrupt lines and runs the
 //! software on every CPU. [`System::run`] drives it in slices so that a failed check stops the run
-//! near the cycle it happened, and closes the waveform after the first shootdowns.
+//! near the cycle it happened, and stops exactly where the waveform's windows begin and end.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::{Rc, Weak};
 
 use gru_driver::gru::handles::{Tfh, TfhOpc, Tgh, HS_CCH_COUNT, PAGE_SHIFTS};
@@ -25,9 +25,11 @@ use gru_sim::gru_hw::{GruHw, HwEvent};
 use gru_sim::lockstep::Lockstep;
 use gru_sim::model::{RefModel, TlbEntry};
 use gru_sim::ports::CycleModel;
-use gru_sim::rtl::Rtl;
+use gru_sim::rtl::{Rtl, RtlError};
 
 use crate::trace::SysEvent;
+use crate::waves::event::{Coder, DbgEvent};
+use crate::waves::{WaveAction, WavePlan, WaveSchedule};
 
 /// Cycles simulated between two looks at the checkers.
 const SLICE: u64 = 2_000;
@@ -48,9 +50,11 @@ pub trait SystemModel: CycleModel + 'static {
         None
     }
     /// Start a waveform dump; false if the model cannot dump.
-    fn open_waves(&mut self, _path: &Path) -> Result<bool, String> {
+    fn open_waves(&mut self, _path: &Path) -> Result<bool, RtlError> {
         Ok(false)
     }
+    /// Stop (`true`) or resume writing cycles to the open dump.
+    fn pause_waves(&mut self, _paused: bool) {}
     /// Stop the dump.
     fn close_waves(&mut self) {}
 }
@@ -58,8 +62,11 @@ pub trait SystemModel: CycleModel + 'static {
 impl SystemModel for RefModel {}
 
 impl SystemModel for Rtl {
-    fn open_waves(&mut self, path: &Path) -> Result<bool, String> {
-        Rtl::open_waves(self, path).map(|()| true).map_err(|e| e.to_string())
+    fn open_waves(&mut self, path: &Path) -> Result<bool, RtlError> {
+        Rtl::open_waves(self, path).map(|()| true)
+    }
+    fn pause_waves(&mut self, paused: bool) {
+        Rtl::pause_waves(self, paused);
     }
     fn close_waves(&mut self) {
         Rtl::close_waves(self);
@@ -73,8 +80,11 @@ impl SystemModel for Lockstep<Rtl, RefModel> {
     fn divergence(&self) -> Option<String> {
         Lockstep::divergence(self).map(ToString::to_string)
     }
-    fn open_waves(&mut self, path: &Path) -> Result<bool, String> {
-        self.dut.open_waves(path).map(|()| true).map_err(|e| e.to_string())
+    fn open_waves(&mut self, path: &Path) -> Result<bool, RtlError> {
+        self.dut.open_waves(path).map(|()| true)
+    }
+    fn pause_waves(&mut self, paused: bool) {
+        self.dut.pause_waves(paused);
     }
     fn close_waves(&mut self) {
         self.dut.close_waves();
@@ -105,10 +115,8 @@ pub struct SystemConfig {
     pub seed: u64,
     /// Driver configuration.
     pub gru: GruConfig,
-    /// Dump chiplet 0's waveform to this file until the first shootdowns are over.
-    pub waves: Option<PathBuf>,
-    /// TGH invalidates to capture in the waveform before it is closed.
-    pub wave_shootdowns: usize,
+    /// The waveform to dump (RTL only), with the software events on `dbg_event_i`.
+    pub waves: Option<WavePlan>,
     /// The command that replays this run, printed with every failure.
     pub replay: String,
 }
@@ -122,7 +130,6 @@ impl Default for SystemConfig {
             seed: 1,
             gru: GruConfig::default(),
             waves: None,
-            wave_shootdowns: 3,
             replay: String::new(),
         }
     }
@@ -487,7 +494,10 @@ pub struct System<M: SystemModel> {
     /// The checkers and the semantic trace.
     pub checker: Rc<Checker>,
     cfg: SystemConfig,
-    waves_open: Cell<bool>,
+    /// The open dump's schedule (none when nothing is dumped).
+    waves: RefCell<Option<WaveSchedule>>,
+    /// Model cycles before kernel cycle 0 (the chiplets' reset).
+    wave_offset: u64,
 }
 
 /// How a run ended.
@@ -525,12 +535,30 @@ impl<M: SystemModel> System<M> {
                 }
             }))
         });
-        let sys = Self { kernel, mmu, hw, gru, checker, cfg, waves_open: Cell::new(false) };
-        if let Some(path) = sys.cfg.waves.clone() {
-            if let Some(dir) = path.parent() {
+        // Software events onto dbg_event_i: the chip ignores the port, so a run is unchanged.
+        hw.set_dbg_coder(Rc::new(Coder));
+        let h = hw.clone();
+        kernel.trace().set_observer(Box::new(move |r| {
+            if let Some((chiplet, e)) = DbgEvent::of_record(r) {
+                h.show_event(chiplet, e.code());
+            }
+        }));
+        let wave_offset = hw.with_model(0, |m| m.cycles()).unwrap_or(0) - kernel.now();
+        let sys = Self { kernel, mmu, hw, gru, checker, cfg, waves: RefCell::new(None), wave_offset };
+        if let Some(plan) = &sys.cfg.waves {
+            if let Some(dir) = plan.path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             }
-            sys.waves_open.set(sys.hw.with_model(0, |m| m.open_waves(&path)).unwrap_or(Ok(false))?);
+            let count = sys.cfg.chiplets;
+            let opened = sys
+                .hw
+                .with_model(plan.chiplet, |m| m.open_waves(&plan.path))
+                .ok_or_else(|| format!("waveform of chiplet {} but the system has {count}", plan.chiplet))?
+                .map_err(|e| e.to_string())?;
+            if opened {
+                *sys.waves.borrow_mut() = Some(WaveSchedule::new(&plan.span));
+                sys.update_waves();
+            }
         }
         Ok(sys)
     }
@@ -582,9 +610,11 @@ impl<M: SystemModel> System<M> {
                 kernel_error = Some(format!("timeout at cycle {}: tasks still alive", self.kernel.now()));
                 break;
             }
-            self.kernel.run_until((self.kernel.now() + SLICE).min(limit), &mut hw);
+            let now = self.kernel.now();
+            let edge = self.waves.borrow().as_ref().and_then(|w| w.next_edge(now));
+            self.kernel.run_until(edge.unwrap_or(u64::MAX).min(now + SLICE).min(limit), &mut hw);
             self.check_lockstep();
-            self.maybe_close_waves();
+            self.update_waves();
             let now = self.kernel.now();
             driver_errors(now);
             if progress() != seen {
@@ -643,26 +673,42 @@ impl<M: SystemModel> System<M> {
         }
     }
 
-    fn maybe_close_waves(&self) {
-        if !self.waves_open.get() {
-            return;
-        }
-        let done = self
-            .hw
-            .trace()
-            .iter()
-            .filter(|e| e.chiplet == 0 && matches!(e.line, DecodedLine::Tgh(_, t) if t.opc == 1 && e.req.write))
-            .nth(self.cfg.wave_shootdowns.saturating_sub(1))
-            .is_some_and(|e| self.kernel.now() > e.cycle + SLICE);
-        if done {
-            self.close_waves();
+    /// Pause, resume or close the dump as the clock enters or leaves its windows.
+    fn update_waves(&self) {
+        let now = self.kernel.now();
+        loop {
+            let Some(action) = self.waves.borrow_mut().as_mut().and_then(|w| w.due(now)) else {
+                return;
+            };
+            match action {
+                WaveAction::Pause => self.with_dumped(|m| m.pause_waves(true)),
+                WaveAction::Resume => self.with_dumped(|m| m.pause_waves(false)),
+                WaveAction::Close => self.close_waves(),
+            }
         }
     }
 
     fn close_waves(&self) {
-        if self.waves_open.replace(false) {
-            self.hw.with_model(0, |m| m.close_waves());
+        if self.waves.borrow_mut().take().is_some() {
+            self.with_dumped(|m| m.close_waves());
         }
+    }
+
+    fn with_dumped(&self, f: impl FnOnce(&mut M)) {
+        if let Some(plan) = &self.cfg.waves {
+            self.hw.with_model(plan.chiplet, f);
+        }
+    }
+
+    /// The waveform time (ns) of cycle `cycle`'s rising edge, `cycle` counted as the trace
+    /// counts it.
+    pub fn wave_time(&self, cycle: u64) -> u64 {
+        2 * (cycle + self.wave_offset) + 1
+    }
+
+    /// Model cycles the chiplets ran before kernel cycle 0 (their reset).
+    pub fn wave_offset(&self) -> u64 {
+        self.wave_offset
     }
 
     /// The semantic trace so far: kernel, MMIO, hardware and checker events merged by cycle.

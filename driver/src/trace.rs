@@ -82,12 +82,16 @@ pub struct Record {
     pub event: TraceEvent,
 }
 
+/// Called with every record as it is logged.
+pub type TraceObserver = Box<dyn FnMut(&Record)>;
+
 /// The shared log (cheap to clone).
 #[derive(Clone)]
 pub struct Trace {
     records: Rc<RefCell<Vec<Record>>>,
     clock: Clock,
     cpu: Rc<Cell<Option<u32>>>,
+    observer: Rc<RefCell<Option<TraceObserver>>>,
 }
 
 impl Trace {
@@ -96,25 +100,37 @@ impl Trace {
             records: Rc::default(),
             clock,
             cpu,
+            observer: Rc::default(),
         }
+    }
+
+    /// Show every record to `f` as it is logged (replacing any previous observer), e.g. to
+    /// put software events on a waveform's time axis.
+    pub fn set_observer(&self, f: TraceObserver) {
+        *self.observer.borrow_mut() = Some(f);
     }
 
     /// Append an event on the CPU currently running.
     pub fn push(&self, event: TraceEvent) {
-        let record = Record {
+        self.append(Record {
             cycle: self.clock.now(),
             cpu: self.cpu.get(),
             event,
-        };
-        self.records.borrow_mut().push(record);
+        });
     }
 
     pub(crate) fn push_on(&self, cpu: usize, event: TraceEvent) {
-        let record = Record {
+        self.append(Record {
             cycle: self.clock.now(),
             cpu: Some(cpu as u32),
             event,
-        };
+        });
+    }
+
+    fn append(&self, record: Record) {
+        if let Some(f) = self.observer.borrow_mut().as_mut() {
+            f(&record);
+        }
         self.records.borrow_mut().push(record);
     }
 

@@ -79,10 +79,11 @@ private:
         // Cycle n: inputs settle with the clock low at 2n, the edge is at 2n+1 (1 ns units).
         m.clk_i = 0;
         m.eval();
-        if (trace_) trace_->dump(2 * cycles_);
+        const bool dumping = trace_ && !paused_;
+        if (dumping) trace_->dump(2 * cycles_);
         m.clk_i = 1;
         m.eval();
-        if (trace_) trace_->dump(2 * cycles_ + 1);
+        if (dumping) trace_->dump(2 * cycles_ + 1);
         ++cycles_;
     }
 
@@ -125,7 +126,10 @@ public:
         t->open(p.c_str());
         if (!t->isOpen()) throw std::runtime_error("cannot open waveform file " + p);
         trace_ = std::move(t);
+        paused_ = false;
     }
+
+    void pause_trace(bool paused) override { paused_ = paused; }
 
     void close_trace() override {
         if (trace_) {
@@ -138,6 +142,7 @@ private:
     std::unique_ptr<VerilatedContext> ctx_;
     std::unique_ptr<Model> model_;
     std::unique_ptr<Trace> trace_;
+    bool paused_ = false;
     uint64_t cycles_ = 0;
 };
 

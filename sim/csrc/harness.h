@@ -20,6 +20,8 @@ public:
     // Start dumping to `path` (format fixed by the variant); throws when the file cannot be opened.
     virtual void open_trace(rust::Str path) = 0;
     virtual void close_trace() = 0;
+    // Stop or resume writing cycles to the open dump (one file with gaps between windows).
+    virtual void pause_trace(bool paused) = 0;
     // Benchmark baseline: run recorded inputs in a pure C++ loop (no FFI per cycle); returns a
     // checksum of the outputs so the loop cannot be optimised away.
     virtual uint64_t replay(rust::Slice<const PortsIn> inputs) = 0;

@@ -40,6 +40,19 @@ pub enum HwEvent {
 /// Observer of [`HwEvent`]s, called synchronously from the cycle loop.
 pub type HwObserver = Box<dyn FnMut(&HwEvent)>;
 
+/// Chooses the code `dbg_event_i` shows for what a chiplet just did. The chip only registers
+/// the port for waveforms, so a coder annotates a run without changing it.
+pub trait DbgCoder {
+    /// The code for an MMIO transaction a chiplet took, if it is worth showing.
+    fn mmio(&self, e: &MmioEvent) -> Option<u64>;
+    /// The code for a CB completion on `chiplet`, if it is worth showing.
+    fn completion(&self, chiplet: usize, c: &CbCompletion) -> Option<u64>;
+}
+
+/// Software event codes waiting for the next cycle: (chiplet, or every chiplet; code). Kept
+/// outside `Inner` so that software can post them while the cycle loop holds the chiplets.
+type PendingEvents = RefCell<Vec<(Option<usize>, u64)>>;
+
 /// The observer shared by the chiplets' memory ports and the cycle loop.
 #[derive(Clone, Default)]
 struct Observer {
@@ -98,14 +111,15 @@ struct Inner<M: CycleModel> {
     completions: Vec<VecDeque<CbCompletion>>,
     trace: Vec<MmioEvent>,
     observer: Observer,
+    coder: Option<Rc<dyn DbgCoder>>,
 }
 
 /// N chiplets as the driver and the kernel see them; cheap to clone (a shared handle).
-pub struct GruHw<M: CycleModel>(Rc<RefCell<Inner<M>>>);
+pub struct GruHw<M: CycleModel>(Rc<RefCell<Inner<M>>>, Rc<PendingEvents>);
 
 impl<M: CycleModel> Clone for GruHw<M> {
     fn clone(&self) -> Self {
-        Self(self.0.clone())
+        Self(self.0.clone(), self.1.clone())
     }
 }
 
@@ -133,7 +147,21 @@ impl<M: CycleModel> GruHw<M> {
             completions: vec![VecDeque::new(); n],
             trace: Vec::new(),
             observer,
-        })))
+            coder: None,
+        })), Rc::default())
+    }
+
+    /// Show on `dbg_event_i` what `coder` makes of each MMIO transaction and CB completion,
+    /// from the cycle after it.
+    pub fn set_dbg_coder(&self, coder: Rc<dyn DbgCoder>) {
+        self.0.borrow_mut().coder = Some(coder);
+    }
+
+    /// Show `code` on `dbg_event_i` of `chiplet` (every chiplet if none) from the next cycle
+    /// on, until another event replaces it. Callable at any time, even from inside the cycle
+    /// loop: the code waits for the next cycle.
+    pub fn show_event(&self, chiplet: Option<usize>, code: u64) {
+        self.1.borrow_mut().push((chiplet, code));
     }
 
     /// Report every [`HwEvent`] to `f` from now on (replacing any previous observer).
@@ -215,7 +243,11 @@ impl<M: CycleModel> Inner<M> {
                 self.observer.emit(HwEvent::Dropin { cycle: now, chiplet: c, cbr, tfh, installed });
             }
         }
-        self.trace.push(MmioEvent { cycle: now, chiplet: c, req, line, err });
+        let event = MmioEvent { cycle: now, chiplet: c, req, line, err };
+        if let Some(code) = self.coder.as_ref().and_then(|k| k.mmio(&event)) {
+            self.chips[c].set_dbg_event(code);
+        }
+        self.trace.push(event);
         self.inbound.insert(ticket, (now + self.from_chip, MmioResponse { err, data }));
     }
 }
@@ -256,6 +288,13 @@ impl<M: CycleModel> Hardware for GruHw<M> {
         let mut inner = self.0.borrow_mut();
         inner.cycle = cycle;
         inner.observer.cycle.set(cycle);
+        for (chiplet, code) in self.1.take() {
+            for (c, chip) in inner.chips.iter_mut().enumerate() {
+                if chiplet.is_none() || chiplet == Some(c) {
+                    chip.set_dbg_event(code);
+                }
+            }
+        }
         for c in 0..inner.chips.len() {
             inner.step_chip(c, cycle);
             let done: Vec<CbCompletion> = inner.chips[c]
@@ -266,6 +305,9 @@ impl<M: CycleModel> Hardware for GruHw<M> {
             for x in &done {
                 let (cbr, status, cause, rdata) = (x.cbr, x.status, x.cause, x.rdata);
                 inner.observer.emit(HwEvent::Completion { cycle, chiplet: c, cbr, status, cause, rdata });
+                if let Some(code) = inner.coder.as_ref().and_then(|k| k.completion(c, x)) {
+                    inner.chips[c].set_dbg_event(code);
+                }
             }
             inner.completions[c].extend(done);
         }

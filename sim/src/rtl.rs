@@ -24,6 +24,7 @@ mod ffi {
         fn peek_tlb(self: Pin<&mut Harness>, idx: u8, out: &mut PortsOut);
         fn open_trace(self: Pin<&mut Harness>, path: &str) -> Result<()>;
         fn close_trace(self: Pin<&mut Harness>);
+        fn pause_trace(self: Pin<&mut Harness>, paused: bool);
         fn replay(self: Pin<&mut Harness>, inputs: &[PortsIn]) -> u64;
     }
 }
@@ -146,6 +147,12 @@ impl Rtl {
     /// Stop dumping and flush the file.
     pub fn close_waves(&mut self) {
         self.harness.pin_mut().close_trace();
+    }
+
+    /// Stop (`true`) or resume writing cycles to the open dump, so that one file holds several
+    /// windows of a run; viewers draw the last values across a gap.
+    pub fn pause_waves(&mut self, paused: bool) {
+        self.harness.pin_mut().pause_trace(paused);
     }
 }
 
