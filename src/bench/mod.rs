@@ -1,0 +1,4 @@
+//! `gru-cosim bench`: the performance report.
+
+pub mod machine;
+pub mod svg;
