@@ -41,8 +41,10 @@ lint: deps
 lockstep: deps
 	$(CARGO) run --release --quiet -- lockstep --cycles $(CYCLES) --seed $(SEED)
 
+# The performance report: bench/REPORT.md, bench/results.json and bench/*.svg. Last line:
+# `bench: system/cpp = <ratio>, irq-share = <pct>%`. BENCH_ARGS adds flags (gru-cosim bench --help).
 bench: deps
-	$(CARGO) run --release --quiet -- bench --seed $(SEED)
+	$(CARGO) run --release --quiet -- bench --seed $(SEED) $(BENCH_ARGS)
 
 # Re-dump the default workload's first shootdowns (waves/default-seed<SEED>.fst).
 waves: build
