@@ -69,7 +69,7 @@ struct BenchCli {
     #[arg(long, default_value_t = 20_000)]
     accesses: u64,
     /// Repetitions of each throughput measurement (median reported).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     reps: usize,
     /// Kernel seeds per shootdown setup.
     #[arg(long, default_value_t = 3)]

@@ -70,7 +70,7 @@ impl Default for BenchConfig {
             accesses: 20_000,
             chiplets: 2,
             cpus: 4,
-            reps: 3,
+            reps: 5,
             sd_seeds: 3,
             ranges: vec![1, 4, 16, 64, 256, 1023, 1024, 4096],
             contexts: vec![1, 2, 4, 8, 16],

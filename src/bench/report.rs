@@ -247,19 +247,40 @@ pub fn markdown(r: &BenchResults) -> String {
         tp.chiplets,
         tp.system_chiplet_cycles_over_cpp
     );
-    let (lo, hi) = spread(&sd.by_range);
+    let all: Vec<SetupResult> = sd.by_range.iter().chain(&sd.by_contexts).cloned().collect();
+    let (lo, hi) = spread(&all);
+    let rt = if lo == hi { format!("exactly {} cycles", f0(lo)) } else { format!("{}–{} cycles", f0(lo), f0(hi)) };
+    let why = if lo == hi && lo == 2.0 * sd.mmio_latency as f64 {
+        format!(
+            " — the start write's MMIO round trip plus one poll's ({} cycles each): the purge is over before the first poll arrives",
+            sd.mmio_latency
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         s,
-        "- A shootdown TGH costs the driver **{}–{} cycles** from its start write to the poll that sees it idle, \
-         whatever the range (1 page to a full purge) or number of contexts; the MMIO round trip ({} cycles) dominates it. \
-         Chiplets are flushed one after the other, so the whole flush grows by about one TGH round trip per chiplet.",
-        f0(lo),
-        f0(hi),
-        sd.mmio_latency
+        "- In the directed setups a shootdown TGH costs the driver **{rt}** from its start write to the poll that sees it idle, \
+         for every range (1 page to a full purge) and every number of contexts{why}. Under load (default workload) the \
+         p99 is {} cycles.",
+        sd.under_load.as_ref().map_or("–".into(), |u| u.p99.to_string())
     );
+    if let (Some(a), Some(b)) = (sd.by_chiplets.first(), sd.by_chiplets.last()) {
+        if b.setup.chiplets > a.setup.chiplets {
+            let slope = (b.flush_round_trip_median - a.flush_round_trip_median) / (b.setup.chiplets - a.setup.chiplets) as f64;
+            let _ = writeln!(
+                s,
+                "- The driver flushes chiplets one after the other: the whole flush grows by **{} cycles per chiplet** ({} cycles for {} chiplets).",
+                f0(slope),
+                f0(b.flush_round_trip_median),
+                b.setup.chiplets
+            );
+        }
+    }
     let _ = writeln!(
         s,
-        "- The purge engine needs TLB_ENTRIES / PURGE_LANES cycles at the chip: {}.",
+        "- The purge engine takes {} cycles at the chip (TGH start to IDLE): {}.",
+        if sd.purge.iter().all(|p| p.cycles == p.expected) { "TLB_ENTRIES / PURGE_LANES" } else { "these" },
         sd.purge.iter().filter(|p| p.hw == "model").map(|p| format!("{} for {} entries", p.cycles, p.tlb_entries)).collect::<Vec<_>>().join(", ")
     );
     if let (Some(range), Some(pp)) = (td.series.first(), td.series.iter().find(|x| x.name.starts_with("classic swap-out"))) {
