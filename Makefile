@@ -47,8 +47,10 @@ regress: build
 	$(CARGO) run --release --quiet -- regress --seeds 1..200 --hw model --out target/regress-model.json
 	$(CARGO) run --release --quiet -- regress --seeds 1..20 --hw rtl --out target/regress-rtl.json
 
+# The performance report: bench/REPORT.md, bench/results.json and bench/*.svg. Last line:
+# `bench: system/cpp = <ratio>, irq-share = <pct>%`. BENCH_ARGS adds flags (gru-cosim bench --help).
 bench: deps
-	$(CARGO) run --release --quiet -- bench --seed $(SEED)
+	$(CARGO) run --release --quiet -- bench --seed $(SEED) $(BENCH_ARGS)
 
 # Waveforms with their GTKWave save files under waves/. SCENARIO=<golden scenario> [SHOOTDOWN=k]:
 # the window around one shootdown of that scenario; otherwise the default workload's windows

@@ -1,5 +1,5 @@
-//! The chiplet-level commands: the demo that `make run` shows until the full system lands, the
-//! random lockstep and the throughput benchmark.
+//! The chiplet-level commands: the demo and the random lockstep. (The throughput benchmark is
+//! part of `gru-cosim bench`, src/bench/.)
 
 use gru_sim::chiplet::{CbRequest, Chiplet, ChipletError, FlatMemory};
 use gru_sim::handles as h;
@@ -7,7 +7,7 @@ use gru_sim::lockstep::Lockstep;
 use gru_sim::model::{Params, RefModel};
 use gru_sim::ports::CycleModel;
 use gru_sim::rtl::{Rtl, WaveFormat};
-use gru_sim::stimulus::{RandomMemory, RandomTraffic, Recorder};
+use gru_sim::stimulus::{RandomMemory, RandomTraffic};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -115,50 +115,4 @@ pub fn lockstep(cycles: u64, seed: u64) -> Result<bool, ChipletError> {
     }
     println!("lockstep: {n} cycles, {} divergences", lock.divergences());
     Ok(lock.divergences() == 0)
-}
-
-fn rate(cycles: usize, secs: f64) -> f64 {
-    cycles as f64 / secs
-}
-
-/// Records the random stimulus once, then replays it through (a) a pure C++ Verilator loop,
-/// (b) the Rust harness (one FFI call per cycle), (c) the reference model.
-pub fn bench(cycles: u64, seed: u64) -> Result<bool, ChipletError> {
-    let rec = Recorder { inner: Rtl::new(WaveFormat::Fst), inputs: Vec::new() };
-    let mut chip = Chiplet::new(rec, Box::new(RandomMemory::new(seed, 8)));
-    let t = Instant::now();
-    RandomTraffic::new(seed).run(&mut chip, cycles);
-    let live = rate(chip.model_mut().inputs.len(), t.elapsed().as_secs_f64());
-    let inputs = std::mem::take(&mut chip.model_mut().inputs);
-    let n = inputs.len();
-
-    let mut cpp = Rtl::new(WaveFormat::Fst);
-    let t = Instant::now();
-    let sum = cpp.replay_cpp(&inputs);
-    let cpp_rate = rate(n, t.elapsed().as_secs_f64());
-
-    let mut rust = Rtl::new(WaveFormat::Fst);
-    let t = Instant::now();
-    let mut sum2 = 0u64;
-    for i in &inputs {
-        let o = rust.cycle(i);
-        sum2 = sum2.wrapping_add(o.mmio_rsp_data[0]);
-    }
-    let rust_rate = rate(n, t.elapsed().as_secs_f64());
-
-    let mut model = RefModel::new(Params::default());
-    let t = Instant::now();
-    for i in &inputs {
-        let o = model.cycle(i);
-        sum2 = sum2.wrapping_add(o.mmio_rsp_data[0]);
-    }
-    let model_rate = rate(n, t.elapsed().as_secs_f64());
-
-    println!("bench: {n} cycles of seeded random traffic (seed {seed}), checksum {sum:#x}/{sum2:#x}");
-    println!("  (a) C++ Verilator loop     {cpp_rate:>12.0} cycles/s");
-    println!("  (b) Rust harness (FFI)     {rust_rate:>12.0} cycles/s");
-    println!("  (c) reference model        {model_rate:>12.0} cycles/s");
-    println!("  live: Rust harness + traffic generator {live:.0} cycles/s");
-    println!("bench: rust/cpp = {:.2}", rust_rate / cpp_rate);
-    Ok(true)
 }

@@ -1,5 +1,6 @@
 //! gru-cosim: the system wiring, checker, workloads and CLI.
 
+pub mod bench;
 pub mod chiplet_cmds;
 pub mod mutants;
 pub mod run_cmd;

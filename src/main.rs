@@ -43,14 +43,11 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Throughput of the same stimulus through a pure C++ Verilator loop, the Rust harness and
-    /// the reference model.
-    Bench {
-        #[arg(long, default_value_t = 400_000)]
-        cycles: u64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
+    /// The performance report: co-simulation throughput (full system vs a pure C++ Verilator
+    /// loop on the same stimulus), shootdown round trips and purge latency, MMIO writes per
+    /// teardown, fault service latency. Writes REPORT.md, results.json and SVG charts; the last
+    /// line is `bench: system/cpp = <ratio>, irq-share = <pct>%`.
+    Bench(BenchCli),
     /// Run a workload on the whole system (chiplets, kernel, driver) with every check on and
     /// print the summary; exit status 1 on a failed check, with the command that replays it.
     Run(RunCli),
@@ -112,6 +109,75 @@ fn parse_window(s: &str) -> Result<Window, String> {
     let (a, b) = s.split_once("..").ok_or_else(|| format!("{s:?} is not a range A..B"))?;
     let num = |x: &str| x.trim().parse::<u64>().map_err(|e| format!("{x:?} in {s:?}: {e}"));
     Window::new(num(a)?, num(b)?).map_err(|e| e.to_string())
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchCli {
+    /// Seed of the default workload (and first seed of the directed setups).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output directory.
+    #[arg(long, default_value = "bench")]
+    out: std::path::PathBuf,
+    /// GRU accesses of the default workload.
+    #[arg(long, default_value_t = 20_000)]
+    accesses: u64,
+    /// Repetitions of each throughput measurement (median reported).
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Kernel seeds per shootdown setup.
+    #[arg(long, default_value_t = 3)]
+    sd_seeds: u64,
+    /// Range sizes in pages for the range sweep (1024 and more: full purge).
+    #[arg(long, value_delimiter = ',', default_values_t = [1u64, 4, 16, 64, 256, 1023, 1024, 4096])]
+    ranges: Vec<u64>,
+    /// Contexts per chiplet for the contexts sweep (1..=16).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2, 4, 8, 16])]
+    contexts: Vec<usize>,
+    /// Chiplet counts for the chiplets sweep (1..=4).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2, 3, 4])]
+    chiplets: Vec<usize>,
+    /// Range in pages of the contexts and chiplets sweeps.
+    #[arg(long, default_value_t = 16)]
+    sd_pages: u64,
+    /// TLB sizes of the purge-latency sweep (reference model; the RTL is built at 128).
+    #[arg(long, value_delimiter = ',', default_values_t = [64usize, 128, 256])]
+    tlb_sizes: Vec<usize>,
+    /// Largest teardown region in KiB (sizes 4 KiB × 4^k).
+    #[arg(long, default_value_t = 1 << 20)]
+    teardown_max_kib: u64,
+    /// Largest per-page teardown simulated, in pages (at most 4096); larger are extrapolated.
+    #[arg(long, default_value_t = 4096)]
+    per_page_sim_pages: u64,
+    /// Nominal clock for the ns figures, GHz.
+    #[arg(long, default_value_t = 1.0)]
+    clock_ghz: f64,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+impl BenchCli {
+    fn config(&self) -> gru_cosim::bench::BenchConfig {
+        gru_cosim::bench::BenchConfig {
+            seed: self.seed,
+            out: self.out.clone(),
+            accesses: self.accesses,
+            reps: self.reps,
+            sd_seeds: self.sd_seeds,
+            ranges: self.ranges.clone(),
+            contexts: self.contexts.clone(),
+            chiplet_counts: self.chiplets.clone(),
+            sd_pages: self.sd_pages,
+            tlb_sizes: self.tlb_sizes.clone(),
+            teardown_max_kib: self.teardown_max_kib,
+            per_page_sim_pages: self.per_page_sim_pages,
+            clock_ghz: self.clock_ghz,
+            command: std::iter::once("gru-cosim".to_owned()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" "),
+            progress: !self.no_progress,
+            ..gru_cosim::bench::BenchConfig::default()
+        }
+    }
 }
 
 /// Hardware choice of `run`.
@@ -257,7 +323,7 @@ fn run(cmd: Cmd) -> Result<bool, String> {
     match cmd {
         Cmd::Demo { seed, waves } => chiplet_cmds::demo(seed, wave_format(waves)).map_err(|e| e.to_string()),
         Cmd::Lockstep { cycles, seed } => chiplet_cmds::lockstep(cycles, seed).map_err(|e| e.to_string()),
-        Cmd::Bench { cycles, seed } => chiplet_cmds::bench(cycles, seed).map_err(|e| e.to_string()),
+        Cmd::Bench(b) => gru_cosim::bench::run(&b.config()).map(|_| true),
         Cmd::Run(r) => run_cmd::run(&r.args()).map_err(|e| e.to_string()),
         Cmd::Regress(r) => {
             let args = r.args();

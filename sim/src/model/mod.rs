@@ -131,6 +131,8 @@ pub struct RefModel {
     stats: Counters,
     out: PortsOut,
     cycles: u64,
+    /// The CBR whose miss latched at the last edge (benchmark probe).
+    last_miss: Option<usize>,
 }
 
 impl RefModel {
@@ -156,6 +158,7 @@ impl RefModel {
             stats: Counters::default(),
             out: PortsOut { mmio_req_ready: true, cb_req_ready: true, ..PortsOut::default() },
             cycles: 0,
+            last_miss: None,
         })
     }
 
@@ -167,6 +170,11 @@ impl RefModel {
     /// TLB entry `i` (an invalid entry beyond the last, like the debug port).
     pub fn tlb_entry(&self, i: usize) -> TlbEntry {
         self.tlb.entries.get(i).copied().unwrap_or_default()
+    }
+
+    /// The CBR whose miss (TLB_MISS or TLB_MOD) latched in its TFH at the last edge, if any.
+    pub fn last_miss(&self) -> Option<usize> {
+        self.last_miss
     }
 
     /// Lookups so far that matched more than one entry (DESIGN §3.3 allows at most one).
@@ -218,6 +226,7 @@ impl RefModel {
         if let Some(s) = eng.tfm {
             self.tfm.set(s);
         }
+        self.last_miss = eng.latch.as_ref().map(|l| l.cbr);
         if let Some(l) = eng.latch {
             self.tfh.latch(l);
         }
@@ -233,6 +242,7 @@ impl RefModel {
 impl CycleModel for RefModel {
     fn cycle(&mut self, inp: &PortsIn) -> &PortsOut {
         self.cycles += 1;
+        self.last_miss = None;
         if inp.rst_n {
             self.edge(inp);
         } else {

@@ -1,0 +1,339 @@
+//! `gru-cosim bench` (`make bench`): the performance report. Runs the sections — co-simulation
+//! throughput, shootdown round trips and purge latency, MMIO writes per teardown, fault
+//! service latency — and writes `REPORT.md`, `results.json` and SVG charts into one directory.
+//! The last line printed is `bench: system/cpp = <ratio>, irq-share = <pct>%`.
+
+pub mod faults;
+pub mod machine;
+pub mod probe;
+pub mod report;
+pub mod shootdown;
+pub mod svg;
+pub mod teardown;
+pub mod throughput;
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
+
+use gru_driver::notifier::Era;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::waves::{Span, WavePlan};
+use crate::system::{System, SystemConfig, SystemModel};
+use crate::workload::{self, WorkloadConfig, WorkloadCounts};
+
+/// What to measure and how much.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchConfig {
+    /// Seed of the default workload and the first seed of the directed setups.
+    pub seed: u64,
+    /// Output directory.
+    pub out: PathBuf,
+    /// GRU accesses of the default workload.
+    pub accesses: u64,
+    /// Chiplets of the default workload.
+    pub chiplets: usize,
+    /// CPUs of the default workload.
+    pub cpus: usize,
+    /// Repetitions of each throughput measurement (the median is reported).
+    pub reps: usize,
+    /// Kernel seeds per shootdown setup.
+    pub sd_seeds: u64,
+    /// Range sizes (pages) of the range sweep; 1024 and more is a full purge.
+    pub ranges: Vec<u64>,
+    /// Contexts per chiplet of the contexts sweep.
+    pub contexts: Vec<usize>,
+    /// Chiplet counts of the chiplets sweep.
+    pub chiplet_counts: Vec<usize>,
+    /// Range (pages) of the contexts and chiplets sweeps.
+    pub sd_pages: u64,
+    /// TLB sizes of the purge-latency sweep (reference model).
+    pub tlb_sizes: Vec<usize>,
+    /// Largest teardown region, KiB (sizes are 4 KiB × 4^k).
+    pub teardown_max_kib: u64,
+    /// Largest per-page teardown simulated, pages; larger ones are extrapolated.
+    pub per_page_sim_pages: u64,
+    /// Nominal clock for the ns figures, GHz.
+    pub clock_ghz: f64,
+    /// The command line, for the report.
+    pub command: String,
+    /// Show a progress bar on a terminal.
+    pub progress: bool,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            out: PathBuf::from("bench"),
+            accesses: 20_000,
+            chiplets: 2,
+            cpus: 4,
+            reps: 5,
+            sd_seeds: 3,
+            ranges: vec![1, 4, 16, 64, 256, 1023, 1024, 4096],
+            contexts: vec![1, 2, 4, 8, 16],
+            chiplet_counts: vec![1, 2, 3, 4],
+            sd_pages: 16,
+            tlb_sizes: vec![64, 128, 256],
+            teardown_max_kib: 1 << 20,
+            per_page_sim_pages: 4096,
+            clock_ghz: 1.0,
+            command: "gru-cosim bench".into(),
+            progress: true,
+        }
+    }
+}
+
+impl BenchConfig {
+    /// A tiny configuration that still exercises every section (for tests).
+    pub fn quick(out: &Path) -> Self {
+        Self {
+            out: out.to_path_buf(),
+            accesses: 300,
+            reps: 1,
+            sd_seeds: 1,
+            ranges: vec![1, 2048],
+            contexts: vec![1, 2],
+            chiplet_counts: vec![1, 2],
+            tlb_sizes: vec![64, 128],
+            teardown_max_kib: 256,
+            per_page_sim_pages: 16,
+            command: "gru-cosim bench (quick)".into(),
+            progress: false,
+            ..Self::default()
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let bad = |what: &str| Err(format!("bench: {what}"));
+        if self.reps == 0 || self.sd_seeds == 0 {
+            return bad("--reps and --sd-seeds must be at least 1");
+        }
+        if self.chiplets == 0 || self.chiplets > 4 || self.chiplet_counts.iter().any(|&c| c == 0 || c > 4) {
+            return bad("chiplet counts must be 1..=4 (16 interrupt lines per chiplet, 64 lines)");
+        }
+        if self.contexts.iter().any(|&c| c == 0 || c > 16) {
+            return bad("contexts per chiplet must be 1..=16");
+        }
+        if self.ranges.iter().chain([&self.sd_pages]).any(|&p| p == 0 || p > 1 << 20) {
+            return bad("range sizes must be 1..=1048576 pages");
+        }
+        if self.tlb_sizes.iter().any(|&n| !n.is_power_of_two() || !(8..=256).contains(&n)) {
+            return bad("TLB sizes must be powers of two in 8..=256");
+        }
+        if !self.clock_ghz.is_finite() || self.clock_ghz <= 0.0 {
+            return bad("--clock-ghz must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// A progress bar over the run's steps (hidden when stderr is not a terminal).
+pub struct Progress {
+    pb: ProgressBar,
+    started: std::cell::Cell<bool>,
+}
+
+impl Progress {
+    fn new(steps: u64, show: bool) -> Self {
+        let pb = if show { ProgressBar::new(steps) } else { ProgressBar::hidden() };
+        if let Ok(style) = ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {wide_msg}") {
+            pb.set_style(style.progress_chars("=> "));
+        }
+        Self { pb, started: std::cell::Cell::new(false) }
+    }
+
+    /// A new step begins.
+    pub fn step(&self, msg: &str) {
+        if self.started.replace(true) {
+            self.pb.inc(1);
+        }
+        self.pb.set_message(msg.to_owned());
+    }
+
+    /// Print a line to stdout without tearing the bar.
+    pub fn say(&self, line: &str) {
+        self.pb.suspend(|| println!("{line}"));
+    }
+
+    fn finish(&self) {
+        self.pb.finish_and_clear();
+    }
+}
+
+/// The median (NaN for none).
+pub fn median(v: &[f64]) -> f64 {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// Nearest-rank percentile of sorted `v` (0 for none).
+pub fn percentile(v: &[u64], p: f64) -> u64 {
+    if v.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}
+
+/// A finished run of the default workload.
+pub struct DefaultRun<M: SystemModel> {
+    /// The system after the run.
+    pub sys: System<M>,
+    /// What the workload counted.
+    pub counts: Rc<WorkloadCounts>,
+    /// System cycles.
+    pub cycles: u64,
+    /// Wall seconds of `System::run`.
+    pub secs: f64,
+}
+
+/// Run the default workload (as `gru-cosim run default`) on chiplets made by `make`; an error
+/// if any check fails. `waves`: dump chiplet 0 for the whole run.
+pub fn default_run<M: SystemModel>(cfg: &BenchConfig, waves: Option<PathBuf>, make: impl Fn() -> M) -> Result<DefaultRun<M>, String> {
+    let replay = format!("gru-cosim run default --seed {} --accesses {} --chiplets {} --cpus {} --waves none", cfg.seed, cfg.accesses, cfg.chiplets, cfg.cpus);
+    let scfg = SystemConfig {
+        chiplets: cfg.chiplets,
+        cpus: cfg.cpus,
+        era: Era::Modern,
+        seed: cfg.seed,
+        waves: waves.map(|path| WavePlan { path, chiplet: 0, span: Span::Whole }),
+        replay: replay.clone(),
+        ..SystemConfig::default()
+    };
+    let sys = System::new(scfg, make)?;
+    let counts = workload::spawn(&sys, &WorkloadConfig { accesses: cfg.accesses, ..WorkloadConfig::default() });
+    let t = Instant::now();
+    let r = sys.run(500_000_000);
+    let secs = t.elapsed().as_secs_f64();
+    let failures = sys.checker.failures();
+    if let Some(f) = failures.first() {
+        return Err(format!("default workload failed a check: [{}] cycle {}: {} (replay: {replay})", f.check, f.cycle, f.detail));
+    }
+    Ok(DefaultRun { sys, counts, cycles: r.cycles, secs })
+}
+
+/// The headline numbers.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Full system on the RTL ÷ the C++ loop, cycles/s.
+    pub system_over_cpp: f64,
+    /// Interrupt-path share of misses on the default workload, percent.
+    pub irq_share_pct: f64,
+    /// The last line printed.
+    pub last_line: String,
+}
+
+/// Everything `results.json` holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResults {
+    /// Where and when.
+    pub machine: machine::Machine,
+    /// The command.
+    pub command: String,
+    /// The configuration.
+    pub config: BenchConfig,
+    /// Wall seconds of the whole bench.
+    pub wall_secs: f64,
+    /// Co-simulation throughput.
+    pub throughput: throughput::Throughput,
+    /// Shootdown round trips and purge latency.
+    pub shootdown: shootdown::Shootdown,
+    /// MMIO writes per teardown.
+    pub teardown: teardown::Teardown,
+    /// Fault service latency and path shares.
+    pub faults: faults::Faults,
+    /// The headline.
+    pub summary: Summary,
+}
+
+fn steps(cfg: &BenchConfig) -> u64 {
+    let sizes = teardown::sizes(cfg.teardown_max_kib);
+    let per_page = sizes.iter().filter(|&&b| b / 4096 <= cfg.per_page_sim_pages.clamp(1, teardown::MAX_PER_PAGE_SIM)).count();
+    // throughput 9, purge on the RTL 1, faults 1, writing 1.
+    (12 + cfg.ranges.len() + cfg.contexts.len() + cfg.chiplet_counts.len() + 2 * cfg.tlb_sizes.len() + 2 * sizes.len() + 2 * per_page) as u64
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Run every section, write the report, results and charts into `cfg.out`, print a summary and
+/// the last line.
+pub fn run(cfg: &BenchConfig) -> Result<BenchResults, String> {
+    cfg.validate()?;
+    std::fs::create_dir_all(&cfg.out).map_err(|e| format!("cannot create {}: {e}", cfg.out.display()))?;
+    let t0 = Instant::now();
+    let machine = machine::Machine::probe();
+    let pb = Progress::new(steps(cfg), cfg.progress);
+
+    let tp = throughput::run(cfg, &pb)?;
+    if !tp.replay_matches {
+        return Err("the C++ replay of chiplet 0's recorded inputs did not reproduce its outputs".into());
+    }
+    pb.say(&format!(
+        "throughput: system on RTL {:.0} cycles/s, C++ loop {:.0} cycles/s (system/cpp {:.2})",
+        tp.rates.iter().find(|r| r.name == "system RTL").map_or(0.0, |r| r.cycles_per_s),
+        tp.rates.iter().find(|r| r.name == "C++ loop").map_or(0.0, |r| r.cycles_per_s),
+        tp.system_over_cpp
+    ));
+    let sd = shootdown::run(cfg, &pb)?;
+    pb.say(&format!(
+        "shootdown: TGH round trip {} cycles (1 page) .. {} (full purge); purge at the chip {} cycles for 128 entries (RTL = model: {})",
+        sd.by_range.first().map_or(0.0, |r| r.tgh_round_trip_median),
+        sd.by_range.last().map_or(0.0, |r| r.tgh_round_trip_median),
+        sd.purge.iter().find(|p| p.hw == "rtl").map_or(0, |p| p.cycles),
+        sd.purge_rtl_matches_model
+    ));
+    let td = teardown::run(cfg, &pb)?;
+    let at_max = |i: usize| td.series.get(i).and_then(|x| x.points.last()).map_or((0.0, false), |p| (p.mmio_writes, p.extrapolated));
+    if let Some(p) = td.series.first().and_then(|x| x.points.last()) {
+        let ((range, _), (per_page, extra)) = (at_max(0), at_max(2));
+        let how = if extra { " (extrapolated)" } else { "" };
+        pb.say(&format!("teardown: {} KiB: {range} MMIO write(s) with a range flush, {per_page} per page{how}", p.bytes / 1024));
+    }
+    let fa = faults::run(cfg, &pb)?;
+    let mut sd = sd;
+    sd.under_load = Some(shootdown::LoadedTrips::of(&fa.trips));
+    pb.say(&format!(
+        "faults: {} misses, interrupt path {:.1}% (p50 {} cycles), call_os {:.1}% (p50 {} cycles)",
+        fa.misses, fa.paths[0].share_pct, fa.paths[0].p50, fa.paths[1].share_pct, fa.paths[1].p50
+    ));
+    pb.step("writing the report");
+    let mut machine = machine;
+    machine.load_end = machine::load_average();
+    let last_line = format!("bench: system/cpp = {:.2}, irq-share = {:.1}%", tp.system_over_cpp, fa.irq_share_pct);
+    let results = BenchResults {
+        machine,
+        command: cfg.command.clone(),
+        config: cfg.clone(),
+        wall_secs: t0.elapsed().as_secs_f64(),
+        summary: Summary { system_over_cpp: tp.system_over_cpp, irq_share_pct: fa.irq_share_pct, last_line: last_line.clone() },
+        throughput: tp,
+        shootdown: sd,
+        teardown: td,
+        faults: fa,
+    };
+    let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+    write(&cfg.out.join("results.json"), &json)?;
+    for (name, svg) in report::charts(&results) {
+        write(&cfg.out.join(name), &svg)?;
+    }
+    write(&cfg.out.join("REPORT.md"), &report::markdown(&results))?;
+    pb.finish();
+    println!("wrote {}/REPORT.md, results.json and the charts in {:.0} s", cfg.out.display(), t0.elapsed().as_secs_f64());
+    println!("{last_line}");
+    Ok(results)
+}

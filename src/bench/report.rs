@@ -1,0 +1,540 @@
+//! The report: charts (SVG) and REPORT.md from [`BenchResults`].
+
+use std::fmt::Write;
+
+use super::shootdown::SetupResult;
+use super::svg::{BarChart, LineChart, Point, Scale, Series};
+use super::BenchResults;
+
+fn f0(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.0}")
+    } else {
+        "–".into()
+    }
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{} GiB", b >> 30),
+        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
+        b => format!("{} KiB", b >> 10),
+    }
+}
+
+fn short_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{}G", b >> 30),
+        b if b >= 1 << 20 => format!("{}M", b >> 20),
+        b => format!("{}K", b >> 10),
+    }
+}
+
+fn pages_label(r: &SetupResult) -> String {
+    if r.full_purge {
+        format!("{} (full)", r.setup.pages)
+    } else {
+        r.setup.pages.to_string()
+    }
+}
+
+fn sd_series(v: &[SetupResult], x: impl Fn(&SetupResult) -> f64, flush: bool) -> Vec<Series> {
+    let pts = |f: &dyn Fn(&SetupResult) -> f64| v.iter().map(|r| Point::new(x(r), f(r))).collect::<Vec<_>>();
+    let mut s = vec![
+        Series::new("TGH round trip, median", pts(&|r| r.tgh_round_trip_median)),
+        Series::dashed("TGH round trip, max over seeds", pts(&|r| r.tgh_round_trip_max as f64)),
+    ];
+    if flush {
+        s.push(Series::new("whole flush (all chiplets), median", pts(&|r| r.flush_round_trip_median)));
+    }
+    s.push(Series::new("munmap system call, median", pts(&|r| r.munmap_median)));
+    s
+}
+
+/// The charts: (file name, SVG).
+pub fn charts(r: &BenchResults) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let tp = &r.throughput;
+    out.push((
+        "throughput.svg".into(),
+        BarChart {
+            title: format!("Co-simulation throughput, default workload ({} chiplets)", tp.chiplets),
+            y_label: "simulated cycles per wall second (log)".into(),
+            categories: tp.rates.iter().map(|x| x.name.clone()).collect(),
+            series: vec![("cycles/s: system cycles for system runs, chiplet-0 cycles for replays".into(), tp.rates.iter().map(|x| x.cycles_per_s).collect())],
+            log: true,
+        }
+        .render(),
+    ));
+    let sd = &r.shootdown;
+    // The range axis is categorical (1023 and 1024 pages sit side by side).
+    let idx = |r: &SetupResult| sd.by_range.iter().position(|x| std::ptr::eq(x, r)).unwrap_or(0) as f64;
+    let range_ticks: Vec<(f64, String)> = sd.by_range.iter().map(|x| (idx(x), pages_label(x))).collect();
+    out.push((
+        "shootdown_range.svg".into(),
+        LineChart {
+            title: "Shootdown round trip vs range (1 context, 1 chiplet, RTL)".into(),
+            x_label: "pages munmapped (1024 and more: full purge)".into(),
+            y_label: format!("cycles (= ns at {} GHz)", sd.clock_ghz),
+            x_scale: Scale::Linear,
+            y_scale: Scale::Linear,
+            y_from_zero: true,
+            x_ticks: Some(range_ticks),
+            series: sd_series(&sd.by_range, idx, false),
+        }
+        .render(),
+    ));
+    out.push((
+        "shootdown_contexts.svg".into(),
+        LineChart {
+            title: "Shootdown round trip vs contexts in the ctxbitmap (1 chiplet, RTL)".into(),
+            x_label: "contexts of the address space loaded on the chiplet".into(),
+            y_label: format!("cycles (= ns at {} GHz)", sd.clock_ghz),
+            x_scale: Scale::Log(2),
+            y_scale: Scale::Linear,
+            y_from_zero: true,
+            x_ticks: Some(sd.by_contexts.iter().map(|x| (x.setup.contexts as f64, x.setup.contexts.to_string())).collect()),
+            series: sd_series(&sd.by_contexts, |x| x.setup.contexts as f64, false),
+        }
+        .render(),
+    ));
+    out.push((
+        "shootdown_chiplets.svg".into(),
+        LineChart {
+            title: "Shootdown round trip vs chiplets (1 context each, RTL)".into(),
+            x_label: "chiplets with a loaded context of the address space".into(),
+            y_label: format!("cycles (= ns at {} GHz)", sd.clock_ghz),
+            x_scale: Scale::Linear,
+            y_scale: Scale::Linear,
+            y_from_zero: true,
+            x_ticks: Some(sd.by_chiplets.iter().map(|x| (x.setup.chiplets as f64, x.setup.chiplets.to_string())).collect()),
+            series: sd_series(&sd.by_chiplets, |x| x.setup.chiplets as f64, true),
+        }
+        .render(),
+    ));
+    let mut sizes: Vec<usize> = sd.purge.iter().map(|p| p.tlb_entries).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let pick = |hw: &str| -> Vec<f64> {
+        sizes.iter().map(|&n| sd.purge.iter().find(|p| p.hw == hw && p.tlb_entries == n).map_or(f64::NAN, |p| p.cycles as f64)).collect()
+    };
+    out.push((
+        "purge_tlb.svg".into(),
+        BarChart {
+            title: "Purge latency at the chip (TGH start to IDLE) vs TLB size".into(),
+            y_label: "cycles".into(),
+            categories: sizes.iter().map(|n| format!("{n} entries")).collect(),
+            series: vec![("reference model".into(), pick("model")), ("RTL (built at 128)".into(), pick("rtl"))],
+            log: false,
+        }
+        .render(),
+    ));
+    let td = &r.teardown;
+    let size_ticks: Vec<(f64, String)> = td
+        .series
+        .first()
+        .map(|s| s.points.iter().map(|p| (p.bytes as f64, short_size(p.bytes))).collect())
+        .unwrap_or_default();
+    out.push((
+        "teardown_mmio.svg".into(),
+        LineChart {
+            title: "MMIO writes to tear down a region (1 chiplet with a loaded context)".into(),
+            x_label: "region size".into(),
+            y_label: "MMIO writes".into(),
+            x_scale: Scale::Log(4),
+            y_scale: Scale::Log(10),
+            y_from_zero: false,
+            x_ticks: Some(size_ticks),
+            series: td
+                .series
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Series {
+                    name: s.name.clone(),
+                    points: s
+                        .points
+                        .iter()
+                        .map(|p| Point { x: p.bytes as f64, y: p.mmio_writes.max(0.5), extrapolated: p.extrapolated })
+                        .collect(),
+                    // Classic munmap equals modern munmap, modern swap-out equals classic:
+                    // dash the second of each pair so that both show.
+                    dashed: i % 2 == 1,
+                })
+                .collect(),
+        }
+        .render(),
+    ));
+    let fa = &r.faults;
+    out.push((
+        "fault_latency.svg".into(),
+        BarChart {
+            title: "Fault service latency, miss to restart (default workload)".into(),
+            y_label: "cycles from the miss latch to the answering TFH command".into(),
+            categories: vec!["p50".into(), "p90".into(), "p99".into(), "mean".into()],
+            series: fa
+                .paths
+                .iter()
+                .filter(|p| p.count > 0)
+                .map(|p| {
+                    (format!("{:?} ({:.1}% of misses)", p.path, p.share_pct), vec![p.p50 as f64, p.p90 as f64, p.p99 as f64, p.mean])
+                })
+                .collect(),
+            log: false,
+        }
+        .render(),
+    ));
+    out
+}
+
+fn sd_table(s: &mut String, v: &[SetupResult], ghz: f64, key: &str, k: impl Fn(&SetupResult) -> String) {
+    let _ = writeln!(s, "| {key} | TGH writes | TGH round trip p50 (min–max) cycles | ns p50 | whole flush p50 cycles | munmap p50 cycles | entries purged |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    for r in v {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} ({}–{}) | {} | {} | {} | {} |",
+            k(r),
+            r.tgh_writes,
+            f0(r.tgh_round_trip_median),
+            r.tgh_round_trip_min,
+            r.tgh_round_trip_max,
+            f0(r.tgh_round_trip_median / ghz),
+            f0(r.flush_round_trip_median),
+            f0(r.munmap_median),
+            f0(r.entries_purged_median)
+        );
+    }
+}
+
+fn spread(v: &[SetupResult]) -> (f64, f64) {
+    v.iter().map(|r| r.tgh_round_trip_median).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)))
+}
+
+/// REPORT.md.
+pub fn markdown(r: &BenchResults) -> String {
+    let mut s = String::new();
+    let m = &r.machine;
+    let tp = &r.throughput;
+    let sd = &r.shootdown;
+    let td = &r.teardown;
+    let fa = &r.faults;
+    let c = &r.config;
+    let _ = writeln!(s, "# gru-cosim performance report\n");
+    let _ = writeln!(s, "Written by `make bench` — command `{}` — on {} ({:.0} s wall for the whole bench).\n", r.command, m.date, r.wall_secs);
+    let _ = writeln!(s, "| machine | |\n|---|---|");
+    let _ = writeln!(s, "| CPU | {} |", m.cpu);
+    let _ = writeln!(s, "| cores | {} logical CPUs ({} available to the run) |", m.cores, m.available_parallelism);
+    let _ = writeln!(s, "| OS | {} |", m.os);
+    let _ = writeln!(s, "| rustc | {} |", m.rustc);
+    let _ = writeln!(s, "| Verilator | {} |", m.verilator);
+    let _ = writeln!(s, "| load average (1/5/15 min) | {} at the start, {} at the end |\n", m.load_start, m.load_end);
+    let _ = writeln!(
+        s,
+        "**Every number is one run on a shared machine** (other jobs may use the same cores: see the load \
+         average): absolute rates move from run to run, by tens of percent. Compare the ratios, measured \
+         within minutes of each other on the same machine. Simulated-cycle figures (latencies, MMIO counts) are exact and \
+         deterministic for a seed. The full data is in `results.json`.\n"
+    );
+    let _ = writeln!(s, "## Summary\n");
+    let _ = writeln!(s, "```\n{}\n```\n", r.summary.last_line);
+    let _ = writeln!(
+        s,
+        "- The full system on the RTL simulates **{:.0} system cycles/s**, **{:.2}×** the pure C++ Verilator loop on the same \
+         recorded stimulus ({:.0} cycles/s). Each system cycle steps {} chiplets, so per chiplet cycle the ratio is {:.2}.",
+        tp.rates.iter().find(|x| x.name == "system RTL").map_or(f64::NAN, |x| x.cycles_per_s),
+        tp.system_over_cpp,
+        tp.rates.iter().find(|x| x.name == "C++ loop").map_or(f64::NAN, |x| x.cycles_per_s),
+        tp.chiplets,
+        tp.system_chiplet_cycles_over_cpp
+    );
+    let all: Vec<SetupResult> = sd.by_range.iter().chain(&sd.by_contexts).cloned().collect();
+    let (lo, hi) = spread(&all);
+    let rt = if lo == hi { format!("exactly {} cycles", f0(lo)) } else { format!("{}–{} cycles", f0(lo), f0(hi)) };
+    let why = if lo == hi && lo == 2.0 * sd.mmio_latency as f64 {
+        format!(
+            " — the start write's MMIO round trip plus one poll's ({} cycles each): the purge is over before the first poll arrives",
+            sd.mmio_latency
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        s,
+        "- In the directed setups a shootdown TGH costs the driver **{rt}** from its start write to the poll that sees it idle, \
+         for every range (1 page to a full purge) and every number of contexts{why}. Under load (default workload) the \
+         p99 is {} cycles.",
+        sd.under_load.as_ref().map_or("–".into(), |u| u.p99.to_string())
+    );
+    if let (Some(a), Some(b)) = (sd.by_chiplets.first(), sd.by_chiplets.last()) {
+        if b.setup.chiplets > a.setup.chiplets {
+            let slope = (b.flush_round_trip_median - a.flush_round_trip_median) / (b.setup.chiplets - a.setup.chiplets) as f64;
+            let _ = writeln!(
+                s,
+                "- The driver flushes chiplets one after the other: the whole flush grows by **{} cycles per chiplet** ({} cycles for {} chiplets).",
+                f0(slope),
+                f0(b.flush_round_trip_median),
+                b.setup.chiplets
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "- The purge engine takes {} cycles at the chip (TGH start to IDLE): {}.",
+        if sd.purge.iter().all(|p| p.cycles == p.expected) { "TLB_ENTRIES / PURGE_LANES" } else { "these" },
+        sd.purge.iter().filter(|p| p.hw == "model").map(|p| format!("{} for {} entries", p.cycles, p.tlb_entries)).collect::<Vec<_>>().join(", ")
+    );
+    if let (Some(range), Some(pp)) = (td.series.first(), td.series.iter().find(|x| x.name.starts_with("classic swap-out"))) {
+        if let (Some(a), Some(b)) = (range.points.last(), pp.points.last()) {
+            let _ = writeln!(
+                s,
+                "- Tearing down {} takes **{}** MMIO write(s) with a range flush and **{}** through the per-page path{}.",
+                size(a.bytes),
+                f0(a.mmio_writes),
+                f0(b.mmio_writes),
+                if b.extrapolated { " (extrapolated)" } else { "" }
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "- On the default workload **{:.1}%** of the misses are answered from the interrupt handler (p50 {} cycles from the miss \
+         to the WRITE_RESTART landing), {:.1}% go through CALL_OS (p50 {} cycles).\n",
+        fa.irq_share_pct,
+        fa.paths[0].p50,
+        fa.paths[1].share_pct,
+        fa.paths[1].p50
+    );
+
+    // 1. Throughput.
+    let _ = writeln!(s, "## 1. Co-simulation throughput\n");
+    let _ = writeln!(
+        s,
+        "The default workload (`gru-cosim run default --seed {} --accesses {}`: {} chiplets, {} CPUs, modern era) runs on the \
+         whole system — kernel model, driver, checkers — once with chiplet 0's input ports recorded every cycle \
+         ({} cycles, reset included). Those inputs are then replayed by a pure C++ loop inside the Verilator harness \
+         (`Rtl::replay_cpp`), by a Rust loop making one cxx call per cycle, and by the reference model alone; each replay's \
+         output checksum matched the recording: **{}**. The system runs are timed over `System::run` only (construction \
+         excluded); each configuration ran {} time(s) and the median is reported. System runs count system cycles \
+         ({} per run, every run the same); each steps {} chiplets.\n",
+        c.seed,
+        c.accesses,
+        tp.chiplets,
+        c.cpus,
+        tp.recorded_cycles,
+        if tp.replay_matches { "yes" } else { "NO" },
+        c.reps,
+        tp.system_cycles,
+        tp.chiplets
+    );
+    let cpp = tp.rates.iter().find(|x| x.name == "C++ loop").map_or(f64::NAN, |x| x.cycles_per_s);
+    let _ = writeln!(s, "| configuration | what | cycles | median wall s | cycles/s | ÷ C++ loop | FST size |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    for x in &tp.rates {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.3} | {:.0} | {:.3} | {} |",
+            x.name,
+            x.what,
+            x.cycles,
+            super::median(&x.secs),
+            x.cycles_per_s,
+            x.cycles_per_s / cpp,
+            x.wave_bytes.map_or("".into(), |b| format!("{:.1} MB", b as f64 / 1e6))
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n- full system on the RTL ÷ C++ loop: **{:.2}** (per chiplet cycle: {:.2}); Rust harness loop ÷ C++ loop: {:.2}; \
+         with a whole-run FST of chiplet 0 the system runs at {:.2}× its speed without.\n",
+        tp.system_over_cpp,
+        tp.system_chiplet_cycles_over_cpp,
+        tp.ffi_over_cpp,
+        tp.system_fst_over_plain
+    );
+    let _ = writeln!(s, "![throughput](throughput.svg)\n");
+
+    // 2. Shootdown.
+    let _ = writeln!(s, "## 2. Shootdown round trip\n");
+    let _ = writeln!(
+        s,
+        "Directed setups on the RTL built with `System`: one address space, N GRU contexts per chiplet (each a thread that \
+         loaded a context and touched up to {} pages of the region through the GRU, so the TLB holds entries to purge), \
+         then one `munmap` of the region (modern era). The round trip of a TGH is read from the MMIO trace \
+         (`GruHw::trace`) as `run` does: from the start write leaving the driver to the poll that shows the handle no longer \
+         ACTIVE arriving back = (cycle the chip answered that poll − cycle the chip took the write) + one MMIO round trip \
+         ({} cycles). The whole flush spans the first TGH start to the last completion over all chiplets. Each setup ran with \
+         {} kernel seed(s) (scheduling and interrupt preemption differ); medians and min–max are over those runs. \
+         **Nominal clock: {} GHz** — neither DESIGN.md nor the README states one — so ns = cycles / {}.\n",
+        96,
+        sd.mmio_latency,
+        c.sd_seeds,
+        sd.clock_ghz,
+        sd.clock_ghz
+    );
+    let _ = writeln!(
+        s,
+        "### Range size (1 context, 1 chiplet)\n\nA range of 1024 pages or more is one full purge of the address space's ASID \
+         (TGH `n` = 1023 is the full-purge code; the driver's `num >= GRUMAXINVAL` sends it for exactly 1024 pages too), so \
+         1023 pages is the largest ranged TGH.\n"
+    );
+    sd_table(&mut s, &sd.by_range, sd.clock_ghz, "pages", pages_label);
+    let _ = writeln!(s, "\n![range](shootdown_range.svg)\n");
+    let _ = writeln!(s, "### Contexts in the ctxbitmap ({} pages, 1 chiplet)\n", c.sd_pages);
+    sd_table(&mut s, &sd.by_contexts, sd.clock_ghz, "contexts", |r| r.setup.contexts.to_string());
+    let _ = writeln!(s, "\nOne TGH write covers every context of the address space on the chiplet, so the cost does not grow with contexts.\n");
+    let _ = writeln!(s, "![contexts](shootdown_contexts.svg)\n");
+    let _ = writeln!(s, "### Chiplets ({} pages, 1 context per chiplet)\n", c.sd_pages);
+    sd_table(&mut s, &sd.by_chiplets, sd.clock_ghz, "chiplets", |r| r.setup.chiplets.to_string());
+    let _ = writeln!(
+        s,
+        "\nThe driver (`gru_flush_tlb_range`) writes one TGH per chiplet and waits for each before the next, so the whole flush \
+         is about chiplets × TGH round trip.\n"
+    );
+    let _ = writeln!(s, "![chiplets](shootdown_chiplets.svg)\n");
+    if let Some(u) = &sd.under_load {
+        let _ = writeln!(s, "### Under load: every TGH of the default workload\n");
+        let _ = writeln!(
+            s,
+            "The directed setups above are quiet: nothing else runs, so the round trip is exactly the write's MMIO round trip \
+             plus one poll. In the default workload (section 4's run) CPUs are shared with interrupt handlers and other \
+             threads, which can preempt the flushing thread between its write and its polls:\n"
+        );
+        let _ = writeln!(s, "| TGH invalidates | contexts/write | full purges | mean | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| {} | {:.2} | {} | {:.0} | {} | {} | {} | {} |\n",
+            u.count, u.contexts_per_write, u.full_purges, u.mean, u.p50, u.p90, u.p99, u.max
+        );
+    }
+    let _ = writeln!(s, "### Purge latency at the chip vs TLB size\n");
+    let _ = writeln!(
+        s,
+        "A chiplet alone (no system): the TLB is filled with valid 4K entries of one context, a full-ASID TGH is started and \
+         its handle is read every cycle; the latency is the number of edges from the start write to the edge that set the \
+         status IDLE. **The RTL is built with 128 entries**, so the sweep runs on the cycle-accurate reference model built with \
+         `Params {{ tlb_entries, .. }}`; the 128-entry figure was measured on the RTL too: RTL equals model: **{}**.\n",
+        if sd.purge_rtl_matches_model { "yes" } else { "NO" }
+    );
+    let _ = writeln!(s, "| TLB entries | hardware | purge lanes | cycles | TLB_ENTRIES / PURGE_LANES | entries purged |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for p in &sd.purge {
+        let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} |", p.tlb_entries, p.hw, p.purge_lanes, p.cycles, p.expected, p.entries_purged);
+    }
+    let _ = writeln!(
+        s,
+        "\nSeen from the driver, the purge hides behind the MMIO round trip: the TGH round trip of the {}-page setup on the \
+         model built with each TLB size is {}.\n",
+        c.sd_pages,
+        sd.round_trip_by_tlb.iter().map(|(n, rt)| format!("{} cycles at {n} entries", f0(*rt))).collect::<Vec<_>>().join(", ")
+    );
+    let _ = writeln!(s, "![purge](purge_tlb.svg)\n");
+
+    // 3. Teardown.
+    let _ = writeln!(s, "## 3. MMIO writes to tear down a region\n");
+    let _ = writeln!(
+        s,
+        "One chiplet on the reference model (the MMIO count does not depend on the hardware model), one loaded context of the \
+         address space that has used three pages of the region. Counted: MMIO writes the chip took between the start and the \
+         end of the teardown. *Range flush*: `munmap` of the region — one invalidate_range_start, one TGH per chiplet with a \
+         loaded context, a full purge from 1024 pages on (TGH n = 1023 is the full-purge code, and the driver's `num >= GRUMAXINVAL` test sends it for exactly 1024 pages too). *Per-page*: swap-out of every page, the reclaim path — classic era \
+         `invalidate_page`, modern era start/end per page — one TGH per page. The per-page path was simulated up to {} pages \
+         ({}); **larger sizes are extrapolated** linearly from the largest simulated size (marked ~ here, `extrapolated: true` \
+         in results.json, hollow markers in the chart). Multiply by the chiplets that have a loaded context.\n",
+        td.per_page_sim_pages,
+        size(td.per_page_sim_pages * 4096)
+    );
+    let _ = write!(s, "| size | pages |");
+    for x in &td.series {
+        let _ = write!(s, " {} |", x.name);
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "|---|---|{}", "---|".repeat(td.series.len()));
+    if let Some(first) = td.series.first() {
+        for (i, p) in first.points.iter().enumerate() {
+            let _ = write!(s, "| {} | {} |", size(p.bytes), p.pages);
+            for x in &td.series {
+                let cell = x.points.get(i).map_or("".into(), |q| {
+                    if q.extrapolated {
+                        format!("~{}", f0(q.mmio_writes))
+                    } else {
+                        format!("{}{}", f0(q.mmio_writes), if q.full_purges > 0 { " (full purge)" } else { "" })
+                    }
+                });
+                let _ = write!(s, " {cell} |");
+            }
+            let _ = writeln!(s);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nEvery MMIO write in these windows is a TGH start; each TGH also costs polls (MMIO reads) until it is idle — see \
+         `mmio_reads` in results.json. Note that munmap flushes by range in the classic era too; what the classic era \
+         does per page is reclaim and migration (`try_to_unmap` → `invalidate_page`), and modern reclaim also flushes each \
+         page separately (a start/end pair per page).\n"
+    );
+    let _ = writeln!(s, "![teardown](teardown_mmio.svg)\n");
+
+    // 4. Faults.
+    let _ = writeln!(s, "## 4. Fault service latency\n");
+    let _ = writeln!(
+        s,
+        "The default workload again ({} system cycles), on the RTL and the reference model in lockstep (every output compared \
+         every cycle), with a probe on each chiplet noting the edge at which a miss latches in its TFH (the reference model's \
+         `last_miss`; the lockstep makes it the RTL's edge too). Each miss is paired with the TFH command that answers it, from \
+         the MMIO trace (the cycle the chip took it): WRITE_RESTART or RESTART after a USER_POLLING_MODE is the **call_os** \
+         path (the interrupt handler could not drop in: range active, page not present, `mmap_lock` busy, new page size; the \
+         thread saw CALL_OS and the driver answered from process context); WRITE_RESTART or RESTART without one is the \
+         **interrupt** path; EXCEPTION ends a miss on an address that went away. A WRITE_RESTART the chip discards as stale \
+         (race guard) still restarts the CB, which then misses again: that is a new miss.\n",
+        fa.cycles
+    );
+    let _ = writeln!(s, "| path | misses | share | mean | p50 | p90 | p99 | max | answered by |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+    for p in &fa.paths {
+        let by: Vec<String> = p.by_command.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            s,
+            "| {:?} | {} | {:.1}% | {:.0} | {} | {} | {} | {} | {} |",
+            p.path,
+            p.count,
+            p.share_pct,
+            p.mean,
+            p.p50,
+            p.p90,
+            p.p99,
+            p.max,
+            by.join(", ")
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nLatencies in cycles (= ns at {} GHz). Misses seen by the probe: {} (the chips' own TLB_MISS + TLB_MOD counters: {}); \
+         unanswered at the end of the run: {}; dropins discarded as stale: {}. Cross-check with the driver's counters: \
+         (intr_tfh − call_os) / intr_tfh = {:.1}% (every miss raises the interrupt, since every context runs in fault-map mode; \
+         `call_os` counts the misses handed to the thread).\n",
+        sd.clock_ghz,
+        fa.misses,
+        fa.chip_counter_misses,
+        fa.unanswered,
+        fa.stale_discards,
+        fa.irq_share_from_stats_pct
+    );
+    let _ = writeln!(s, "| driver statistic | value |\n|---|---|");
+    for (k, v) in &fa.driver_stats {
+        let _ = writeln!(s, "| {k} | {v} |");
+    }
+    let _ = writeln!(s, "\n![faults](fault_latency.svg)\n");
+
+    // Notes.
+    let _ = writeln!(s, "## Notes\n");
+    let _ = writeln!(
+        s,
+        "- Sizes are flags of `gru-cosim bench` (`--help`); `make bench` uses the defaults. The raw runs (every seed, every \
+         TGH) are in `results.json`.\n\
+         - The C++ loop replays chiplet 0 only, without a kernel or a second chiplet: it is the ceiling for one Verilated \
+         chiplet on this machine, not an alternative implementation of the system.\n\
+         - Charts in this directory: {}.",
+        charts(r).iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    );
+    s
+}

@@ -1,0 +1,188 @@
+//! Co-simulation throughput: the default workload on the whole system (RTL, reference model,
+//! lockstep; with and without a whole-run FST), against chiplet 0's recorded per-cycle inputs
+//! replayed by a pure C++ Verilator loop, by the Rust harness one FFI call a cycle, and by the
+//! reference model alone.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use gru_sim::lockstep::Lockstep;
+use gru_sim::model::{Params, RefModel};
+use gru_sim::ports::{CycleModel, PortsIn};
+use gru_sim::rtl::{Rtl, WaveFormat};
+use serde::Serialize;
+
+use super::probe::{checksum_step, Tap};
+use super::{default_run, median, BenchConfig, Progress};
+use crate::system::SystemModel;
+
+/// One way of simulating the same work, timed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rate {
+    /// Short name (chart label).
+    pub name: String,
+    /// What ran.
+    pub what: String,
+    /// Cycles simulated per repetition (system cycles for the system, chiplet cycles for a
+    /// replay of chiplet 0).
+    pub cycles: u64,
+    /// Chiplet cycles simulated per repetition.
+    pub chiplet_cycles: u64,
+    /// Wall seconds of each repetition.
+    pub secs: Vec<f64>,
+    /// `cycles` / median seconds.
+    pub cycles_per_s: f64,
+    /// Size of the waveform written, if any.
+    pub wave_bytes: Option<u64>,
+}
+
+/// The throughput section.
+#[derive(Clone, Debug, Serialize)]
+pub struct Throughput {
+    /// System cycles of the default workload (every run must agree).
+    pub system_cycles: u64,
+    /// Chiplets of the default workload.
+    pub chiplets: usize,
+    /// Cycles recorded at chiplet 0 (reset included) and replayed.
+    pub recorded_cycles: u64,
+    /// The C++ replay reproduced the outputs chiplet 0 produced in the system (checksum).
+    pub replay_matches: bool,
+    /// Every timed configuration.
+    pub rates: Vec<Rate>,
+    /// Full system on the RTL ÷ C++ loop, cycles/s.
+    pub system_over_cpp: f64,
+    /// The same per chiplet cycle (system cycles × chiplets ÷ C++ loop rate).
+    pub system_chiplet_cycles_over_cpp: f64,
+    /// Rust harness loop ÷ C++ loop.
+    pub ffi_over_cpp: f64,
+    /// Full system with a whole-run FST ÷ without.
+    pub system_fst_over_plain: f64,
+}
+
+fn rate(name: &str, what: &str, cycles: u64, chiplet_cycles: u64, secs: Vec<f64>, wave_bytes: Option<u64>) -> Rate {
+    let m = median(&secs);
+    Rate { name: name.into(), what: what.into(), cycles, chiplet_cycles, cycles_per_s: cycles as f64 / m.max(1e-9), secs, wave_bytes }
+}
+
+fn file_size(p: &PathBuf) -> Option<u64> {
+    std::fs::metadata(p).ok().map(|m| m.len())
+}
+
+/// Run the section.
+pub fn run(cfg: &BenchConfig, pb: &Progress) -> Result<Throughput, String> {
+    let chiplets = cfg.chiplets;
+    // 1. Record chiplet 0's inputs in a full-system run of the default workload.
+    pb.step("throughput: recording chiplet 0's inputs in the default workload");
+    let first = std::cell::Cell::new(true);
+    let rec = default_run(cfg, None, || Tap { inner: Rtl::new(WaveFormat::Fst), inputs: first.replace(false).then(Vec::new), sum: 0 })?;
+    let system_cycles = rec.cycles;
+    let (inputs, recorded_sum): (Vec<PortsIn>, u64) =
+        rec.sys.hw.with_model(0, |t| (t.inputs.take().unwrap_or_default(), t.sum)).ok_or("no chiplet 0")?;
+    drop(rec);
+    let n = inputs.len() as u64;
+    let mut rates = Vec::new();
+
+    // 2. Replays of the recorded inputs.
+    pb.step("throughput: C++ Verilator loop");
+    let mut secs = Vec::new();
+    let mut replay_matches = true;
+    for _ in 0..cfg.reps {
+        let mut rtl = Rtl::new(WaveFormat::Fst);
+        let t = Instant::now();
+        let sum = rtl.replay_cpp(&inputs);
+        secs.push(t.elapsed().as_secs_f64());
+        replay_matches &= sum == recorded_sum;
+    }
+    rates.push(rate("C++ loop", "pure C++ Verilator loop over chiplet 0's recorded inputs", n, n, secs, None));
+
+    pb.step("throughput: C++ Verilator loop with FST");
+    let mut secs = Vec::new();
+    let fst = cfg.out.join("cpp-loop.fst.tmp");
+    let mut bytes = None;
+    for _ in 0..cfg.reps {
+        let mut rtl = Rtl::new(WaveFormat::Fst);
+        let t = Instant::now();
+        rtl.open_waves(&fst).map_err(|e| e.to_string())?;
+        rtl.replay_cpp(&inputs);
+        rtl.close_waves();
+        secs.push(t.elapsed().as_secs_f64());
+        bytes = file_size(&fst);
+        let _ = std::fs::remove_file(&fst);
+    }
+    rates.push(rate("C++ loop + FST", "the C++ loop dumping every signal to an FST", n, n, secs, bytes));
+
+    pb.step("throughput: Rust harness loop");
+    let mut secs = Vec::new();
+    for _ in 0..cfg.reps {
+        let mut rtl = Rtl::new(WaveFormat::Fst);
+        let t = Instant::now();
+        let sum = inputs.iter().fold(0u64, |s, i| checksum_step(s, rtl.cycle(i)));
+        secs.push(t.elapsed().as_secs_f64());
+        replay_matches &= sum == recorded_sum;
+    }
+    rates.push(rate("Rust FFI loop", "Rust loop, one cxx call per cycle carrying every port", n, n, secs, None));
+
+    pb.step("throughput: reference model replay");
+    let mut secs = Vec::new();
+    for _ in 0..cfg.reps {
+        let mut m = RefModel::new(Params::default());
+        let t = Instant::now();
+        let sum = inputs.iter().fold(0u64, |s, i| checksum_step(s, m.cycle(i)));
+        secs.push(t.elapsed().as_secs_f64());
+        replay_matches &= sum == recorded_sum;
+    }
+    rates.push(rate("model replay", "the Rust reference model alone over the same inputs", n, n, secs, None));
+    drop(inputs);
+
+    // 3. The full system, timed over `System::run` only.
+    let wf = cfg.out.join("system.fst.tmp");
+    let rtl = || Rtl::new(WaveFormat::Fst);
+    let model = || RefModel::new(Params::default());
+    let lock = || Lockstep::new(Rtl::new(WaveFormat::Fst), RefModel::new(Params::default()));
+    let c = system_cycles;
+    rates.push(time_system(cfg, pb, "system RTL", "full system (kernel, driver, checkers) on the RTL", None, rtl, c)?);
+    rates.push(time_system(cfg, pb, "system RTL + FST", "full system on the RTL, chiplet 0 dumped to an FST for the whole run", Some(wf), rtl, c)?);
+    rates.push(time_system(cfg, pb, "system model", "full system on the reference model", None, model, c)?);
+    rates.push(time_system(cfg, pb, "system lockstep", "full system on RTL and reference model in lockstep, every output compared every cycle", None, lock, c)?);
+
+    let by = |name: &str| rates.iter().find(|r| r.name == name).map_or(f64::NAN, |r| r.cycles_per_s);
+    let cpp = by("C++ loop");
+    Ok(Throughput {
+        system_cycles,
+        chiplets,
+        recorded_cycles: n,
+        replay_matches,
+        system_over_cpp: by("system RTL") / cpp,
+        system_chiplet_cycles_over_cpp: by("system RTL") * chiplets as f64 / cpp,
+        ffi_over_cpp: by("Rust FFI loop") / cpp,
+        system_fst_over_plain: by("system RTL + FST") / by("system RTL"),
+        rates,
+    })
+}
+
+/// Time `cfg.reps` runs of the default workload on the system over `make`'s chiplets.
+fn time_system<M: SystemModel>(
+    cfg: &BenchConfig,
+    pb: &Progress,
+    name: &str,
+    what: &str,
+    waves: Option<PathBuf>,
+    make: impl Fn() -> M,
+    expect_cycles: u64,
+) -> Result<Rate, String> {
+    pb.step(&format!("throughput: {name}"));
+    let mut secs = Vec::new();
+    let mut bytes = None;
+    for _ in 0..cfg.reps {
+        let r = default_run(cfg, waves.clone(), &make)?;
+        if r.cycles != expect_cycles {
+            return Err(format!("{name}: {} cycles, the recording run took {expect_cycles}", r.cycles));
+        }
+        secs.push(r.secs);
+        if let Some(w) = &waves {
+            bytes = file_size(w);
+            let _ = std::fs::remove_file(w);
+        }
+    }
+    Ok(rate(name, what, expect_cycles, expect_cycles * cfg.chiplets as u64, secs, bytes))
+}

@@ -1,0 +1,59 @@
+//! A tiny `gru-cosim bench` run: every section runs and the outputs are well formed. No
+//! timing is asserted (the machine is shared); only structure and the exact simulated facts.
+
+use gru_cosim::bench::{self, BenchConfig};
+
+#[test]
+fn tiny_bench_writes_well_formed_outputs() {
+    let dir = std::env::temp_dir().join(format!("gru-cosim-bench-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = BenchConfig::quick(&dir);
+    let r = bench::run(&cfg).expect("bench run");
+
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    for key in ["machine", "command", "config", "throughput", "shootdown", "teardown", "faults", "summary"] {
+        assert!(json.get(key).is_some(), "results.json lacks {key}");
+    }
+    let last = json["summary"]["last_line"].as_str().unwrap();
+    assert!(last.starts_with("bench: system/cpp = ") && last.ends_with('%'), "{last}");
+    assert_eq!(last, r.summary.last_line);
+    assert!(json["throughput"]["replay_matches"].as_bool().unwrap(), "the C++ replay reproduces chiplet 0");
+
+    // Simulated facts, exact for any machine.
+    let sd = &r.shootdown;
+    assert!(sd.purge_rtl_matches_model);
+    for p in &sd.purge {
+        assert_eq!(p.cycles, p.expected, "purge latency = entries / lanes: {p:?}");
+        assert_eq!(p.entries_purged, p.tlb_entries as u64, "{p:?}");
+    }
+    assert!(sd.by_range.last().unwrap().full_purge, "2048 pages is a full purge");
+    assert!(sd.by_chiplets.iter().all(|x| x.tgh_writes == x.setup.chiplets), "one TGH per chiplet");
+    assert!(sd.by_contexts.iter().all(|x| x.tgh_writes == 1), "one TGH whatever the contexts");
+    let range = &r.teardown.series[0];
+    assert!(range.points.iter().all(|p| p.mmio_writes == 1.0 && !p.extrapolated), "a range flush is one write");
+    let per_page = &r.teardown.series[2];
+    assert!(per_page.points.iter().all(|p| p.mmio_writes == p.pages as f64), "one TGH per page: {per_page:?}");
+    assert!(per_page.points.iter().any(|p| p.extrapolated) && per_page.points.iter().any(|p| !p.extrapolated));
+    let extrapolated = json["teardown"]["series"][2]["points"].as_array().unwrap().iter().filter(|p| p["extrapolated"] == true).count();
+    assert!(extrapolated > 0, "extrapolated points are marked in the JSON");
+    let fa = &r.faults;
+    assert_eq!(fa.misses as u64, fa.chip_counter_misses, "the probe sees every miss the chips count");
+    let answered: usize = fa.paths.iter().map(|p| p.count).sum();
+    assert_eq!(answered + fa.unanswered, fa.misses);
+    assert!((fa.irq_share_pct - fa.irq_share_from_stats_pct).abs() < 1e-9, "probe and driver counters agree");
+
+    let report = std::fs::read_to_string(dir.join("REPORT.md")).unwrap();
+    assert!(report.contains(&r.summary.last_line) && report.contains("## 4. Fault service latency"));
+    let svgs: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "svg")).collect();
+    assert_eq!(svgs.len(), 7, "{svgs:?}");
+    for p in &svgs {
+        let s = std::fs::read_to_string(p).unwrap();
+        assert!(s.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && s.trim_end().ends_with("</svg>"), "{}", p.display());
+        assert_eq!(s.matches("<svg").count(), 1);
+        assert!(s.contains("<text") && (s.contains("<polyline") || s.contains("<rect x=")), "{} has no data", p.display());
+        assert!(!s.contains("NaN") && !s.contains("inf\"") && !s.contains("inf,") && !s.contains(",inf"), "{} has a non-finite coordinate", p.display());
+        assert!(report.contains(&*p.file_name().unwrap().to_string_lossy()), "the report shows {}", p.display());
+    }
+    assert!(!dir.join("system.fst.tmp").exists() && !dir.join("cpp-loop.fst.tmp").exists(), "waveforms removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
