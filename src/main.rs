@@ -347,6 +347,7 @@ fn run(cmd: Cmd) -> Result<bool, String> {
             println!("shootdown {shootdown}: tgh{} on chiplet {}, start write cycle {}, done {done}", sd.tgh, sd.chiplet, sd.start);
             println!("  dump  {}", out.dump.display());
             println!("  save  {}", out.save.display());
+            println!("  surfer {}", waves::gtkw::surfer_path(&out.dump).display());
             println!("gtkwave {} {}", out.dump.display(), out.save.display());
             Ok(true)
         }

@@ -310,6 +310,8 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
     println!("  checks passed    {}", verdicts.join(", "));
     if let (Some(save), Some(plan)) = (save, &sys.config().waves) {
         println!("  waves            {} (open: gtkwave {} {})", plan.path.display(), plan.path.display(), save.display());
+        let sucl = waves::gtkw::surfer_path(&plan.path);
+        println!("                   (or: surfer {} --command-file {})", plan.path.display(), sucl.display());
     }
     if let Some(j) = &args.json {
         println!("  trace            {} ({} events)", j.display(), events.len());

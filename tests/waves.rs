@@ -159,6 +159,23 @@ fn shootdown_windows_hold_the_trace() {
         })
         .collect();
     assert_eq!(markers(&save), expected);
+    // The Surfer command file has the same markers, and adds only signals the dump has.
+    let sucl = std::fs::read_to_string(gtkw::surfer_path(&dump)).expect("surfer command file");
+    let surfer_markers: Vec<(String, u64)> = sucl
+        .lines()
+        .filter_map(|l| l.strip_prefix("marker_set_at "))
+        .map(|l| {
+            let (t, name) = l.split_once(' ').expect("time and name");
+            (name.replace('_', " "), t.trim_end_matches("ns").parse().expect("time in ns"))
+        })
+        .collect();
+    assert_eq!(surfer_markers, expected);
+    let dump_vars = wellen::simple::read(&dump).expect("read the dump");
+    let h = dump_vars.hierarchy();
+    let names: std::collections::HashSet<String> = h.all_vars().map(|r| h[r].full_name(h)).collect();
+    for v in sucl.lines().filter_map(|l| l.strip_prefix("variable_add ")) {
+        assert!(names.contains(v), "{v} is not in the dump");
+    }
 
     let mut w = wellen::simple::read(&dump).expect("read the dump");
     for (k, &(start, done, tgh)) in sds.iter().enumerate() {
@@ -194,7 +211,7 @@ fn shootdown_windows_hold_the_trace() {
     run(Some(WavePlan { path: small.clone(), chiplet: 0, span: Span::Windows(windows) }), WaveFormat::Vcd);
     run(Some(WavePlan { path: big.clone(), chiplet: 0, span: Span::Whole }), WaveFormat::Vcd);
     assert!(size(&small) * 10 < size(&big), "windowed VCD {} bytes vs whole {} bytes", size(&small), size(&big));
-    for p in [&dump, &whole, &save_path, &small, &big] {
+    for p in [&dump, &whole, &save_path, &gtkw::surfer_path(&dump), &small, &big] {
         let _ = std::fs::remove_file(p);
     }
 }

@@ -143,8 +143,9 @@ struct Inval {
     global: bool,
 }
 
-fn invalidate<M: CycleModel>(c: &mut Chiplet<M>, g: usize, i: Inval) {
-    let t = Tgh {
+/// The TGH line of an INVALIDATE of `i` (every vaddr bit compared).
+fn tgh_line(i: Inval) -> [u64; 8] {
+    Tgh {
         opc: TghOpc::Invalidate as u8,
         vaddr: i.vaddr,
         asid: i.asid,
@@ -154,8 +155,12 @@ fn invalidate<M: CycleModel>(c: &mut Chiplet<M>, g: usize, i: Inval) {
         n: i.n,
         ctxbitmap: i.bitmap,
         ..Default::default()
-    };
-    let done = Tgh::decode(&c.start_and_wait(tgh_addr(g), t.encode()).unwrap());
+    }
+    .encode()
+}
+
+fn invalidate<M: CycleModel>(c: &mut Chiplet<M>, g: usize, i: Inval) {
+    let done = Tgh::decode(&c.start_and_wait(tgh_addr(g), tgh_line(i)).unwrap());
     assert_eq!(done.status, HandleStatus::Idle as u8);
 }
 
@@ -461,20 +466,6 @@ mutant_shows!(
     mutant_tgh_stuck: TghStuck => tgh_stays_active,
 );
 
-fn tgh_line(i: Inval) -> [u64; 8] {
-    Tgh {
-        opc: TghOpc::Invalidate as u8,
-        vaddr: i.vaddr,
-        asid: i.asid,
-        pagesize: i.ps,
-        global: i.global,
-        vaddrmask: (1 << 39) - 1,
-        n: i.n,
-        ctxbitmap: i.bitmap,
-        ..Default::default()
-    }
-    .encode()
-}
 
 /// Poll TGH `g` until it leaves ACTIVE; false if it is still ACTIVE after `cycles`.
 fn tgh_done<M: CycleModel>(c: &mut Chiplet<M>, g: usize, cycles: u64) -> bool {

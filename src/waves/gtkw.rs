@@ -8,8 +8,13 @@
 //! first 13 shootdowns of a dump get a start and a done marker. Signal names are read from the
 //! dump with wellen (GTKWave names a vector `scope.name[msb:lsb]`), so a renamed RTL signal
 //! fails here instead of silently vanishing from the view.
+//!
+//! Next to the save file goes a Surfer command file (`.sucl`, run with `surfer <dump>
+//! --command-file <file>`): the same groups as named dividers, each signal added whole (Surfer
+//! has no bit-slice aliases, so a sliced vector appears once), the same markers (named
+//! `sd<k>_start_tgh<t>` / `sd<k>_done`) and the same first view.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
@@ -131,6 +136,11 @@ pub fn save_path(dump: &Path) -> PathBuf {
     dump.with_extension("gtkw")
 }
 
+/// The Surfer command file of `dump`: same name, extension `.sucl`.
+pub fn surfer_path(dump: &Path) -> PathBuf {
+    dump.with_extension("sucl")
+}
+
 /// GTKWave trace flags (its `TR_*` bits).
 mod flags {
     pub const HEX: u32 = 1 << 1;
@@ -150,6 +160,9 @@ struct Save {
     out: String,
     flags: u32,
     filters: Vec<Filter>,
+    /// The Surfer command file's signal part, and the signals it already adds.
+    surfer: String,
+    surfer_added: HashSet<String>,
 }
 
 impl Save {
@@ -171,11 +184,18 @@ impl Save {
                 (full, (shown, width))
             })
             .collect();
-        Ok(Self { dump: path, vars, out: String::new(), flags: 0, filters: Vec::new() })
+        Ok(Self { dump: path, vars, out: String::new(), flags: 0, filters: Vec::new(), surfer: String::new(), surfer_added: HashSet::new() })
     }
 
     fn var(&self, name: &str) -> Result<&(String, u32), WavesError> {
         self.vars.get(name).ok_or_else(|| WavesError::MissingSignal { path: self.dump.clone(), signal: name.into() })
+    }
+
+    /// Add `name` (a full signal name) to the Surfer view, once.
+    fn surfer_add(&mut self, name: &str) {
+        if self.surfer_added.insert(name.to_owned()) {
+            let _ = writeln!(self.surfer, "variable_add {name}");
+        }
     }
 
     fn set_flags(&mut self, flags: u32) {
@@ -207,6 +227,8 @@ impl Save {
     fn group(&mut self, name: &str, body: impl FnOnce(&mut Self) -> Result<(), WavesError>) -> Result<(), WavesError> {
         self.set_flags(flags::GRP_BEGIN | flags::BLANK);
         let _ = writeln!(self.out, "-{name}");
+        // Command arguments are single words.
+        let _ = writeln!(self.surfer, "divider_add {}", name.replace(' ', "_"));
         body(self)?;
         self.set_flags(flags::GRP_END | flags::BLANK);
         let _ = writeln!(self.out, "-{name}");
@@ -218,6 +240,7 @@ impl Save {
         let (shown, width) = self.var(name)?.clone();
         self.format(width, filter);
         let _ = writeln!(self.out, "{shown}");
+        self.surfer_add(name);
         Ok(())
     }
 
@@ -232,6 +255,7 @@ impl Save {
         self.format(msb - lsb + 1, filter);
         let bits: Vec<String> = (lsb..=msb).rev().map(|b| format!("({}){shown}", width - 1 - b)).collect();
         let _ = writeln!(self.out, "#{{{alias}}} {}", bits.join(" "));
+        self.surfer_add(name);
         Ok(())
     }
 }
@@ -299,9 +323,11 @@ pub fn write_save<M: SystemModel>(sys: &System<M>, title: &str) -> Result<Option
     let points = sds.iter().enumerate().flat_map(|(i, d)| {
         [Some((d.start, format!("sd{} start tgh{}", i + 1, d.tgh))), d.done.map(|c| (c, format!("sd{} done", i + 1)))]
     });
+    let mut surfer_markers = String::new();
     for (slot, (cycle, name)) in points.flatten().take(NAMED_MARKERS).enumerate() {
         markers[slot] = sys.wave_time(cycle) as i64;
         let _ = writeln!(names, "[markername] {}{name}", char::from(b'A' + slot as u8));
+        let _ = writeln!(surfer_markers, "marker_set_at {}ns {}", sys.wave_time(cycle), name.replace(' ', "_"));
     }
     let primary = sds.first().map_or(-1, |d| sys.wave_time(d.start) as i64);
     let all: Vec<String> = markers.iter().map(i64::to_string).collect();
@@ -408,5 +434,9 @@ pub fn write_save<M: SystemModel>(sys: &System<M>, title: &str) -> Result<Option
     })?;
     head.push_str(&s.out);
     std::fs::write(&save, head).map_err(|err| WavesError::Write { path: save.display().to_string(), err })?;
+    let view = format!("zoom_to {}ns {}ns\n", sys.wave_time(first).saturating_sub(1), sys.wave_time(last) + 1);
+    let sucl = surfer_path(&plan.path);
+    let text = format!("{}{surfer_markers}{view}", s.surfer);
+    std::fs::write(&sucl, text).map_err(|err| WavesError::Write { path: sucl.display().to_string(), err })?;
     Ok(Some(save))
 }
