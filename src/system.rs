@@ -193,8 +193,9 @@ pub struct Checker {
     failures: RefCell<Vec<Failure>>,
     counts: RefCell<HashMap<Check, u64>>,
     events: RefCell<Vec<SysEvent>>,
-    /// Generation of each frame when chiplet c last dropped it in: (chiplet, pfn) → generation.
-    dropped: RefCell<HashMap<(usize, u64), u64>>,
+    /// Each frame chiplet c last dropped in: (chiplet, pfn) → its generation then, and whose
+    /// page it was.
+    dropped: RefCell<HashMap<(usize, u64), DroppedFrame>>,
     /// Invalidations between the return of `invalidate_range_start` and the matching
     /// `invalidate_range_end`: nothing of the range may be installed meanwhile.
     open: RefCell<Vec<(MmId, u64, u64)>>,
@@ -428,12 +429,13 @@ impl Checker {
                 } else {
                     match self.dropped.borrow().get(&(chiplet, pfn)) {
                         None => Some(format!("chiplet {chiplet} {} paddr {paddr:#x}: no dropin ever mapped it", rw(write))),
-                        Some(&g) if Some(g) != gen => Some(format!(
-                            "chiplet {chiplet} {} paddr {paddr:#x}: frame freed since its dropin (generation {g} -> {gen:?})",
-                            rw(write)
+                        Some(d) if Some(d.generation) != gen => Some(format!(
+                            "chiplet {chiplet} {} paddr {paddr:#x} ({d}): frame freed since its dropin (generation {} -> {gen:?})",
+                            rw(write),
+                            d.generation
                         )),
-                        Some(_) if write && !self.store_allowed(pfn) => Some(format!(
-                            "chiplet {chiplet} store to paddr {paddr:#x}: no PTE maps the frame writable and dirty"
+                        Some(d) if write && !self.store_allowed(pfn) => Some(format!(
+                            "chiplet {chiplet} store to paddr {paddr:#x} ({d}): no PTE maps the frame writable and dirty"
                         )),
                         Some(_) => None,
                     }
@@ -455,11 +457,17 @@ impl Checker {
                     Self::remember(&self.pages, tfh.fillvaddr >> PAGE_SHIFT << PAGE_SHIFT, what);
                     Self::remember(&self.frames, tfh.pfn, format!("cycle {cycle} dropped in on chiplet {chiplet} for va {:#x}", tfh.fillvaddr));
                     let pages = 1u64 << PAGE_SHIFTS[usize::from(tfh.pagesize.min(8))];
+                    let mm = (0..HS_CCH_COUNT).find_map(|slot| {
+                        let g = self.gru.loaded(chiplet, slot)?;
+                        (g.asid() != 0 && (g.asid()..g.asid() + ASID_INC).contains(&tfh.fillasid)).then(|| g.mm_id())
+                    });
+                    let base = tfh.fillvaddr & !((pages << PAGE_SHIFT) - 1);
                     let mut d = self.dropped.borrow_mut();
                     self.mmu.with_phys(|p| {
-                        for pfn in tfh.pfn..tfh.pfn + pages {
-                            if let Some(g) = p.generation(pfn) {
-                                d.insert((chiplet, pfn), g);
+                        for (k, pfn) in (tfh.pfn..tfh.pfn + pages).enumerate() {
+                            if let Some(generation) = p.generation(pfn) {
+                                let va = base + ((k as u64) << PAGE_SHIFT);
+                                d.insert((chiplet, pfn), DroppedFrame { generation, mm, va, cycle });
                             }
                         }
                     });
@@ -469,6 +477,26 @@ impl Checker {
             HwEvent::Purge { cycle, chiplet, tgh, line, entries } => {
                 self.log(SysEvent::purge(cycle, chiplet, tgh, &line, entries));
             }
+        }
+    }
+}
+
+/// A frame as a dropin mapped it.
+#[derive(Clone, Copy)]
+struct DroppedFrame {
+    generation: u64,
+    /// The address space whose context took the dropin (none if no loaded context had its ASID).
+    mm: Option<MmId>,
+    /// The virtual page of the frame in that address space.
+    va: u64,
+    cycle: u64,
+}
+
+impl fmt::Display for DroppedFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.mm {
+            Some(mm) => write!(f, "{mm} va {:#x}, dropped in at cycle {}", self.va, self.cycle),
+            None => write!(f, "va {:#x}, dropped in at cycle {}", self.va, self.cycle),
         }
     }
 }
