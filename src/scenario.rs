@@ -237,6 +237,11 @@ impl Scenario {
                 )));
             }
         }
+        // The region is mapped from MMAP_BASE up; a larger one cannot be mapped at all.
+        let max_pages = (gru_driver::mm::TASK_SIZE - gru_driver::mm::MMAP_BASE) / PAGE_SIZE;
+        if let Some(p) = s.processes.iter().find(|p| !p.huge && (p.pages == 0 || p.pages > max_pages)) {
+            return Err(invalid(format!("process {:?}: pages = {}: must be 1..={max_pages} (the user address space above the mmap base)", p.name, p.pages)));
+        }
         for t in &s.threads {
             if !known.contains(t.process.as_str()) {
                 return Err(invalid(format!("thread {:?}: no process {:?}", t.name, t.process)));
@@ -274,7 +279,7 @@ impl Scenario {
 
     /// Spawn the scenario's processes and threads on `sys`.
     pub fn spawn<M: SystemModel>(&self, sys: &System<M>) {
-        let world = Rc::new(World { hw: Rc::new(sys.hw.clone()), procs: RefCell::default(), flags: RefCell::default() });
+        let world = Rc::new(World { hw: Rc::new(sys.hw.clone()), procs: RefCell::default(), failed: RefCell::default(), flags: RefCell::default() });
         for p in &self.processes {
             let mm = sys.create_mm();
             let (p, world, checker) = (p.clone(), world.clone(), sys.checker.clone());
@@ -283,7 +288,10 @@ impl Scenario {
                     Ok(base) => {
                         world.procs.borrow_mut().insert(p.name.clone(), (mm, base));
                     }
-                    Err(e) => checker.log(SysEvent::User { cycle: ctx.now(), thread: p.name.clone(), what: format!("setup failed: {e}") }),
+                    Err(e) => {
+                        checker.log(SysEvent::User { cycle: ctx.now(), thread: p.name.clone(), what: format!("setup failed: {e}") });
+                        world.failed.borrow_mut().insert(p.name.clone());
+                    }
                 }
             });
         }
@@ -293,6 +301,11 @@ impl Scenario {
                 let (mm, base) = loop {
                     if let Some(p) = world.procs.borrow().get(&t.process).cloned() {
                         break p;
+                    }
+                    if world.failed.borrow().contains(&t.process) {
+                        let what = format!("not started: process {:?} failed to set up", t.process);
+                        checker.log(SysEvent::User { cycle: ctx.now(), thread: t.name.clone(), what });
+                        return;
                     }
                     ctx.sleep(50).await;
                 };
@@ -314,6 +327,8 @@ struct World {
     /// The chiplets' CB port, for steps that drive it by hand.
     hw: Rc<dyn GruHardware>,
     procs: RefCell<BTreeMap<String, (Mm, u64)>>,
+    /// Processes whose setup failed: their threads stop instead of waiting.
+    failed: RefCell<BTreeSet<String>>,
     flags: RefCell<BTreeSet<String>>,
 }
 

@@ -34,9 +34,10 @@ use crate::waves::{WaveAction, WavePlan, WaveSchedule};
 /// Cycles simulated between two looks at the checkers.
 const SLICE: u64 = 2_000;
 
-/// The watchdog: a run with live tasks whose kernel trace and hardware events stand still this
-/// long has hung (an interrupt storm, a lost wakeup, a handle that never completes). Five times
-/// the driver's handle timeout, so that the driver reports a stuck handle first.
+/// The watchdog: a run with live tasks whose kernel work (trace records other than scheduling)
+/// and hardware events stand still this long has hung (an interrupt storm, a lost wakeup, a
+/// task polling forever). Five times the driver's handle timeout, so that the driver reports a
+/// stuck handle first.
 pub const HANG_CYCLES: u64 = 1_000_000;
 
 /// A cycle model the system can run, with what the checkers and waveforms need of it.
@@ -618,11 +619,13 @@ impl<M: SystemModel> System<M> {
         let limit = self.kernel.now().saturating_add(max_cycles);
         let mut hw = self.hw.clone();
         let mut kernel_error = None;
-        // Progress: kernel trace records (scheduling, operations, notifiers, page events) and
-        // hardware events (CB completions, memory accesses, dropins, purges). An interrupt
-        // handler spinning on MMIO reads makes neither.
-        let progress = || self.kernel.trace().len() + self.checker.events.borrow().len();
-        let (mut seen, mut since) = (progress(), self.kernel.now());
+        // Progress: kernel trace records other than scheduling (operations, notifiers, page
+        // events, task exits) and hardware events (CB completions, memory accesses, dropins,
+        // purges). An interrupt handler spinning on MMIO reads makes neither, nor does a task
+        // polling for something that never comes.
+        let trace = self.kernel.trace();
+        let (mut traced, mut events) = (trace.len(), self.checker.events.borrow().len());
+        let mut since = self.kernel.now();
         // Driver errors fail the run when they happen: a driver that lost a handle may go on
         // retrying forever.
         let mut errors_seen = 0;
@@ -645,8 +648,10 @@ impl<M: SystemModel> System<M> {
             self.update_waves();
             let now = self.kernel.now();
             driver_errors(now);
-            if progress() != seen {
-                (seen, since) = (progress(), now);
+            let work = trace.work_since(traced) + self.checker.events.borrow().len() - events;
+            (traced, events) = (trace.len(), self.checker.events.borrow().len());
+            if work > 0 {
+                since = now;
             } else if now - since >= HANG_CYCLES {
                 self.checker.verdict(now, Check::Hang, Some(self.hang_report(since)));
             }
@@ -682,7 +687,7 @@ impl<M: SystemModel> System<M> {
             .collect();
         let irq = if lines.is_empty() { "no interrupt line high".to_owned() } else { format!("interrupt lines high: {}", lines.join(", ")) };
         format!(
-            "no progress for {} cycles (nothing scheduled, no CB completed, no memory access since cycle {since}); {}; {irq}; driver stats: intr {}, intr_spurious {}",
+            "no progress for {} cycles (no kernel operation, page event, CB completion or memory access since cycle {since}); {}; {irq}; driver stats: intr {}, intr_spurious {}",
             self.kernel.now() - since,
             self.kernel.task_report(),
             self.stat("intr"),

@@ -71,6 +71,13 @@ pub enum TraceEvent {
     Discard { mm: MmId, va: u64 },
 }
 
+impl TraceEvent {
+    /// A CPU switching tasks or entering/leaving an interrupt handler: no work by itself.
+    pub fn is_switch(&self) -> bool {
+        matches!(self, TraceEvent::Run { .. } | TraceEvent::IrqEnter { .. } | TraceEvent::IrqExit { .. } | TraceEvent::SpuriousIrq { .. })
+    }
+}
+
 /// A stamped event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Record {
@@ -108,6 +115,12 @@ impl Trace {
     /// put software events on a waveform's time axis.
     pub fn set_observer(&self, f: TraceObserver) {
         *self.observer.borrow_mut() = Some(f);
+    }
+
+    /// How many records from index `from` on are not scheduling (a CPU switching tasks, an
+    /// interrupt entering or leaving): a task polling in a loop makes only those.
+    pub fn work_since(&self, from: usize) -> usize {
+        self.records.borrow().get(from..).map_or(0, |r| r.iter().filter(|r| !r.event.is_switch()).count())
     }
 
     /// Append an event on the CPU currently running.
