@@ -15,7 +15,7 @@ use std::rc::{Rc, Weak};
 
 use gru_driver::gru::handles::{Tfh, TfhOpc, Tgh, HS_CCH_COUNT, PAGE_SHIFTS};
 use gru_driver::gru::hw::{DecodedLine, MmioEvent, DEFAULT_MMIO_LATENCY};
-use gru_driver::gru::{Gru, GruConfig, GruHardware, ASID_INC};
+use gru_driver::gru::{Gru, GruConfig, GruHardware, Gts, ASID_INC};
 use gru_driver::kernel::{Kernel, KernelConfig, ProcCtx};
 use gru_driver::mm::frame::PhysEvent;
 use gru_driver::mm::{Leaf, Mm, MmId, Mmu, MmuConfig, PAGE_SHIFT, PAGES_PER_HPAGE, ZERO_PFN};
@@ -338,15 +338,13 @@ impl Checker {
     /// dropped, or in a slot since unloaded, are unreachable until the ASID is handed out
     /// again, which takes a full purge of the chiplet.
     fn reachable(&self, mm: MmId, chiplet: usize) -> Vec<TlbEntry> {
-        let slots: Vec<(usize, u32)> = (0..HS_CCH_COUNT)
-            .filter_map(|s| self.gru.loaded(chiplet, s).filter(|g| g.mm_id() == mm && g.asid() != 0).map(|g| (s, g.asid())))
-            .collect();
+        let slots: Vec<_> = (0..HS_CCH_COUNT).filter_map(|s| self.gru.loaded(chiplet, s).filter(|g| g.mm_id() == mm).map(|g| (s, g))).collect();
         if slots.is_empty() {
             return Vec::new();
         }
         (self.tlb)(chiplet)
             .into_iter()
-            .filter(|e| slots.iter().any(|&(s, a)| usize::from(e.ctx) == s && (a..a + ASID_INC).contains(&e.asid)))
+            .filter(|e| slots.iter().any(|(s, g)| usize::from(e.ctx) == *s && holds_asid(g, e.asid)))
             .collect()
     }
 
@@ -382,7 +380,7 @@ impl Checker {
                 && (0..HS_CCH_COUNT).any(|slot| {
                     self.gru
                         .loaded(chiplet, slot)
-                        .is_some_and(|g| g.mm_id() == mm && g.asid() != 0 && (g.asid()..g.asid() + ASID_INC).contains(&t.fillasid))
+                        .is_some_and(|g| g.mm_id() == mm && holds_asid(&g, t.fillasid))
                 })
         });
         if let Some((mm, s, e)) = bad {
@@ -460,7 +458,7 @@ impl Checker {
                     let pages = 1u64 << PAGE_SHIFTS[usize::from(tfh.pagesize.min(8))];
                     let mm = (0..HS_CCH_COUNT).find_map(|slot| {
                         let g = self.gru.loaded(chiplet, slot)?;
-                        (g.asid() != 0 && (g.asid()..g.asid() + ASID_INC).contains(&tfh.fillasid)).then(|| g.mm_id())
+                        holds_asid(&g, tfh.fillasid).then(|| g.mm_id())
                     });
                     let base = tfh.fillvaddr & !((pages << PAGE_SHIFT) - 1);
                     let mut d = self.dropped.borrow_mut();
@@ -500,6 +498,12 @@ impl fmt::Display for DroppedFrame {
             None => write!(f, "va {:#x}, dropped in at cycle {}", self.va, self.cycle),
         }
     }
+}
+
+/// Whether context `g` translates under `asid`: its base ASID (0 means dropped) up to the next
+/// base, one ASID per region.
+fn holds_asid(g: &Gts, asid: u32) -> bool {
+    g.asid() != 0 && (g.asid()..g.asid() + ASID_INC).contains(&asid)
 }
 
 fn rw(write: bool) -> &'static str {
