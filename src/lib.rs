@@ -1,8 +1,10 @@
 //! gru-cosim: the system wiring, checker, workloads and CLI.
 
 pub mod bench;
+pub mod check;
 pub mod chiplet_cmds;
 pub mod mutants;
+pub mod platform;
 pub mod run_cmd;
 pub mod regress;
 pub mod scenario;

@@ -355,7 +355,7 @@ fn run(cmd: Cmd) -> Result<bool, String> {
             for (name, what) in WORKLOADS {
                 println!("{name:<26} {what}");
             }
-            for name in run_cmd::scenario_names() {
+            for name in gru_cosim::scenario::scenario_names() {
                 println!("{name:<26} scenario golden/scenarios/{name}.toml");
             }
             for m in mutants::catalogue() {

@@ -1,7 +1,7 @@
 //! `gru-cosim run`: build the system on the chosen hardware, run a workload with every check on,
 //! and print the summary (or fail with the replay command).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -11,9 +11,10 @@ use gru_sim::lockstep::Lockstep;
 use gru_sim::model::RefModel;
 use gru_sim::rtl::{Rtl, WaveFormat};
 
-use crate::mutants::MutantKind;
-use crate::scenario::{Scenario, ScenarioError};
-use crate::system::{Failure, HwKind, System, SystemConfig, SystemModel};
+use crate::mutants::catalogue::MutantKind;
+use crate::scenario::{scenario_dir, scenario_names, Scenario, ScenarioError};
+use crate::check::Failure;
+use crate::system::{HwKind, System, SystemConfig, SystemModel};
 use crate::trace::to_json_lines;
 use crate::waves::{self, Shootdown, Span, WavePlan, WaveRequest, WaveSelect, WavesError};
 use crate::workload::{self, WorkloadConfig, WorkloadCounts};
@@ -30,20 +31,6 @@ enum Work {
     Random(WorkloadConfig),
     /// A scenario file.
     Scripted(Box<Scenario>),
-}
-
-/// Where scenario names are looked up.
-pub fn scenario_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/scenarios")
-}
-
-/// The scenario names under [`scenario_dir`].
-pub fn scenario_names() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(scenario_dir())
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_suffix(".toml").map(str::to_owned)).collect())
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 /// A scenario by file path, or by name under [`scenario_dir`].
@@ -104,7 +91,7 @@ pub struct RunArgs {
     pub json: Option<PathBuf>,
     /// GRU accesses of the random workload.
     pub accesses: u64,
-    /// A planted bug (see [`crate::mutants`]); `None` runs the correct system.
+    /// A planted bug (see [`crate::mutants::catalogue`]); `None` runs the correct system.
     pub mutant: Option<MutantKind>,
 }
 

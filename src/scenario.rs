@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -19,8 +19,23 @@ use gru_driver::mm::ops::{
 use gru_driver::mm::{cpu_load, cpu_store, Mm, Prot, HPAGE_SIZE, PAGE_SIZE};
 use gru_driver::notifier::Era;
 
-use crate::system::{Checker, System, SystemConfig, SystemModel};
+use crate::check::Checker;
+use crate::system::{System, SystemConfig, SystemModel};
 use crate::trace::SysEvent;
+
+/// Where scenario names are looked up.
+pub fn scenario_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/scenarios")
+}
+
+/// The scenario names under [`scenario_dir`].
+pub fn scenario_names() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(scenario_dir())
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_suffix(".toml").map(str::to_owned)).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
 
 /// Errors of loading a scenario.
 #[derive(Debug, thiserror::Error)]

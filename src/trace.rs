@@ -9,7 +9,7 @@ use gru_driver::gru::irq_line;
 use gru_driver::mm::MmId;
 use gru_driver::trace::{Record, TraceEvent};
 
-use crate::system::Check;
+use crate::check::Check;
 
 /// One event of the semantic trace.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -17,7 +17,8 @@ use gru_driver::mm::{cpu_load, cpu_store, Mm, MmError, Prot, PAGE_SIZE};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::system::{Check, Checker, System, SystemModel};
+use crate::check::{Check, Checker};
+use crate::system::{System, SystemModel};
 
 /// Word slots per page reserved for distinct threads.
 const THREAD_SLOTS: u64 = 16;

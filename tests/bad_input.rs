@@ -1,7 +1,8 @@
 //! Hostile input gets a clear error or a checker verdict; nothing panics or hangs.
 
 use gru_cosim::run_cmd::{execute, RunArgs};
-use gru_cosim::system::{Check, HwKind, System, SystemConfig};
+use gru_cosim::check::Check;
+use gru_cosim::system::{HwKind, System, SystemConfig};
 use gru_cosim::workload::{self, WorkloadConfig};
 use gru_driver::gru::hw::{GruHardware, MmioRequest};
 use gru_driver::gru::irq_line;
@@ -137,7 +138,7 @@ fn spurious_interrupts_are_counted_and_change_nothing() {
 }
 
 /// The default workload (short) on the RTL with a fault-injection or mutant variant.
-fn rtl_run(mutant: &str, workload: &str) -> Vec<gru_cosim::system::Failure> {
+fn rtl_run(mutant: &str, workload: &str) -> Vec<gru_cosim::check::Failure> {
     let mutant = Some(gru_cosim::mutants::find(mutant).unwrap());
     let args = RunArgs { workload: workload.into(), hw: HwKind::Rtl, accesses: 2_000, mutant, ..RunArgs::default() };
     execute(&args, false).expect("runs").failures

@@ -3,7 +3,8 @@
 
 use gru_cosim::run_cmd::{self, RunArgs};
 use gru_cosim::scenario::{Scenario, ScenarioError};
-use gru_cosim::system::{Check, HwKind, System, SystemConfig};
+use gru_cosim::check::Check;
+use gru_cosim::system::{HwKind, System, SystemConfig};
 use gru_cosim::workload::{self, WorkloadConfig};
 use gru_driver::notifier::Era;
 use gru_sim::model::RefModel;

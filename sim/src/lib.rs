@@ -6,7 +6,6 @@
 extern crate verilated_rt as _;
 
 pub mod chiplet;
-pub mod gru_hw;
 /// The handle table lives with the driver (which must not depend on Verilator); re-exported so
 /// that the model and tests name it as the hardware's.
 pub use gru_driver::gru::handles;

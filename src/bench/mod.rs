@@ -20,7 +20,7 @@ use gru_driver::notifier::Era;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::waves::{Span, WavePlan};
+use crate::waves::plan::{Span, WavePlan};
 use crate::system::{System, SystemConfig, SystemModel};
 use crate::workload::{self, WorkloadConfig, WorkloadCounts};
 

@@ -14,7 +14,7 @@ use gru_driver::gru::hw::{CbCompletion, DecodedLine, MmioEvent};
 use gru_driver::mm::PAGE_SHIFT;
 use gru_driver::notifier::NotifierCall;
 use gru_driver::trace::{Record, TraceEvent};
-use gru_sim::gru_hw::DbgCoder;
+use crate::platform::DbgCoder;
 
 /// Bits of the argument field.
 const ARG_BITS: u32 = 20;

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use gru_driver::gru::handles::{CbStatus, CchOpc, CchState, HandleStatus, TfhCause, TfhOpc, TfhState, TghOpc};
 use gru_driver::gru::hw::DecodedLine;
 
-use super::{event, shootdowns, Span, WavesError, DEFAULT_MARGIN};
+use super::plan::{shootdowns, Span};
+use super::{event, WavesError, DEFAULT_MARGIN};
 use crate::system::{System, SystemModel};
 
 /// Named markers of a default GTKWave build (A..Z).

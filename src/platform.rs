@@ -18,10 +18,10 @@ use gru_driver::gru::hw::{
 use gru_driver::kernel::Hardware;
 use gru_driver::mm::{Mmu, PAGE_SHIFT};
 
-use crate::chiplet::{self, Chiplet, MemoryServer};
-use crate::handles::{Tfh, TfhOpc, Tgh, HS_TFM_COUNT, PAGE_SHIFTS, Stats, STAT_ADDR, TGH_FULL_PURGE_N};
-use crate::model::TlbEntry;
-use crate::ports::CycleModel;
+use gru_sim::chiplet::{self, Chiplet, MemoryServer};
+use gru_driver::gru::handles::{Tfh, TfhOpc, Tgh, HS_TFM_COUNT, PAGE_SHIFTS, Stats, STAT_ADDR, TGH_FULL_PURGE_N};
+use gru_sim::model::TlbEntry;
+use gru_sim::ports::CycleModel;
 
 /// What the chiplets did beyond MMIO, reported to the observer as it happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,7 +268,7 @@ impl<M: CycleModel> Inner<M> {
     /// Whether the TLB of chiplet `c` now holds exactly the entry a dropin on `cbr` wrote. The
     /// install happens at the MMIO edge, so an entry missing right after it was discarded.
     fn installed(&mut self, c: usize, cbr: usize, tfh: &Tfh) -> bool {
-        let ctx = (cbr / (crate::handles::HS_TFH_COUNT / crate::handles::HS_CCH_COUNT)) as u8;
+        let ctx = (cbr / (gru_driver::gru::handles::HS_TFH_COUNT / gru_driver::gru::handles::HS_CCH_COUNT)) as u8;
         let chip = &mut self.chips[c];
         (0..=u8::MAX).map(|i| chip.tlb_entry(usize::from(i))).any(|e| {
             let shift = e.shift();

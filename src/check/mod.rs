@@ -1,0 +1,247 @@
+//! The checks of a run and their verdicts: which check failed, at which cycle, and why.
+//!
+//! Each check lives in its own module ([`contract`], [`frame_life`], [`store`]); [`history`]
+//! keeps what failure reports tell of a frame or a page. Verdicts come from ground truth: the
+//! chips' state, the primary MMU's page tables and frames, and the thread that issued an access.
+
+mod contract;
+mod frame_life;
+mod history;
+mod store;
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::rc::Rc;
+
+use gru_driver::gru::{Gru, Gts, ASID_INC};
+use gru_driver::mm::frame::PhysEvent;
+use gru_driver::mm::{Mm, MmId, Mmu};
+use gru_driver::notifier::Recorder;
+use gru_driver::oracle::OracleMismatch;
+use gru_sim::model::TlbEntry;
+
+use crate::platform::HwEvent;
+use crate::trace::SysEvent;
+
+use self::contract::Watch;
+use self::frame_life::DroppedFrame;
+
+/// A failed check.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    /// Cycle the check failed at.
+    pub cycle: u64,
+    /// Which checker.
+    pub check: Check,
+    /// What it saw.
+    pub detail: String,
+}
+
+/// The checkers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Check {
+    /// RTL against the reference model, every output every cycle.
+    Lockstep,
+    /// Every CPU and chip load returns the last value stored.
+    DataOracle,
+    /// A chip memory access goes to a frame live since the dropin that mapped it.
+    FrameLife,
+    /// After a flush, no entry of the mm's ASID overlapping the range is left.
+    Contract,
+    /// The driver and the primary MMU report no error and keep their invariants.
+    Kernel,
+    /// Tasks are live but nothing happened for `HANG_CYCLES` (the watchdog).
+    Hang,
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Check::Lockstep => "lockstep",
+            Check::DataOracle => "data oracle",
+            Check::FrameLife => "frame life",
+            Check::Contract => "shootdown contract",
+            Check::Kernel => "kernel/driver",
+            Check::Hang => "hang",
+        })
+    }
+}
+
+/// Reads the valid entries of a chiplet's TLB through its debug port.
+pub type TlbReader = Box<dyn Fn(usize) -> Vec<TlbEntry>>;
+
+/// All checks of a run: their failures, how often each ran, and the semantic trace.
+pub struct Checker {
+    seed: u64,
+    replay: String,
+    mmu: Mmu,
+    gru: Gru,
+    chiplets: usize,
+    tlb: TlbReader,
+    failures: RefCell<Vec<Failure>>,
+    counts: RefCell<HashMap<Check, u64>>,
+    events: RefCell<Vec<SysEvent>>,
+    /// Each frame chiplet c last dropped in: (chiplet, pfn) → its generation then, and whose
+    /// page it was.
+    dropped: RefCell<HashMap<(usize, u64), DroppedFrame>>,
+    /// Invalidations between the return of `invalidate_range_start` and the matching
+    /// `invalidate_range_end`: nothing of the range may be installed meanwhile.
+    open: RefCell<Vec<(MmId, u64, u64)>>,
+    /// Address spaces whose notifiers were released.
+    released: RefCell<HashSet<MmId>>,
+    /// The last events of each frame (allocation, dropins, free), for failure reports.
+    frames: RefCell<HashMap<u64, VecDeque<String>>>,
+    /// The frames dropped in for each virtual page (any address space), for failure reports.
+    pages: RefCell<HashMap<u64, VecDeque<String>>>,
+}
+
+impl Checker {
+    /// The checks of a run of `seed` (replayed by `replay`) over `chiplets` chiplets, reading
+    /// their TLBs with `tlb`.
+    pub fn new(seed: u64, replay: String, chiplets: usize, mmu: Mmu, gru: Gru, tlb: TlbReader) -> Self {
+        Self {
+            seed,
+            replay,
+            mmu,
+            gru,
+            chiplets: chiplets.max(1),
+            tlb,
+            failures: RefCell::default(),
+            counts: RefCell::default(),
+            events: RefCell::default(),
+            dropped: RefCell::default(),
+            open: RefCell::default(),
+            released: RefCell::default(),
+            frames: RefCell::default(),
+            pages: RefCell::default(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.mmu.kernel().now()
+    }
+
+    /// Watch `mm`: its notifier calls go to the semantic trace and the shootdown contract is
+    /// checked around them.
+    pub fn watch(self: &Rc<Self>, mm: &Mm) {
+        mm.notifiers().register(Recorder::new("mmu", self.mmu.kernel().trace().clone()));
+        mm.notifiers().watch(Rc::new(Watch(Rc::downgrade(self))));
+    }
+
+    /// Record that `check` ran once, and its failure if `detail` is some.
+    pub fn verdict(&self, cycle: u64, check: Check, detail: Option<String>) {
+        *self.counts.borrow_mut().entry(check).or_default() += 1;
+        if let Some(detail) = detail {
+            self.events.borrow_mut().push(SysEvent::Check { cycle, check, ok: false, detail: detail.clone() });
+            self.failures.borrow_mut().push(Failure { cycle, check, detail });
+        }
+    }
+
+    /// Add an event to the semantic trace.
+    pub fn log(&self, e: SysEvent) {
+        self.events.borrow_mut().push(e);
+    }
+
+    /// The failures so far.
+    pub fn failures(&self) -> Vec<Failure> {
+        self.failures.borrow().clone()
+    }
+
+    /// Whether a check failed.
+    pub fn has_failed(&self) -> bool {
+        !self.failures.borrow().is_empty()
+    }
+
+    /// Whether `check` failed.
+    pub fn has_failed_check(&self, check: Check) -> bool {
+        self.failures.borrow().iter().any(|f| f.check == check)
+    }
+
+    /// Events logged so far (the watchdog's measure of hardware progress).
+    pub fn event_count(&self) -> usize {
+        self.events.borrow().len()
+    }
+
+    /// The events the checks logged (hardware events and failed verdicts).
+    pub fn logged(&self) -> Vec<SysEvent> {
+        self.events.borrow().clone()
+    }
+
+    /// How many times each check ran.
+    pub fn counts(&self) -> Vec<(Check, u64)> {
+        let mut v: Vec<_> = self.counts.borrow().iter().map(|(&c, &n)| (c, n)).collect();
+        v.sort_by_key(|(c, _)| *c as u8);
+        v
+    }
+
+    /// The seed of the run.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The command that replays the run.
+    pub fn replay(&self) -> &str {
+        &self.replay
+    }
+
+    /// A chip load of `va` in `mm` returned `value`; `before` is what the oracle expected when
+    /// the load was issued (a concurrent munmap may legitimately zero the word meanwhile).
+    pub fn chip_load(&self, cycle: u64, mm: MmId, va: u64, value: u64, before: u64) {
+        let now = self.mmu.with_oracle(|o| o.expected(mm, va));
+        let bad = (value != now && value != before).then(|| {
+            format!("chip load {mm} {va:#x}: expected {now:#x}, loaded {value:#x}; {}", self.story(mm, va))
+        });
+        self.verdict(cycle, Check::DataOracle, bad);
+    }
+
+    /// A CPU load returned the wrong value (the primary MMU's own oracle check).
+    pub fn cpu_mismatch(&self, m: &OracleMismatch) {
+        let detail = format!("CPU {m}; {}", self.story(m.mm, m.addr));
+        self.verdict(m.cycle, Check::DataOracle, Some(detail));
+    }
+
+    /// A frame was allocated or freed.
+    pub fn phys_event(&self, e: PhysEvent) {
+        let cycle = self.now();
+        match e {
+            PhysEvent::Alloc { pfn, generation } => Self::remember(&self.frames, pfn, format!("cycle {cycle} allocated (generation {generation})")),
+            PhysEvent::Free { pfn, .. } => Self::remember(&self.frames, pfn, format!("cycle {cycle} freed")),
+        }
+    }
+
+    /// What the oracle expects at `va` of `mm` now.
+    pub fn expected(&self, mm: MmId, va: u64) -> u64 {
+        self.mmu.with_oracle(|o| o.expected(mm, va))
+    }
+
+    /// The chips did something: check it and log it.
+    pub fn hw_event(&self, e: &HwEvent) {
+        match *e {
+            HwEvent::Mem { cycle, chiplet, paddr, write, value } => {
+                self.mem_access(cycle, chiplet, paddr, write);
+                self.log(SysEvent::Mem { cycle, chiplet, paddr, write, value });
+            }
+            HwEvent::Dropin { cycle, chiplet, cbr, tfh, installed } => {
+                if installed {
+                    self.installed(cycle, chiplet, &tfh);
+                    self.dropped_in(cycle, chiplet, &tfh);
+                }
+                self.log(SysEvent::dropin(cycle, chiplet, cbr, &tfh, installed));
+            }
+            HwEvent::Completion { cycle, chiplet, cbr, status, cause, rdata } => {
+                self.log(SysEvent::CbDone { cycle, chiplet, cbr, status, cause, rdata });
+            }
+            HwEvent::Purge { cycle, chiplet, tgh, line, entries } => {
+                self.log(SysEvent::purge(cycle, chiplet, tgh, &line, entries));
+            }
+        }
+    }
+}
+
+/// Whether context `g` translates under `asid`: its base ASID (0 means dropped) up to the next
+/// base, one ASID per region.
+fn holds_asid(g: &Gts, asid: u32) -> bool {
+    g.asid() != 0 && (g.asid()..g.asid() + ASID_INC).contains(&asid)
+}
+

@@ -1,0 +1,29 @@
+//! Store permission: a chip store needs a PTE that maps its frame writable and dirty.
+
+use gru_driver::mm::{Leaf, PAGES_PER_HPAGE};
+use gru_driver::notifier::Era;
+
+use super::Checker;
+
+impl Checker {
+    /// A chip store to `pfn` must go through a translation the primary MMU allows: some PTE
+    /// maps the frame writable and dirty (a clean or write-protected PTE means the store
+    /// would be lost on reclaim or break copy-on-write).
+    /// Classic-era Linux clears a PTE before it calls `invalidate_page`, so a store in between
+    /// is legal there; the check applies to the modern era only.
+    pub(super) fn store_allowed(&self, pfn: u64) -> bool {
+        if self.mmu.era() == Era::Classic {
+            return true;
+        }
+        let maps = self.mmu.with_phys(|p| p.mappings(pfn).to_vec());
+        maps.iter().any(|m| {
+            let leaf = self.mmu.mm(m.mm).and_then(|mm| mm.lookup(m.va));
+            let p = match leaf {
+                Some(Leaf::Pte(_, pte)) => pte.present().filter(|p| p.pfn == pfn),
+                Some(Leaf::Pmd(_, pte)) => pte.present().filter(|p| (p.pfn..p.pfn + PAGES_PER_HPAGE).contains(&pfn)),
+                None => None,
+            };
+            p.is_some_and(|p| p.write && p.dirty)
+        })
+    }
+}
