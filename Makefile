@@ -8,7 +8,7 @@ SEEDS ?= 10
 DEB_PKGS := verilator zlib1g-dev yosys iverilog g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test lint lockstep regress bench waves mutants clean
+.PHONY: deps abi build run test lint lockstep regress bench waves mutants clean
 
 deps:
 	@missing=""; \
@@ -23,6 +23,11 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
 	fi; \
 	command -v $(CARGO) >/dev/null || { echo "deps: cargo not found: install Rust (rustup) first" >&2; exit 1; }
+
+# Regenerate rtl/gru_defs.vh and abi/src/generated.rs from the ABI table abi/gru_abi.toml
+# (`make test` fails while either is stale).
+abi:
+	$(CARGO) run --release --quiet -p gru-abi-gen
 
 build: deps
 	$(CARGO) build --release

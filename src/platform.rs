@@ -4,8 +4,8 @@
 //! MMIO crosses an interconnect of `mmio_latency` cycles round trip: a request reaches its
 //! chiplet half of it after submission, and the response is visible to the driver the other
 //! half after the chiplet answered. Each chiplet takes one MMIO request per cycle. The memory
-//! port is served from the kernel model's physical memory, so a chip access hits real frames,
-//! and a chip store teaches the data oracle the new value of every mapping of the frame. Every
+//! port is served from the kernel model's physical memory, so a chip access hits real frames;
+//! the observer ([`GruHw::set_observer`]) sees every access before it lands. Every
 //! MMIO transaction is logged, decoded, with its cycle ([`MmioEvent`]).
 
 use std::cell::{Cell, RefCell};
@@ -15,11 +15,12 @@ use std::rc::Rc;
 use gru_driver::gru::hw::{
     CbCompletion, CbRequest, DecodedLine, GruHardware, HwError, MmioEvent, MmioRequest, MmioResponse, MmioTicket,
 };
-use gru_driver::kernel::Hardware;
-use gru_driver::mm::{Mmu, PAGE_SHIFT};
+use gru_driver::gru::irq_line;
+use gru_driver::kernel::{Hardware, IrqLevels};
+use gru_driver::mm::Mmu;
 
 use gru_sim::chiplet::{self, Chiplet, MemoryServer};
-use gru_driver::gru::handles::{Tfh, TfhOpc, Tgh, HS_TFM_COUNT, PAGE_SHIFTS, Stats, STAT_ADDR, TGH_FULL_PURGE_N};
+use gru_driver::gru::handles::{ctx_of_cbr, PurgeMatch, Stats, Tfh, TfhOpc, Tgh, CBR_PER_CTX, STAT_ADDR};
 use gru_sim::model::TlbEntry;
 use gru_sim::ports::CycleModel;
 
@@ -84,16 +85,9 @@ impl MemoryServer for PhysPort {
             self.observer.emit(ev(v));
             return v;
         }
+        // The observer (the checks) tells the data oracle; a write beyond memory is dropped.
         self.observer.emit(ev(wdata));
-        let mappings = self.mmu.with_phys(|p| {
-            p.write_u64(paddr, wdata).map(|()| p.mappings(paddr >> PAGE_SHIFT).to_vec()).unwrap_or_default()
-        });
-        let offset = paddr & ((1 << PAGE_SHIFT) - 1) & !7;
-        self.mmu.with_oracle(|o| {
-            for m in mappings {
-                o.store(m.mm, m.va + offset, wdata);
-            }
-        });
+        let _ = self.mmu.with_phys(|p| p.write_u64(paddr, wdata));
         0
     }
 }
@@ -189,10 +183,10 @@ impl<M: CycleModel> GruHw<M> {
     /// The valid TLB entries of `chiplet`, through the debug port (no clock edge).
     pub fn tlb_entries(&self, chiplet: usize) -> Vec<TlbEntry> {
         let mut inner = self.0.borrow_mut();
-        let Some(chip) = inner.chips.get_mut(chiplet) else {
+        if chiplet >= inner.chips.len() {
             return Vec::new();
-        };
-        (0..256).map(|i| chip.tlb_entry(i)).filter(|e| e.valid).collect()
+        }
+        inner.tlb(chiplet)
     }
 
     /// The chiplet's statistics line. The read steps that chiplet one cycle out of step with
@@ -253,33 +247,23 @@ impl<M: CycleModel> Inner<M> {
 }
 
 impl<M: CycleModel> Inner<M> {
-    /// Valid entries of chiplet `c` that the TGH invalidate `t` purges (DESIGN §3.2).
+    /// Valid entries of chiplet `c` that the TGH invalidate `t` purges (the chip's own match).
     fn matching(&mut self, c: usize, t: &Tgh) -> usize {
-        let span = (u64::from(t.n) + 1) << PAGE_SHIFTS[usize::from(t.pagesize.min(8))];
-        let first = (t.vaddr & t.vaddrmask) >> PAGE_SHIFT;
-        let chip = &mut self.chips[c];
-        (0..=u8::MAX)
-            .map(|i| chip.tlb_entry(usize::from(i)))
-            .filter(|e| e.valid && t.ctxbitmap >> e.ctx & 1 != 0 && (t.global || e.asid == t.asid))
-            .filter(|e| t.n == TGH_FULL_PURGE_N || (e.vpn < first + span && first < e.vpn + (1 << e.shift())))
-            .count()
+        let m = PurgeMatch::new(t);
+        self.tlb(c).iter().filter(|e| m.matches(e)).count()
     }
 
     /// Whether the TLB of chiplet `c` now holds exactly the entry a dropin on `cbr` wrote. The
     /// install happens at the MMIO edge, so an entry missing right after it was discarded.
     fn installed(&mut self, c: usize, cbr: usize, tfh: &Tfh) -> bool {
-        let ctx = (cbr / (gru_driver::gru::handles::HS_TFH_COUNT / gru_driver::gru::handles::HS_CCH_COUNT)) as u8;
+        let ctx = ctx_of_cbr(cbr, CBR_PER_CTX) as u8;
+        self.tlb(c).iter().any(|e| e.is_dropin(ctx, tfh))
+    }
+
+    /// The valid TLB entries of chiplet `c`, through its debug port.
+    fn tlb(&mut self, c: usize) -> Vec<TlbEntry> {
         let chip = &mut self.chips[c];
-        (0..=u8::MAX).map(|i| chip.tlb_entry(usize::from(i))).any(|e| {
-            let shift = e.shift();
-            e.valid
-                && e.ctx == ctx
-                && e.asid == tfh.fillasid
-                && e.ps == tfh.pagesize
-                && e.pfn == tfh.pfn
-                && e.dirty == tfh.dirty
-                && e.vpn >> shift == (tfh.fillvaddr >> PAGE_SHIFT) >> shift
-        })
+        (0..=u8::MAX).map(|i| chip.tlb_entry(usize::from(i))).filter(|e| e.valid).collect()
     }
 }
 
@@ -313,15 +297,14 @@ impl<M: CycleModel> Hardware for GruHw<M> {
         }
     }
 
-    fn irq_lines(&self) -> u64 {
-        let inner = self.0.borrow();
-        let per_chip = HS_TFM_COUNT as u32;
-        inner
-            .chips
-            .iter()
-            .enumerate()
-            .filter(|(c, _)| (*c as u32 + 1) * per_chip <= u64::BITS)
-            .fold(0, |acc, (c, chip)| acc | u64::from(chip.irq()) << (c as u32 * per_chip))
+    fn irq_levels(&self) -> IrqLevels {
+        let mut levels = IrqLevels::default();
+        for (c, chip) in self.0.borrow().chips.iter().enumerate() {
+            // Fault map m of chiplet c is kernel line irq_line(c, m); every chiplet has 16.
+            let line = irq_line(c, 0) as usize;
+            levels[line / 64] |= u64::from(chip.irq()) << (line % 64);
+        }
+        levels
     }
 }
 

@@ -6,9 +6,9 @@
 extern crate verilated_rt as _;
 
 pub mod chiplet;
-/// The handle table lives with the driver (which must not depend on Verilator); re-exported so
-/// that the model and tests name it as the hardware's.
-pub use gru_driver::gru::handles;
+/// The hardware ABI (handle layouts, codes, debug-port layout), generated from
+/// `abi/gru_abi.toml` like the RTL's `rtl/gru_defs.vh`.
+pub use gru_abi as handles;
 pub mod lockstep;
 pub mod model;
 pub mod mutant;

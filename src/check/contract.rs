@@ -4,7 +4,7 @@
 
 use std::rc::Weak;
 
-use gru_driver::gru::handles::{Tfh, HS_CCH_COUNT, PAGE_SHIFTS};
+use gru_driver::gru::handles::{PageSize, Tfh, HS_CCH_COUNT};
 use gru_driver::mm::{MmId, PAGE_SHIFT};
 use gru_driver::notifier::{ChainWatcher, Range};
 use gru_sim::model::TlbEntry;
@@ -50,7 +50,7 @@ impl Checker {
     /// A dropin landed in the TLB: it must not fall in a range whose invalidation has returned
     /// from `invalidate_range_start` but not reached `invalidate_range_end`.
     pub(super) fn installed(&self, cycle: u64, chiplet: usize, t: &Tfh) {
-        let len = 1u64 << (PAGE_SHIFTS[usize::from(t.pagesize.min(8))] + PAGE_SHIFT);
+        let len = 1u64 << (PageSize::vpn_shift_of(t.pagesize) + PAGE_SHIFT);
         let (lo, hi) = (t.fillvaddr & !(len - 1), (t.fillvaddr & !(len - 1)) + len);
         let open = self.open.borrow().clone();
         let bad = open.iter().find(|&&(mm, s, e)| {

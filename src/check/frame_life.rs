@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use gru_driver::gru::handles::{Tfh, HS_CCH_COUNT, PAGE_SHIFTS};
+use gru_driver::gru::handles::{PageSize, Tfh, HS_CCH_COUNT};
 use gru_driver::mm::{MmId, PAGE_SHIFT, ZERO_PFN};
 
 use super::{holds_asid, Check, Checker};
@@ -70,7 +70,7 @@ impl Checker {
         let what = format!("cycle {cycle} chiplet {chiplet} asid {:#x}{} pfn {}", tfh.fillasid, if tfh.dirty { " dirty" } else { "" }, tfh.pfn);
         Self::remember(&self.pages, tfh.fillvaddr >> PAGE_SHIFT << PAGE_SHIFT, what);
         Self::remember(&self.frames, tfh.pfn, format!("cycle {cycle} dropped in on chiplet {chiplet} for va {:#x}", tfh.fillvaddr));
-        let pages = 1u64 << PAGE_SHIFTS[usize::from(tfh.pagesize.min(8))];
+        let pages = 1u64 << PageSize::vpn_shift_of(tfh.pagesize);
         let mm = (0..HS_CCH_COUNT).find_map(|slot| {
             let g = self.gru.loaded(chiplet, slot)?;
             holds_asid(&g, tfh.fillasid).then(|| g.mm_id())

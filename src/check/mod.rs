@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use gru_driver::gru::{Gru, Gts, ASID_INC};
 use gru_driver::mm::frame::PhysEvent;
-use gru_driver::mm::{Mm, MmId, Mmu};
+use gru_driver::mm::{Mm, MmId, Mmu, PAGE_SHIFT};
 use gru_driver::notifier::Recorder;
 use gru_driver::oracle::OracleMismatch;
 use gru_sim::model::TlbEntry;
@@ -195,6 +195,18 @@ impl Checker {
         self.verdict(cycle, Check::DataOracle, bad);
     }
 
+    /// A chip store of `value` to `paddr`: the data oracle learns the new value of every
+    /// mapping of the frame.
+    fn chip_store(&self, paddr: u64, value: u64) {
+        let mappings = self.mmu.with_phys(|p| p.mappings(paddr >> PAGE_SHIFT).to_vec());
+        let offset = paddr & ((1 << PAGE_SHIFT) - 1) & !7;
+        self.mmu.with_oracle(|o| {
+            for m in mappings {
+                o.store(m.mm, m.va + offset, value);
+            }
+        });
+    }
+
     /// A CPU load returned the wrong value (the primary MMU's own oracle check).
     pub fn cpu_mismatch(&self, m: &OracleMismatch) {
         let detail = format!("CPU {m}; {}", self.story(m.mm, m.addr));
@@ -220,6 +232,9 @@ impl Checker {
         match *e {
             HwEvent::Mem { cycle, chiplet, paddr, write, value } => {
                 self.mem_access(cycle, chiplet, paddr, write);
+                if write {
+                    self.chip_store(paddr, value);
+                }
                 self.log(SysEvent::Mem { cycle, chiplet, paddr, write, value });
             }
             HwEvent::Dropin { cycle, chiplet, cbr, tfh, installed } => {

@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use gru_driver::gru::handles::{Tfh, TfhOpc, Tgh};
 use gru_driver::gru::hw::{DecodedLine, MmioEvent, DEFAULT_MMIO_LATENCY};
-use gru_driver::gru::{Gru, GruConfig, GruHardware};
+use gru_driver::gru::{Gru, GruConfig, GruHardware, MAX_CHIPLETS};
 use gru_driver::kernel::{Kernel, KernelConfig, ProcCtx};
 use gru_driver::mm::{Mm, Mmu, MmuConfig};
 use gru_driver::notifier::Era;
@@ -101,6 +101,9 @@ pub struct RunReport {
 impl<M: SystemModel> System<M> {
     /// Build the machine with `cfg.chiplets` chiplets made by `make`, all checks on.
     pub fn new(cfg: SystemConfig, make: impl Fn() -> M) -> Result<Self, String> {
+        if !(1..=MAX_CHIPLETS).contains(&cfg.chiplets) {
+            return Err(format!("chiplets = {}: a system has 1 to {MAX_CHIPLETS} chiplets", cfg.chiplets));
+        }
         let kernel = Kernel::new(KernelConfig { num_cpus: cfg.cpus, seed: cfg.seed, ..KernelConfig::default() });
         let mmu = Mmu::new(&kernel, MmuConfig { era: cfg.era, ..MmuConfig::default() });
         let hw = GruHw::new((0..cfg.chiplets.max(1)).map(|_| make()).collect(), &mmu, DEFAULT_MMIO_LATENCY);

@@ -4,11 +4,11 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use super::handles::{Cch, PageSize, HS_CCH_COUNT, HS_TFM_COUNT, HS_TGH_COUNT, TGH_FULL_PURGE_N, TGH_VADDRMASK};
+use super::handles::{Cch, PageSize, HS_CCH_COUNT, HS_TFM_COUNT};
 use super::purge::GruMmStruct;
-use super::stats::Stat;
+use super::stats::GruStat;
 use super::{Gru, GruError, Mutant, ASID_INC, MIN_ASID};
-use crate::kernel::{cost, AtomicCtx, ProcCtx};
+use crate::kernel::{AtomicCtx, ProcCtx};
 use crate::mm::{Mm, MmId};
 use crate::notifier::NotifierId;
 
@@ -217,9 +217,9 @@ impl Gru {
         if t.asid == 0 || (t.ctxbitmap == 0 && t.asid_gen != alloc.generation) {
             t.asid = self.gru_assign_asid(ctx, chiplet, &mut alloc).await?;
             t.asid_gen = alloc.generation;
-            self.0.stats.inc(Stat::AsidNew);
+            self.0.stats.inc(GruStat::AsidNew);
         } else {
-            self.0.stats.inc(Stat::AsidReuse);
+            self.0.stats.inc(GruStat::AsidReuse);
         }
         drop(alloc);
         t.ctxbitmap |= 1 << ctxnum;
@@ -251,7 +251,7 @@ impl Gru {
     /// new generation), skip ASIDs of loaded contexts, and set the limit to the smallest in-use
     /// base above the candidate.
     async fn gru_reset_asid_limit(&self, ctx: &AtomicCtx, chiplet: usize, alloc: &mut AsidAlloc) -> Result<u32, GruError> {
-        self.0.stats.inc(Stat::AsidNext);
+        self.0.stats.inc(GruStat::AsidNext);
         let max = self.0.cfg.max_asid;
         let mut asid = alloc.next;
         let mut limit = max;
@@ -289,7 +289,7 @@ impl Gru {
     async fn asid_wrap(&self, ctx: &AtomicCtx, chiplet: usize, alloc: &mut AsidAlloc) -> Result<u32, GruError> {
         self.purge_for_reuse(ctx, chiplet).await?;
         alloc.generation += 1;
-        self.0.stats.inc(Stat::AsidWrap);
+        self.0.stats.inc(GruStat::AsidWrap);
         Ok(MIN_ASID)
     }
 
@@ -300,36 +300,6 @@ impl Gru {
             return Ok(());
         }
         self.gru_flush_all_tlb(ctx, chiplet).await
-    }
-
-    /// `gru_flush_all_tlb`: one TGH purging every entry of every context of the chiplet.
-    pub(crate) async fn gru_flush_all_tlb(&self, ctx: &AtomicCtx, chiplet: usize) -> Result<(), GruError> {
-        let tgh = self.get_lock_tgh_handle(ctx, chiplet).await?;
-        let r = self
-            .tgh_invalidate(ctx, chiplet, tgh, 0, TGH_VADDRMASK.value_mask(), 0, 0, true, TGH_FULL_PURGE_N, 0xffff)
-            .await;
-        self.unlock_tgh_handle(chiplet, tgh);
-        r
-    }
-
-    /// `get_lock_tgh_handle`: a CPU uses its own TGH (`cpu % NUM_TGH`: every CPU of the model
-    /// is on the chiplets' blade); the lock is a test-and-set of the handle's delresp bit.
-    pub(crate) async fn get_lock_tgh_handle(&self, ctx: &AtomicCtx, chiplet: usize) -> Result<usize, GruError> {
-        let locks = &self.chiplet(chiplet)?.tgh_locks;
-        let n = ctx.cpu() % HS_TGH_COUNT;
-        while locks.get() & 1 << n != 0 {
-            ctx.cost(cost::SPIN_STEP).await;
-        }
-        locks.set(locks.get() | 1 << n);
-        ctx.cost(cost::LOCK).await;
-        Ok(n)
-    }
-
-    /// `unlock_tgh_handle`.
-    pub(crate) fn unlock_tgh_handle(&self, chiplet: usize, n: usize) {
-        if let Ok(c) = self.chiplet(chiplet) {
-            c.tgh_locks.set(c.tgh_locks.get() & !(1 << n));
-        }
     }
 
     /// The allocator state of `chiplet` (for tests and summaries).

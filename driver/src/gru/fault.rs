@@ -6,10 +6,10 @@ use std::rc::Rc;
 
 use super::context::Gts;
 use super::gruhandles::Dropin;
-use super::handles::{tfm_addr, CbStatus, HandleStatus, PageSize, Tfh, TfhCause, TfhState, Tfm};
+use super::handles::{self, tfm_addr, CbStatus, HandleStatus, PageSize, Tfh, TfhCause, TfhState, Tfm};
 use super::hw::{CbRequest, MmioRequest};
 use super::purge::wait_range_inactive;
-use super::stats::Stat;
+use super::stats::GruStat;
 use super::{Gru, GruError, Mutant, CBR_PER_CTX};
 use crate::kernel::{smp_rmb, AtomicCtx, IrqCtx, ProcCtx, ReadGuard};
 use crate::mm::{follow_page, get_user_pages, MmError, PteInfo, PAGE_MASK};
@@ -49,17 +49,17 @@ impl Gru {
     /// try a dropin for each fault bit. The map is read again while the line stays high, since
     /// bits set after the read keep it high without a new edge.
     pub async fn gru_intr(&self, ctx: &IrqCtx, chiplet: usize, tfm: usize) {
-        self.0.stats.inc(Stat::Intr);
+        self.0.stats.inc(GruStat::Intr);
         loop {
             let map = match self.mmio(ctx, chiplet, MmioRequest::read(tfm_addr(tfm))).await {
                 Ok(l) => Tfm::decode(&l),
                 Err(e) => return self.report(e),
             };
             for _ in 0..map.done.count_ones() {
-                self.0.stats.inc(Stat::IntrCbr);
+                self.0.stats.inc(GruStat::IntrCbr);
             }
             for cbr in (0..128).filter(|b| map.fault >> b & 1 != 0) {
-                self.0.stats.inc(Stat::IntrTfh);
+                self.0.stats.inc(GruStat::IntrTfh);
                 if let Err(e) = self.intr_tfh(ctx, chiplet, cbr).await {
                     self.report(e);
                 }
@@ -72,14 +72,14 @@ impl Gru {
 
     /// One fault bit: find its context, trylock `mmap_lock`, drop in or switch to UPM.
     async fn intr_tfh(&self, ctx: &IrqCtx, chiplet: usize, cbr: usize) -> Result<(), GruError> {
-        let Some(gts) = self.loaded(chiplet, cbr / CBR_PER_CTX) else {
-            self.0.stats.inc(Stat::IntrSpurious);
+        let Some(gts) = self.loaded(chiplet, handles::ctx_of_cbr(cbr, CBR_PER_CTX)) else {
+            self.0.stats.inc(GruStat::IntrSpurious);
             return Ok(());
         };
         gts.fmm_tlbmiss.set(gts.fmm_tlbmiss.get() + 1);
         let lock = if gts.force_cch_reload.get() { None } else { gts.mm.mmap_lock().try_read(ctx) };
         let Some(lock) = lock else {
-            self.0.stats.inc(Stat::IntrMmLockFailed);
+            self.0.stats.inc(GruStat::IntrMmLockFailed);
             return self.tfh_user_polling_mode(ctx, chiplet, cbr).await;
         };
         let tfh = self.read_tfh(ctx, chiplet, cbr).await?;
@@ -94,26 +94,26 @@ impl Gru {
         let user = matches!(path, Path::User(_));
         let state = TfhState::try_from(u64::from(tfh.state));
         if tfh.status != HandleStatus::Exception as u8 {
-            self.0.stats.inc(Stat::TlbDropinFailNoException);
+            self.0.stats.inc(GruStat::TlbDropinFailNoException);
             return Ok(Dropped::Done);
         }
         match state {
             Ok(TfhState::MissFmm) if user => {
-                self.0.stats.inc(Stat::TlbDropinFailFmm);
+                self.0.stats.inc(GruStat::TlbDropinFailFmm);
                 return Ok(Dropped::Done);
             }
             Ok(TfhState::MissFmm | TfhState::MissUpm) => {}
             _ => {
-                self.0.stats.inc(Stat::TlbDropinFailIdle);
+                self.0.stats.inc(GruStat::TlbDropinFailIdle);
                 return Ok(Dropped::Done);
             }
         }
         if tfh.stale {
-            self.0.stats.inc(Stat::TfhStaleOnFault);
+            self.0.stats.inc(GruStat::TfhStaleOnFault);
         }
         let write = tfh.cause == TfhCause::TlbMod as u8;
         if tfh.missasid == 0 {
-            self.0.stats.inc(Stat::TlbDropinFailNoAsid);
+            self.0.stats.inc(GruStat::TlbDropinFailNoAsid);
             if !user {
                 self.tfh_user_polling_mode(ctx, chiplet, cbr).await?;
             }
@@ -124,7 +124,7 @@ impl Gru {
         smp_rmb(ctx).await;
         let check_range = user || !self.mutated(Mutant::NoRangeActiveCheck);
         if check_range && gts.gms.range_active.read() != 0 {
-            self.0.stats.inc(Stat::TlbDropinFailRangeActive);
+            self.0.stats.inc(GruStat::TlbDropinFailRangeActive);
             if !user {
                 self.tfh_user_polling_mode(ctx, chiplet, cbr).await?;
             }
@@ -142,7 +142,7 @@ impl Gru {
                 match non_atomic_pte_lookup(ctx, gts, &lock, vaddr, write).await {
                     Ok(page) => (page.info(), Some(lock), Some(page)),
                     Err(MmError::SegFault { .. } | MmError::NotMapped { .. } | MmError::Exited(_)) => {
-                        self.0.stats.inc(Stat::TlbDropinFailInvalid);
+                        self.0.stats.inc(GruStat::TlbDropinFailInvalid);
                         self.tfh_exception(ctx, chiplet, cbr).await?;
                         return Ok(Dropped::Invalid);
                     }
@@ -164,14 +164,14 @@ impl Gru {
         let dirty = (pte.write && pte.dirty) || (!write && self.mutated(Mutant::DirtyOnReadDropin));
         let d = Dropin { pfn: pte.page_paddr() >> 12, vaddr, asid: tfh.missasid, dirty, pagesize };
         self.tfh_write_restart(ctx, chiplet, cbr, &d).await?;
-        self.0.stats.inc(Stat::TlbDropin);
+        self.0.stats.inc(GruStat::TlbDropin);
         gts.tlbdropin.set(gts.tlbdropin.get() + 1);
         Ok(Dropped::Done)
     }
 
     /// `failupm`: hand the miss to the user thread.
     async fn fail_upm(&self, ctx: &AtomicCtx, chiplet: usize, cbr: usize) -> Result<Dropped, GruError> {
-        self.0.stats.inc(Stat::TlbDropinFailUpm);
+        self.0.stats.inc(GruStat::TlbDropinFailUpm);
         self.tfh_user_polling_mode(ctx, chiplet, cbr).await?;
         Ok(Dropped::Retry)
     }
@@ -180,7 +180,7 @@ impl Gru {
     /// after its CALL_OS. Sleeps until no invalidate is active, then drops in through
     /// `get_user_pages`; loops while an invalidate keeps getting in the way.
     pub async fn gru_handle_user_call_os(&self, ctx: &ProcCtx, gts: &Gts, cb: u8) -> Result<(), GruError> {
-        self.0.stats.inc(Stat::CallOs);
+        self.0.stats.inc(GruStat::CallOs);
         let ctxnum = gts.ctxnum.get().ok_or(GruError::NotLoaded)?;
         let cbr = cbr_of(ctxnum, cb)?;
         if gts.force_cch_reload.get() {
@@ -189,7 +189,7 @@ impl Gru {
         gts.upm_tlbmiss.set(gts.upm_tlbmiss.get() + 1);
         loop {
             if wait_range_inactive(ctx, &gts.gms).await {
-                self.0.stats.inc(Stat::CallOsWaitQueue);
+                self.0.stats.inc(GruStat::CallOsWaitQueue);
             }
             let tfh = self.read_tfh(ctx, gts.chiplet, cbr).await?;
             match self.gru_try_dropin(Path::User(ctx), gts, cbr, tfh).await? {
@@ -234,7 +234,7 @@ fn cbr_of(ctxnum: usize, cb: u8) -> Result<usize, GruError> {
     if usize::from(cb) >= CBR_PER_CTX {
         return Err(GruError::NoSuchCb(cb));
     }
-    Ok(ctxnum * CBR_PER_CTX + usize::from(cb))
+    Ok(handles::cbr_of(ctxnum, cb.into(), CBR_PER_CTX))
 }
 
 /// `atomic_pte_lookup`: the non-sleeping walk; `None` unless the page is present and, for a

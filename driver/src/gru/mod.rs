@@ -16,7 +16,8 @@
 pub mod context;
 pub mod fault;
 pub mod gruhandles;
-pub mod handles;
+/// The hardware ABI (gruhandles.h): generated from `abi/gru_abi.toml` with the RTL's include.
+pub use gru_abi as handles;
 pub mod hw;
 pub mod mutant;
 pub mod purge;
@@ -34,7 +35,7 @@ pub use gruhandles::HandleId;
 pub use hw::GruHardware;
 pub use mutant::Mutant;
 pub use purge::{GruMmStruct, Tracker};
-pub use stats::{GruStats, HandleKind, Stat};
+pub use stats::{GruStat, GruStats, HandleKind};
 
 /// `MIN_ASID`: where the ASID allocator starts and restarts after a wrap (the first base
 /// handed out is `MIN_ASID + ASID_INC`).
@@ -45,8 +46,10 @@ pub const MAX_ASID: u32 = 0xff_fff0;
 pub const ASID_INC: u32 = 8;
 /// `GRUMAXINVAL`: a TGH covers at most this many pages; more is a full purge of the ASID.
 pub const GRUMAXINVAL: u64 = 1024;
+/// Chiplets the kernel model can take interrupts from: 16 fault-map lines each.
+pub const MAX_CHIPLETS: usize = crate::kernel::NUM_IRQ_LINES / handles::HS_TFM_COUNT;
 /// CBRs of one context (the chiplet's static split).
-pub const CBR_PER_CTX: usize = handles::HS_TFH_COUNT / handles::HS_CCH_COUNT;
+pub const CBR_PER_CTX: usize = handles::CBR_PER_CTX;
 
 /// Driver configuration *(model)*.
 #[derive(Clone, Copy, Debug)]
@@ -215,7 +218,7 @@ impl Gru {
                     let g = g.clone();
                     async move { g.gru_intr(&ctx, chiplet, tfm).await }
                 });
-                // Lines of chiplets beyond 64 / 16 do not exist in the kernel model; the
+                // Lines of chiplets beyond MAX_CHIPLETS do not exist in the kernel model; the
                 // affinity of a line the kernel accepts cannot fail for CPU m % num_cpus.
                 let _ = kernel.set_irq_affinity(line, tfm % kernel.num_cpus());
             }

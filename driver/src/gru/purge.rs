@@ -8,10 +8,10 @@
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
-use super::handles::{TGH_FULL_PURGE_N, TGH_VADDRMASK};
-use super::stats::Stat;
+use super::handles::{HS_TGH_COUNT, TGH_FULL_PURGE_N, TGH_VADDRMASK};
+use super::stats::GruStat;
 use super::{Gru, GruError, GruInner, Mutant, GRUMAXINVAL};
-use crate::kernel::{smp_mb, smp_rmb, AtomicCtx, Atomic, ProcCtx, SpinLock, WaitQueue};
+use crate::kernel::{cost, smp_mb, smp_rmb, AtomicCtx, Atomic, ProcCtx, SpinLock, WaitQueue};
 use crate::mm::{Mm, MmId, Pte, PAGE_SHIFT, PAGE_SIZE};
 use crate::notifier::{KFuture, MmuNotifier, NotifierId, Range, WouldBlock};
 
@@ -93,6 +93,36 @@ impl GruMmStruct {
 }
 
 impl Gru {
+    /// `gru_flush_all_tlb`: one TGH purging every entry of every context of the chiplet.
+    pub(crate) async fn gru_flush_all_tlb(&self, ctx: &AtomicCtx, chiplet: usize) -> Result<(), GruError> {
+        let tgh = self.get_lock_tgh_handle(ctx, chiplet).await?;
+        let r = self
+            .tgh_invalidate(ctx, chiplet, tgh, 0, TGH_VADDRMASK.value_mask(), 0, 0, true, TGH_FULL_PURGE_N, 0xffff)
+            .await;
+        self.unlock_tgh_handle(chiplet, tgh);
+        r
+    }
+
+    /// `get_lock_tgh_handle`: a CPU uses its own TGH (`cpu % NUM_TGH`: every CPU of the model
+    /// is on the chiplets' blade); the lock is a test-and-set of the handle's delresp bit.
+    pub(crate) async fn get_lock_tgh_handle(&self, ctx: &AtomicCtx, chiplet: usize) -> Result<usize, GruError> {
+        let locks = &self.chiplet(chiplet)?.tgh_locks;
+        let n = ctx.cpu() % HS_TGH_COUNT;
+        while locks.get() & 1 << n != 0 {
+            ctx.cost(cost::SPIN_STEP).await;
+        }
+        locks.set(locks.get() | 1 << n);
+        ctx.cost(cost::LOCK).await;
+        Ok(n)
+    }
+
+    /// `unlock_tgh_handle`.
+    pub(crate) fn unlock_tgh_handle(&self, chiplet: usize, n: usize) {
+        if let Ok(c) = self.chiplet(chiplet) {
+            c.tgh_locks.set(c.tgh_locks.get() & !(1 << n));
+        }
+    }
+
     /// `gru_register_mmu_notifier`: the mm's one GRU notifier, by `mmu_notifier_get`.
     pub(crate) fn gru_register_mmu_notifier(&self, mm: &Mm) -> Result<(NotifierId, Rc<GruMmStruct>), GruError> {
         mm.check_live()?;
@@ -130,9 +160,9 @@ impl Gru {
         let cap = if self.mutated(Mutant::NoFullPurgeAbove1024) { GRUMAXINVAL - 1 } else { GRUMAXINVAL };
         let num = if self.mutated(Mutant::FirstPageOnly) { 1 } else { pages.min(cap) };
         let n = if num >= GRUMAXINVAL { TGH_FULL_PURGE_N } else { (num - 1) as u16 };
-        self.0.stats.inc(Stat::FlushTlb);
+        self.0.stats.inc(GruStat::FlushTlb);
         for chiplet in (0..self.num_chiplets()).filter(|c| gms.asidmap.get() & 1 << c != 0) {
-            self.0.stats.inc(Stat::FlushTlbGru);
+            self.0.stats.inc(GruStat::FlushTlbGru);
             let mut asids = gms.asid_lock.lock(ctx).await;
             let t = &mut asids[chiplet];
             if t.ctxbitmap != 0 {
@@ -147,13 +177,13 @@ impl Gru {
                     .await;
                 self.unlock_tgh_handle(chiplet, tgh);
                 r?;
-                self.0.stats.inc(Stat::FlushTlbGruTgh);
+                self.0.stats.inc(GruStat::FlushTlbGruTgh);
             } else {
                 if !self.mutated(Mutant::ZeroAsidSkipKeepsAsid) {
                     t.asid = 0;
                     gms.asidmap.set(gms.asidmap.get() & !(1 << chiplet));
                 }
-                self.0.stats.inc(Stat::FlushTlbGruZeroAsid);
+                self.0.stats.inc(GruStat::FlushTlbGruZeroAsid);
             }
         }
         Ok(())
@@ -207,7 +237,7 @@ impl MmuNotifier for GruMmStruct {
             }
             smp_mb(ctx).await;
             if let Some(gru) = self.gru() {
-                gru.0.stats.inc(Stat::MmuInvalidateRange);
+                gru.0.stats.inc(GruStat::MmuInvalidateRange);
             }
             if !self.mutated(Mutant::FlushInRangeEnd) {
                 self.flush(ctx, range.start, range.end).await;
@@ -237,7 +267,7 @@ impl MmuNotifier for GruMmStruct {
     fn invalidate_page<'a>(&'a self, ctx: &'a AtomicCtx, _mm: MmId, addr: u64) -> KFuture<'a, ()> {
         Box::pin(async move {
             if let Some(gru) = self.gru() {
-                gru.0.stats.inc(Stat::MmuInvalidatePage);
+                gru.0.stats.inc(GruStat::MmuInvalidatePage);
             }
             if !self.mutated(Mutant::InvalidatePageIgnored) {
                 self.flush(ctx, addr, addr + PAGE_SIZE).await;

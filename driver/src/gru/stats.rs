@@ -7,17 +7,17 @@ use std::fmt;
 /// Defines the counter enum, its Linux names and the list of all counters.
 macro_rules! stats {
     ($($(#[$m:meta])* $var:ident = $name:literal),+ $(,)?) => {
-        /// A driver counter; [`Stat::name`] is the Linux `gru_stats` field name.
+        /// A driver counter; [`GruStat::name`] is the Linux `gru_stats` field name.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum Stat { $($(#[$m])* $var),+ }
+        pub enum GruStat { $($(#[$m])* $var),+ }
 
-        impl Stat {
+        impl GruStat {
             /// Every counter, in declaration order.
-            pub const ALL: &'static [Stat] = &[$(Stat::$var),+];
+            pub const ALL: &'static [GruStat] = &[$(GruStat::$var),+];
 
             /// The Linux name.
             pub const fn name(self) -> &'static str {
-                match self { $(Stat::$var => $name),+ }
+                match self { $(GruStat::$var => $name),+ }
             }
         }
     };
@@ -133,7 +133,7 @@ pub struct GruStats {
 impl Default for GruStats {
     fn default() -> Self {
         Self {
-            counters: Stat::ALL.iter().map(|_| Cell::new(0)).collect(),
+            counters: GruStat::ALL.iter().map(|_| Cell::new(0)).collect(),
             ops: Default::default(),
         }
     }
@@ -141,13 +141,13 @@ impl Default for GruStats {
 
 impl GruStats {
     /// `STAT(name)`.
-    pub fn inc(&self, s: Stat) {
+    pub fn inc(&self, s: GruStat) {
         let c = &self.counters[s as usize];
         c.set(c.get() + 1);
     }
 
     /// A counter's value.
-    pub fn get(&self, s: Stat) -> u64 {
+    pub fn get(&self, s: GruStat) -> u64 {
         self.counters[s as usize].get()
     }
 
@@ -175,7 +175,7 @@ impl GruStats {
     /// Every counter and op summary as `(name, value)`, counters first in Linux order.
     pub fn all(&self) -> Vec<(String, u64)> {
         let mut v: Vec<(String, u64)> =
-            Stat::ALL.iter().map(|&s| (s.name().to_owned(), self.get(s))).collect();
+            GruStat::ALL.iter().map(|&s| (s.name().to_owned(), self.get(s))).collect();
         for kind in HandleKind::ALL {
             let o = self.op(kind);
             let k = kind.to_string().to_lowercase();
@@ -194,13 +194,13 @@ mod tests {
     #[test]
     fn names_and_ops() {
         let s = GruStats::default();
-        s.inc(Stat::FlushTlbGruZeroAsid);
+        s.inc(GruStat::FlushTlbGruZeroAsid);
         s.record_op(HandleKind::Tgh, 10);
         s.record_op(HandleKind::Tgh, 30);
         assert_eq!(s.by_name("flush_tlb_gru_zero_asid"), Some(1));
         assert_eq!(s.by_name("tgh_mean"), Some(20));
         assert_eq!(s.by_name("tgh_max"), Some(30));
         assert_eq!(s.by_name("nonsense"), None);
-        assert_eq!(Stat::ALL.len(), 27);
+        assert_eq!(GruStat::ALL.len(), 27);
     }
 }

@@ -17,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::clock::Clock;
+use super::irq::IrqLevels;
 use super::context::{IrqCtx, ProcCtx};
 use super::cost;
 use super::cpu::Cpu;
@@ -115,7 +116,7 @@ struct Sched {
     sleepers: BTreeSet<(u64, TaskId)>,
     cpus: Vec<Cpu>,
     pending: Vec<VecDeque<u32>>,
-    prev_lines: u64,
+    prev_lines: IrqLevels,
     handlers: BTreeMap<u32, IrqHandler>,
     affinity: BTreeMap<u32, usize>,
 }
@@ -148,7 +149,7 @@ impl Kernel {
             sleepers: BTreeSet::new(),
             cpus: (0..cfg.num_cpus).map(|_| Cpu::default()).collect(),
             pending: vec![VecDeque::new(); cfg.num_cpus],
-            prev_lines: 0,
+            prev_lines: IrqLevels::default(),
             handlers: BTreeMap::new(),
             affinity: BTreeMap::new(),
         };
@@ -236,7 +237,7 @@ impl Kernel {
         Ok(())
     }
 
-    /// Raise IRQ `line` from software (an IPI-like kick; hardware uses [`Hardware::irq_lines`]).
+    /// Raise IRQ `line` from software (an IPI-like kick; hardware uses [`Hardware::irq_levels`]).
     pub fn raise_irq(&self, line: u32) {
         let mut s = self.0.sched.borrow_mut();
         let cpu = s
@@ -297,7 +298,7 @@ impl Kernel {
     pub fn step(&self, hw: &mut dyn Hardware) {
         let now = self.now();
         hw.tick(now);
-        self.sample_irq_lines(hw.irq_lines());
+        self.sample_irq_lines(hw.irq_levels());
         self.wake_sleepers(now);
         for cpu in 0..self.0.cfg.num_cpus {
             self.run_cpu(cpu, now);
@@ -380,11 +381,14 @@ impl Kernel {
             .collect()
     }
 
-    fn sample_irq_lines(&self, lines: u64) {
-        let rising = lines & !self.0.sched.borrow().prev_lines;
-        self.0.sched.borrow_mut().prev_lines = lines;
-        for line in (0..64).filter(|l| rising & (1 << l) != 0) {
-            self.raise_irq(line);
+    fn sample_irq_lines(&self, levels: IrqLevels) {
+        let prev = std::mem::replace(&mut self.0.sched.borrow_mut().prev_lines, levels);
+        for (w, (&now, &before)) in levels.iter().zip(&prev).enumerate() {
+            let mut rising = now & !before;
+            while rising != 0 {
+                self.raise_irq((w * 64) as u32 + rising.trailing_zeros());
+                rising &= rising - 1;
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! The CB engine: one CB at a time through lookup, memory access and completion (MICROARCH §5).
 
 use super::cch::Cchs;
-use super::ctx_cbrs;
+use gru_abi::{ctx_cbrs, ctx_of_cbr};
 use super::purge::Purge;
 use super::tfh::MissLatch;
 use super::tfm::TfmSet;
@@ -125,7 +125,7 @@ impl Engine {
             EngState::Idle if inp.cb_req_valid => {
                 // The RTL takes the low $clog2(NUM_CBR) bits of the port.
                 let c = usize::from(inp.cb_req_cbr) & (self.req.len() - 1);
-                if self.busy >> c & 1 != 0 || !cchs.active(c / self.cbr_per_ctx) {
+                if self.busy >> c & 1 != 0 || !cchs.active(ctx_of_cbr(c, self.cbr_per_ctx)) {
                     emit(out, c, CbStatus::Exception as u8, TfhCause::InstructionException as u8, 0);
                 } else {
                     self.req[c] = CbReq { vaddr: inp.cb_req_vaddr, write: inp.cb_req_write, wdata: inp.cb_req_wdata };

@@ -1,7 +1,7 @@
 //! The context configuration handles (MICROARCH §8).
 
 use super::cb_engine::Engine;
-use super::ctx_cbrs;
+use gru_abi::ctx_cbrs;
 use crate::handles::{Cch, CchOpc, CchState, HandleStatus};
 
 /// All CCHs and their `sync_wait` flags.

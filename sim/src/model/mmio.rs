@@ -1,6 +1,5 @@
 //! The MMIO port: decode, reads and writes of the handle space (MICROARCH §4).
 
-use super::tlb::TlbEntry;
 use super::RefModel;
 use crate::handles::*;
 use crate::ports::PortsIn;
@@ -160,7 +159,7 @@ impl RefModel {
                 *cch = Cch::decode(&merge(cch.encode(), data, dwen, &CCH_SW));
                 if let Some(opc) = opc {
                     let per = self.params.cbr_per_ctx();
-                    let fault_pending = self.tfh.any_pending(c * per..(c + 1) * per);
+                    let fault_pending = self.tfh.any_pending(cbr_of(c, 0, per)..cbr_of(c + 1, 0, per));
                     self.cch.command(c, opc, fault_pending);
                 }
                 MmioFx::default()

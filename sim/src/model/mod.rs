@@ -13,7 +13,7 @@ mod tfh;
 mod tfm;
 mod tlb;
 
-pub use tlb::TlbEntry;
+pub use gru_abi::TlbEntry;
 
 use crate::handles::Stat;
 use crate::ports::{CycleModel, PortsIn, PortsOut};
@@ -112,11 +112,6 @@ pub enum ParamsError {
         /// Its value.
         value: usize,
     },
-}
-
-/// The CBRs of context `c`, as a mask (bit k = CBR k).
-fn ctx_cbrs(c: usize, cbr_per_ctx: usize) -> u128 {
-    (u128::MAX >> (128 - cbr_per_ctx)) << (c * cbr_per_ctx)
 }
 
 /// The reference model: [`CycleModel`] with the RTL's cycle behaviour.

@@ -1,47 +1,8 @@
 //! TGHs, the purge FIFO and the purge engine (MICROARCH §7).
 
 use super::stats::Counters;
-use super::tlb::{overlap, Tlb, TlbEntry};
-use crate::handles::{HandleStatus, PageSize, Stat, Tgh, TghOpc, TGH_FULL_PURGE_N};
-
-/// Width of the purge compare keys, vaddr[50:12].
-const KEY_MASK: u64 = (1 << 39) - 1;
-
-/// The purge match of one TGH, precomputed from its fields.
-struct Matcher {
-    ctxbitmap: u16,
-    global: bool,
-    asid: u32,
-    all: bool,
-    vaddrmask: u64,
-    /// Purge range `[s, e)` in masked-key units.
-    range: (u64, u64),
-}
-
-impl Matcher {
-    fn new(t: &Tgh) -> Self {
-        // A pagesize code > 8 counts as 4K.
-        let shift = PageSize::try_from(u64::from(t.pagesize)).map_or(0, PageSize::vpn_shift);
-        let s = ((t.vaddr >> 12) & KEY_MASK & t.vaddrmask) >> shift << shift;
-        Matcher {
-            ctxbitmap: t.ctxbitmap,
-            global: t.global,
-            asid: t.asid,
-            all: t.n == TGH_FULL_PURGE_N,
-            vaddrmask: t.vaddrmask,
-            range: (s, s + ((u64::from(t.n) + 1) << shift)),
-        }
-    }
-
-    fn matches(&self, e: &TlbEntry) -> bool {
-        let sh = e.shift();
-        let es = (e.vpn & KEY_MASK & self.vaddrmask) >> sh << sh;
-        e.valid
-            && self.ctxbitmap >> e.ctx & 1 != 0
-            && (self.global || e.asid == self.asid)
-            && (self.all || overlap((es, es + (1 << sh)), self.range))
-    }
-}
+use super::tlb::Tlb;
+use crate::handles::{HandleStatus, PurgeMatch, Stat, Tgh, TghOpc};
 
 /// What the purge engine does at this edge, decided from the pre-edge state.
 pub(super) struct PurgeStep {
@@ -81,7 +42,7 @@ impl Purge {
         if self.len == 0 {
             return None;
         }
-        let m = Matcher::new(&self.tgh[self.fifo[self.head]]);
+        let m = PurgeMatch::new(&self.tgh[self.fifo[self.head]]);
         let base = self.purge_idx;
         let n = tlb.entries.len();
         let clear = tlb.entries[base..n.min(base + self.lanes)]

@@ -580,34 +580,3 @@ fn invalid_params_are_refused() {
     let small = Params { num_ctx: 4, num_cbr: 16, num_tgh: 2, num_tfm: 2, tlb_entries: 32, purge_lanes: 4 };
     assert!(RefModel::try_new(small).is_ok());
 }
-
-#[test]
-fn dbg_layout_matches_rtl_gru_defs() {
-    let d = crate::handles::verilog::read_gru_defs().expect("rtl/gru_defs.vh");
-    let word = |e: TlbEntry| {
-        let [lo, hi] = e.dbg_words();
-        u128::from(lo) | u128::from(hi) << 64
-    };
-    let bit = |name: &str| 1u128 << d[name];
-    let z = TlbEntry::default();
-    assert_eq!(word(TlbEntry { valid: true, ..z }), bit("DBG_VALID_LSB"));
-    assert_eq!(word(TlbEntry { ctx: 1, ..z }), bit("DBG_CTX_LSB"));
-    assert_eq!(word(TlbEntry { asid: 1, ..z }), bit("DBG_ASID_LSB"));
-    assert_eq!(word(TlbEntry { vpn: 1, ..z }), bit("DBG_VPN_LSB"));
-    assert_eq!(word(TlbEntry { ps: 1, ..z }), bit("DBG_PS_LSB"));
-    assert_eq!(word(TlbEntry { pfn: 1, ..z }), bit("DBG_PFN_LSB"));
-    assert_eq!(word(TlbEntry { dirty: true, ..z }), bit("DBG_DIRTY_LSB"));
-    let all = TlbEntry {
-        valid: true,
-        ctx: 0xf,
-        asid: 0xff_ffff,
-        vpn: (1 << 52) - 1,
-        ps: 0xf,
-        pfn: (1 << 41) - 1,
-        dirty: true,
-    };
-    assert_eq!(word(all), (1 << 127) - 1);
-    for e in [all, TlbEntry { valid: true, ctx: 3, asid: 0x10, vpn: 0x40200, ps: 5, pfn: 0x80000, dirty: false }] {
-        assert_eq!(TlbEntry::from_dbg_words(e.dbg_words()), e);
-    }
-}

@@ -1,7 +1,7 @@
 //! The TLB fault handles: miss latch, commands and the race guard (MICROARCH §5, §6, §7).
 
 use super::stats::Counters;
-use super::tlb::TlbEntry;
+use gru_abi::TlbEntry;
 use crate::handles::{CbStatus, Cch, HandleStatus, PageSize, Stat, Tfh, TfhCause, TfhOpc, TfhState};
 
 /// A miss latched by the CB engine, applied after the MMIO command of the same edge.
