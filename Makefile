@@ -24,7 +24,7 @@ deps:
 	fi; \
 	command -v $(CARGO) >/dev/null || { echo "deps: cargo not found: install Rust (rustup) first" >&2; exit 1; }
 
-# Regenerate rtl/gru_defs.vh and abi/src/generated.rs from the ABI table abi/gru_abi.toml
+# Regenerate rtl/gru_defs.vh and abi/src/generated/ from the ABI table abi/gru_abi.toml
 # (`make test` fails while either is stale).
 abi:
 	$(CARGO) run --release --quiet -p gru-abi-gen

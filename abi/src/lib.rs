@@ -14,9 +14,15 @@ use bitvec::order::Lsb0;
 use bitvec::view::BitView as _;
 
 #[rustfmt::skip]
-mod generated;
+mod generated {
+    pub mod codes;
+    pub mod layout;
+    pub mod lines;
+}
 
-pub use generated::*;
+pub use generated::codes::*;
+pub use generated::layout::*;
+pub use generated::lines::*;
 
 /// A 512-bit handle line: bit `64 * dw + b` is bit `b` of DW `dw`.
 pub type Line = BitArray<[u64; 8], Lsb0>;

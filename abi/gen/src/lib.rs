@@ -1,6 +1,6 @@
 //! Renders the GRU hardware ABI table (`abi/gru_abi.toml`) into its two outputs: the RTL's
 //! include `rtl/gru_defs.vh` (Verilog-2005 localparams) and the gru-abi crate's
-//! `abi/src/generated.rs` (constants, [`Field`](../gru_abi/struct.Field.html)s, code enums and
+//! `abi/src/generated/` (constants, [`Field`](../gru_abi/struct.Field.html)s, code enums and
 //! typed handle lines). Both are committed; `make abi` rewrites them and a test fails when
 //! either differs from what the table renders.
 
@@ -13,8 +13,9 @@ use serde::Deserialize;
 pub const TABLE: &str = "abi/gru_abi.toml";
 /// The Verilog output, relative to the workspace root.
 pub const VERILOG_OUT: &str = "rtl/gru_defs.vh";
-/// The Rust output, relative to the workspace root.
-pub const RUST_OUT: &str = "abi/src/generated.rs";
+/// The Rust outputs, relative to the workspace root: constants, handle map and field
+/// positions; code enums; typed lines.
+pub const RUST_OUT: [&str; 3] = ["abi/src/generated/layout.rs", "abi/src/generated/codes.rs", "abi/src/generated/lines.rs"];
 
 /// Errors of reading or rendering the table.
 #[derive(Debug, thiserror::Error)]
@@ -314,12 +315,17 @@ fn doc(w: &mut String, indent: &str, text: &str) {
     let _ = writeln!(w, "{indent}/// {text}");
 }
 
-/// `abi/src/generated.rs`.
-pub fn render_rust(t: &Table) -> String {
+/// The three files of [`RUST_OUT`].
+pub fn render_rust(t: &Table) -> [String; 3] {
+    [render_layout(t), render_codes(t), render_lines(t)]
+}
+
+/// Constants, the handle map and every field position.
+fn render_layout(t: &Table) -> String {
     let mut o = String::new();
     let w = &mut o;
     let _ = writeln!(w, "// {HEADER_NOTE}");
-    let _ = writeln!(w, "\nuse crate::{{CodeError, DbgField, Field, Line}};");
+    let _ = writeln!(w, "\nuse crate::Field;");
     for g in &t.consts {
         let _ = writeln!(w, "\n// ---- {} ----", g.title);
         for c in &g.items {
@@ -360,9 +366,27 @@ pub fn render_rust(t: &Table) -> String {
             }
         }
     }
+    o
+}
+
+/// The code enums.
+fn render_codes(t: &Table) -> String {
+    let mut o = String::new();
+    let w = &mut o;
+    let _ = writeln!(w, "// {HEADER_NOTE}");
+    let _ = writeln!(w, "\nuse crate::CodeError;");
     for c in &t.codes {
         render_code_enum(w, c);
     }
+    o
+}
+
+/// The typed handle lines, the statistics line and the debug-port TLB entry.
+fn render_lines(t: &Table) -> String {
+    let mut o = String::new();
+    let w = &mut o;
+    let _ = writeln!(w, "// {HEADER_NOTE}");
+    let _ = writeln!(w, "\nuse super::codes::*;\nuse super::layout::*;\nuse crate::{{DbgField, Line}};");
     for h in t.handle.iter().filter(|h| h.strukt.is_some()) {
         render_struct(w, t, h);
     }
@@ -504,5 +528,7 @@ fn render_debug_entry(w: &mut String, d: &DebugEntry) {
 /// Both outputs of the table at the workspace root: (path relative to the root, contents).
 pub fn render_all(root: &Path) -> Result<Vec<(&'static str, String)>, GenError> {
     let t = load(&root.join(TABLE))?;
-    Ok(vec![(VERILOG_OUT, render_verilog(&t)), (RUST_OUT, render_rust(&t))])
+    let mut out = vec![(VERILOG_OUT, render_verilog(&t))];
+    out.extend(RUST_OUT.into_iter().zip(render_rust(&t)));
+    Ok(out)
 }

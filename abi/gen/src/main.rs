@@ -1,4 +1,4 @@
-//! `gru-abi-gen`: rewrite rtl/gru_defs.vh and abi/src/generated.rs from abi/gru_abi.toml
+//! `gru-abi-gen`: rewrite rtl/gru_defs.vh and abi/src/generated/ from abi/gru_abi.toml
 //! (`make abi`). With `--check`, write nothing and exit 1 if either file is stale.
 
 use std::process::ExitCode;

@@ -1,5 +1,5 @@
 //! The committed outputs are exactly what the table renders: a hand edit of rtl/gru_defs.vh or
-//! abi/src/generated.rs, or a table change without `make abi`, fails here.
+//! abi/src/generated/, or a table change without `make abi`, fails here.
 
 #[test]
 fn generated_files_match_the_table() {

@@ -1,11 +1,11 @@
 //! Fault paths of the GRU driver, each on the reference model and the RTL.
 
-mod driver_support;
+mod gru_support;
 
 use std::cell::Cell;
 use std::rc::Rc;
 
-use driver_support::{out, rig, run};
+use gru_support::{out, rig, run};
 use gru_driver::gru::hw::CbRequest;
 use gru_driver::gru::handles::TfhCause;
 use gru_driver::gru::{GruConfig, GruError, GruHardware};

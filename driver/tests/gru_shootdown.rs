@@ -1,10 +1,10 @@
 //! TLB shootdown and ASIDs of the GRU driver, each on the reference model and the RTL.
 
-mod driver_support;
+mod gru_support;
 
 use std::rc::Rc;
 
-use driver_support::{out, rig, run};
+use gru_support::{out, rig, run};
 use gru_driver::gru::GruConfig;
 use gru_driver::mm::ops::{fork, mmap, munmap};
 use gru_driver::mm::{cpu_store, Prot, PAGE_SIZE};
