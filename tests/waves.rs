@@ -180,6 +180,8 @@ fn shootdown_windows_hold_the_trace() {
         assert!(Path::new(f).is_relative(), "filter {f} is absolute");
         assert!(save_dir.join(f).exists(), "filter {f} not found from {}", save_dir.display());
     }
+    // Opcodes come from each handle's own register, not from decoding every MMIO write.
+    assert!(!save.contains("u_mmio.tfh_opc") && !save.contains("u_mmio.cch_opc"), "per-write opcode decodes");
     // Gaps between windows are listed.
     assert!(save.contains(&format!("[*] gap: cycles {}..{} not dumped", windows[0].end, windows[1].start)), "{save}");
     // Only the TGHs the dump uses are shown.

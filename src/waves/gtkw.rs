@@ -600,6 +600,26 @@ mod tests {
     }
 
     #[test]
+    fn handles_used_in_the_view_come_first() {
+        use gru_driver::gru::handles::Tfh;
+        use gru_driver::gru::hw::{MmioEvent, MmioRequest};
+        let write = |cycle, cbr| MmioEvent {
+            cycle,
+            chiplet: 0,
+            req: MmioRequest { write: true, addr: 0, dwen: 1, data: [0; 8] },
+            line: DecodedLine::Tfh(cbr, Tfh::default()),
+            err: false,
+        };
+        // TFHs 0..10 written early and often, 40 and 41 once inside the view, 50 read only.
+        let mut trace: Vec<MmioEvent> = (0..10).flat_map(|c| [write(10, c), write(11, c)]).collect();
+        trace.extend([write(500, 41), write(510, 40)]);
+        trace.push(MmioEvent { req: MmioRequest::read(0), line: DecodedLine::Tfh(50, Tfh::default()), ..write(505, 50) });
+        let [tghs, tfhs, cchs] = handles(&trace, 0, &Span::Whole, (400, 600));
+        assert!(tghs.is_empty() && cchs.is_empty());
+        assert_eq!(tfhs, vec![0, 1, 2, 3, 40, 41], "the view's two, then the busiest others, in index order");
+    }
+
+    #[test]
     fn relative_paths_climb_and_descend() {
         assert_eq!(relative_to(Path::new("/a/b/waves"), Path::new("/a/b/waves")), PathBuf::new());
         assert_eq!(relative_to(Path::new("/a/b/waves"), Path::new("/a/src/waves")), PathBuf::from("../../src/waves"));
