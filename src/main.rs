@@ -328,6 +328,9 @@ struct DebugCli {
     margin: u64,
     #[arg(long, value_enum, default_value_t = DumpFormat::Fst)]
     format: DumpFormat,
+    /// Then open it: start `gtkwave <dump> <save file>` (it must be on PATH).
+    #[arg(long)]
+    open: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -391,7 +394,7 @@ fn run(cmd: Cmd) -> Result<bool, String> {
                 DumpFormat::Fst => gru_sim::rtl::WaveFormat::Fst,
                 DumpFormat::Vcd => gru_sim::rtl::WaveFormat::Vcd,
             };
-            debug(&d.system.args(&d.workload, d.seed, Hw::Rtl), d.margin, format)
+            debug(&d.system.args(&d.workload, d.seed, Hw::Rtl), d.margin, format, d.open)
         }
         Cmd::Regress(r) => {
             let args = r.args();
@@ -444,7 +447,7 @@ fn run(cmd: Cmd) -> Result<bool, String> {
             let words = shell_words::split(&command).map_err(|e| format!("cannot split {command:?} into words: {e}"))?;
             let cli = Cli::try_parse_from(words).map_err(|e| e.to_string())?;
             match (cli.cmd, waves) {
-                (Cmd::Run(r), true) => debug(&r.args(), DEFAULT_MARGIN, gru_sim::rtl::WaveFormat::Fst),
+                (Cmd::Run(r), true) => debug(&r.args(), DEFAULT_MARGIN, gru_sim::rtl::WaveFormat::Fst, false),
                 (c @ (Cmd::Run(_) | Cmd::Debug(_)), _) => run(c),
                 _ => Err("replay takes a `gru-cosim run ...` (or `gru-cosim debug ...`) command".into()),
             }
@@ -453,7 +456,7 @@ fn run(cmd: Cmd) -> Result<bool, String> {
 }
 
 /// `gru-cosim debug`: the failure, the files and the command that opens them.
-fn debug(args: &RunArgs, margin: u64, format: gru_sim::rtl::WaveFormat) -> Result<bool, String> {
+fn debug(args: &RunArgs, margin: u64, format: gru_sim::rtl::WaveFormat, open: bool) -> Result<bool, String> {
     let Some(out) = run_cmd::debug(args, margin, format).map_err(|e| e.to_string())? else {
         println!("PASS: {} has no failure to show", args.command());
         return Ok(true);
@@ -468,6 +471,14 @@ fn debug(args: &RunArgs, margin: u64, format: gru_sim::rtl::WaveFormat) -> Resul
     println!("  save    {}", out.save.display());
     println!("  surfer  surfer {} --command-file {}", out.dump.display(), out.surfer.display());
     println!("gtkwave {} {}", out.dump.display(), out.save.display());
+    if open {
+        std::process::Command::new("gtkwave")
+            .arg(&out.dump)
+            .arg(&out.save)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start gtkwave: {e} (the files above are written)"))?;
+    }
     Ok(false)
 }
 
