@@ -8,7 +8,11 @@ SEEDS ?= 10
 DEB_PKGS := verilator zlib1g-dev yosys iverilog g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps abi build run test lint lockstep regress bench waves mutants clean
+.PHONY: deps abi build run test lint lockstep regress bench waves mutants doc clean
+
+# WAVES=1 (as cocotb users type it) dumps waveforms where a target would not: `make regress
+# WAVES=1` dumps every failed seed's. `make run` dumps unless WAVES=0.
+WAVES ?=
 
 deps:
 	@missing=""; \
@@ -33,9 +37,11 @@ build: deps
 	$(CARGO) build --release
 
 # The main job: the default workload on the RTL, every check on; an FST of the windows around
-# its first 13 shootdowns on chiplet 0, with the GTKWave save file that marks them, under waves/.
+# its first 13 shootdowns on chiplet 0 (waves/default-seed<SEED>-around13.fst), with the GTKWave
+# save file that marks them, under waves/. WAVES=0: no dump.
+RUN_WAVES := $(if $(filter 0,$(WAVES)),,--waves-around shootdown --waves-max 13)
 run: build
-	$(CARGO) run --release --quiet -- run default --seed $(SEED) --waves-around shootdown --waves-max 13
+	$(CARGO) run --release --quiet -- run default --seed $(SEED) $(RUN_WAVES)
 
 test: deps
 	$(CARGO) test --release --workspace
@@ -47,10 +53,12 @@ lint: deps
 lockstep: deps
 	$(CARGO) run --release --quiet -- lockstep --cycles $(CYCLES) --seed $(SEED)
 
-# The seeded regression: 200 seeds of the random workload on the reference model, 20 on the RTL.
+# The seeded regression: 200 seeds of the random workload on the reference model, 20 on the RTL;
+# every seed's result as JSON and JUnit XML under target/. WAVES=1: a waveform of every failed seed.
+REGRESS_WAVES := $(if $(filter 1,$(WAVES)),--waves-on-fail,)
 regress: build
-	$(CARGO) run --release --quiet -- regress --seeds 1..200 --hw model --out target/regress-model.json
-	$(CARGO) run --release --quiet -- regress --seeds 1..20 --hw rtl --out target/regress-rtl.json
+	$(CARGO) run --release --quiet -- regress --seeds 1..200 --hw model --out target/regress-model.json --junit target/regress-model.xml $(REGRESS_WAVES)
+	$(CARGO) run --release --quiet -- regress --seeds 1..20 --hw rtl --out target/regress-rtl.json --junit target/regress-rtl.xml $(REGRESS_WAVES)
 
 # The performance report: bench/REPORT.md, bench/results.json and bench/*.svg. Last line:
 # `bench: system/cpp = <ratio>, irq-share = <pct>%`. BENCH_ARGS adds flags (gru-cosim bench --help).
@@ -68,6 +76,10 @@ else
 	$(CARGO) run --release --quiet -- run default --seed $(SEED) --waves-around shootdown
 endif
 
+# API documentation; sim/build.rs sees `cargo doc` and does not run Verilator.
+doc:
+	$(CARGO) doc --workspace --no-deps
+
 # Plant each mutant in every golden scenario, then in the default workload with seeds 1..SEEDS;
 # ends with `mutants: <K> of <M> caught`, exit 1 if one escaped.
 mutants: build
@@ -75,4 +87,4 @@ mutants: build
 
 clean:
 	$(CARGO) clean
-	rm -f waves/*.fst waves/*.vcd waves/*.gtkw
+	rm -f waves/*.fst waves/*.vcd waves/*.gtkw waves/*.sucl

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use gru_cosim::chiplet_cmds;
 use gru_cosim::mutants::{self, MutantKind};
-use gru_cosim::regress::{regress, RegressArgs, Seeds, Shard};
+use gru_cosim::regress::{self, regress, RegressArgs, RegressResults, Seeds, Shard};
 use gru_cosim::run_cmd::{self, RunArgs, WORKLOADS};
 use gru_cosim::system::HwKind;
 use gru_cosim::waves::{self, WaveRequest, WaveSelect, WavesArgs, Window, DEFAULT_MARGIN};
@@ -49,11 +49,34 @@ enum Cmd {
     /// line is `bench: system/cpp = <ratio>, irq-share = <pct>%`.
     Bench(BenchCli),
     /// Run a workload on the whole system (chiplets, kernel, driver) with every check on and
-    /// print the summary; exit status 1 on a failed check, with the command that replays it.
+    /// print the summary; exit status 1 on a failed check, with the command that replays it and
+    /// the `debug` command that dumps its waveform. No waveform unless asked (--waves fst).
+    #[command(args_override_self = true)]
     Run(RunCli),
-    /// Run the random workload over a range of seeds in parallel, every check on; write the
-    /// failures as JSON and end with `regress: <S> seeds, <F> failures` (exit status 1 if F > 0).
+    /// From a failure to its waveform: run the workload as given to find its first failure,
+    /// re-run it on the RTL dumping the cycles around the failing cycle and around the
+    /// shootdowns and dropins that led to it, and write GTKWave and Surfer files with a named
+    /// marker on the failing cycle and each related event, opening on the failure.
+    #[command(args_override_self = true)]
+    Debug(DebugCli),
+    /// Run the random workload over a range of seeds in parallel, every check on; write every
+    /// seed's result as JSON (and JUnit XML), and end with `regress: <S> seeds, <F> failures`
+    /// (exit status 1 if F > 0).
+    #[command(args_override_self = true)]
     Regress(RegressCli),
+    /// Join the results files of the shards of one regression (`regress --shard i/n --out ...`)
+    /// into the unsharded run's; print and exit like `regress`.
+    Merge {
+        /// The shards' results files (all of 1/n … n/n).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Where the merged results go.
+        #[arg(long, default_value = "regress-results.json")]
+        out: std::path::PathBuf,
+        /// Also write the merged results as JUnit XML.
+        #[arg(long)]
+        junit: Option<std::path::PathBuf>,
+    },
     /// Dump the window around the K-th shootdown (TGH invalidate, counted from 1 over every
     /// chiplet) of a golden scenario on the RTL, write its GTKWave save file, and print the
     /// command that opens it.
@@ -83,10 +106,15 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         seeds: u64,
     },
-    /// Re-run a failure from the replay command it printed (quote it as one argument).
+    /// Re-run a failure from the replay command it printed (quote it as one argument; options
+    /// added at its end override the printed ones, e.g. "... --hw rtl"). With --waves, dump
+    /// its waveform as `debug` does.
     Replay {
-        /// The printed command, e.g. "gru-cosim run default --seed 7 --hw rtl".
+        /// The printed command, e.g. "gru-cosim run default --seed 7 --hw model".
         command: String,
+        /// Dump the waveform around its first failure (as `gru-cosim debug`).
+        #[arg(long)]
+        waves: bool,
     },
 }
 
@@ -250,10 +278,10 @@ struct RunCli {
     seed: u64,
     #[command(flatten)]
     system: SystemCli,
-    /// Waveform of chiplet 0 with its GTKWave save file, under waves/ (RTL only); the whole run
-    /// unless a window is given.
-    #[arg(long, value_enum, default_value_t = Waves::Fst)]
-    waves: Waves,
+    /// Waveform of chiplet 0 with its GTKWave save file, under waves/ (RTL only): none unless
+    /// asked; with --waves-window or --waves-around, FST unless given.
+    #[arg(long, value_enum)]
+    waves: Option<Waves>,
     /// Dump only cycles A..B (B excluded).
     #[arg(long, value_name = "A..B", value_parser = parse_window, conflicts_with = "waves_around")]
     waves_window: Option<Window>,
@@ -273,7 +301,9 @@ struct RunCli {
 
 impl RunCli {
     fn args(&self) -> RunArgs {
-        let waves = wave_format(self.waves).map(|format| WaveRequest {
+        let asked = self.waves_window.is_some() || self.waves_around.is_some();
+        let waves = self.waves.unwrap_or(if asked { Waves::Fst } else { Waves::None });
+        let waves = wave_format(waves).map(|format| WaveRequest {
             format,
             select: match (self.waves_window, self.waves_around) {
                 (Some(w), _) => WaveSelect::Cycles(w),
@@ -286,6 +316,24 @@ impl RunCli {
 }
 
 #[derive(clap::Args, Debug)]
+struct DebugCli {
+    /// Workload: `default`, a scenario name (see `list`) or a scenario .toml file.
+    workload: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    system: SystemCli,
+    /// Cycles dumped each side of the failing cycle (a quarter of it around each related event).
+    #[arg(long, default_value_t = DEFAULT_MARGIN)]
+    margin: u64,
+    #[arg(long, value_enum, default_value_t = DumpFormat::Fst)]
+    format: DumpFormat,
+    /// Then open it: start `gtkwave <dump> <save file>` (it must be on PATH).
+    #[arg(long)]
+    open: bool,
+}
+
+#[derive(clap::Args, Debug)]
 struct RegressCli {
     /// Seeds, inclusive: `A..B` (or `A..=B`, or one seed).
     #[arg(long, default_value = "1..200")]
@@ -293,21 +341,37 @@ struct RegressCli {
     /// Worker threads (default: the machine's cores).
     #[arg(long)]
     jobs: Option<usize>,
-    /// Run only shard i of n (0-based): the seeds at positions i, i+n, i+2n… of the range.
-    #[arg(long, default_value = "0/1")]
+    /// Run only shard i of n, counted from 1 (a Slurm array task id fits): the seeds at
+    /// positions i-1, i-1+n, i-1+2n… of the range. `gru-cosim merge` joins the shards' files.
+    #[arg(long, default_value = "1/1")]
     shard: Shard,
     #[command(flatten)]
     system: SystemCli,
-    /// Where the failures are written (JSON, `[]` when none).
-    #[arg(long, default_value = "regress-failures.json")]
+    /// Where every seed's result is written (JSON).
+    #[arg(long, default_value = "regress-results.json")]
     out: std::path::PathBuf,
+    /// Also write JUnit XML, one testcase per seed.
+    #[arg(long)]
+    junit: Option<std::path::PathBuf>,
+    /// Dump the waveform of every failed seed (re-run on the RTL, as `gru-cosim debug`).
+    #[arg(long)]
+    waves_on_fail: bool,
 }
 
 impl RegressCli {
     fn args(&self) -> RegressArgs {
         let run = self.system.args("default", self.seeds.first, Hw::Model);
         let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-        RegressArgs { seeds: self.seeds, shard: self.shard, jobs, run, out: self.out.clone(), progress: true }
+        RegressArgs {
+            seeds: self.seeds,
+            shard: self.shard,
+            jobs,
+            run,
+            out: self.out.clone(),
+            junit: self.junit.clone(),
+            waves_on_fail: self.waves_on_fail,
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        }
     }
 }
 
@@ -325,16 +389,28 @@ fn run(cmd: Cmd) -> Result<bool, String> {
         Cmd::Lockstep { cycles, seed } => chiplet_cmds::lockstep(cycles, seed).map_err(|e| e.to_string()),
         Cmd::Bench(b) => gru_cosim::bench::run(&b.config()).map(|_| true),
         Cmd::Run(r) => run_cmd::run(&r.args()).map_err(|e| e.to_string()),
+        Cmd::Debug(d) => {
+            let format = match d.format {
+                DumpFormat::Fst => gru_sim::rtl::WaveFormat::Fst,
+                DumpFormat::Vcd => gru_sim::rtl::WaveFormat::Vcd,
+            };
+            debug(&d.system.args(&d.workload, d.seed, Hw::Rtl), d.margin, format, d.open)
+        }
         Cmd::Regress(r) => {
             let args = r.args();
-            let report = regress(&args).map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
-            for f in &report.failures {
-                println!("FAIL seed {} [{}] cycle {}: {}", f.seed, f.check, f.cycle, f.detail);
-                println!("  replay: {}", f.replay);
+            let results = regress(&args).map_err(|e| e.to_string())?;
+            print_results(&results, &args.out, args.junit.as_deref());
+            Ok(results.failed == 0)
+        }
+        Cmd::Merge { files, out, junit } => {
+            let parts = files.iter().map(|f| regress::read_results(f)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+            let merged = regress::merge(&parts).map_err(|e| e.to_string())?;
+            regress::write_results(&out, &merged).map_err(|e| e.to_string())?;
+            if let Some(j) = &junit {
+                regress::write_junit(j, &merged).map_err(|e| e.to_string())?;
             }
-            println!("failures written to {}", args.out.display());
-            println!("regress: {} seeds, {} failures", report.seeds, report.failures.len());
-            Ok(report.failures.is_empty())
+            print_results(&merged, &out, junit.as_deref());
+            Ok(merged.failed == 0)
         }
         Cmd::Waves { scenario, shootdown, margin, format, seed } => {
             let format = match format {
@@ -367,14 +443,68 @@ fn run(cmd: Cmd) -> Result<bool, String> {
             Ok(true)
         }
         Cmd::Mutants { seeds } => mutants::run_all(seeds, mutant_run_args).map_err(|e| e.to_string()),
-        Cmd::Replay { command } => {
-            let cli = Cli::try_parse_from(command.split_whitespace()).map_err(|e| e.to_string())?;
-            match cli.cmd {
-                c @ Cmd::Run(_) => run(c),
-                _ => Err("replay takes a `gru-cosim run ...` command".into()),
+        Cmd::Replay { command, waves } => {
+            let words = shell_words::split(&command).map_err(|e| format!("cannot split {command:?} into words: {e}"))?;
+            let cli = Cli::try_parse_from(words).map_err(|e| e.to_string())?;
+            match (cli.cmd, waves) {
+                (Cmd::Run(r), true) => debug(&r.args(), DEFAULT_MARGIN, gru_sim::rtl::WaveFormat::Fst, false),
+                (c @ (Cmd::Run(_) | Cmd::Debug(_)), _) => run(c),
+                _ => Err("replay takes a `gru-cosim run ...` (or `gru-cosim debug ...`) command".into()),
             }
         }
     }
+}
+
+/// `gru-cosim debug`: the failure, the files and the command that opens them.
+fn debug(args: &RunArgs, margin: u64, format: gru_sim::rtl::WaveFormat, open: bool) -> Result<bool, String> {
+    let Some(out) = run_cmd::debug(args, margin, format).map_err(|e| e.to_string())? else {
+        println!("PASS: {} has no failure to show", args.command());
+        return Ok(true);
+    };
+    let f = &out.failure;
+    println!("FAIL [{}] cycle {} seed {}: {}", f.check, f.cycle, args.seed, f.detail.lines().next().unwrap_or(""));
+    let w = &out.focus.windows;
+    let list: Vec<String> = w.iter().map(|w| format!("{}..{}", w.start, w.end)).collect();
+    println!("  dump    {} (chiplet {}, cycles {})", out.dump.display(), out.focus.chiplet, list.join(" "));
+    let marks: Vec<String> = out.focus.markers.iter().map(|m| format!("{} @{}", m.name, m.cycle)).collect();
+    println!("  markers {}", marks.join(", "));
+    println!("  save    {}", out.save.display());
+    println!("  surfer  surfer {} --command-file {}", out.dump.display(), out.surfer.display());
+    println!("gtkwave {} {}", out.dump.display(), out.save.display());
+    if open {
+        std::process::Command::new("gtkwave")
+            .arg(&out.dump)
+            .arg(&out.save)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start gtkwave: {e} (the files above are written)"))?;
+    }
+    Ok(false)
+}
+
+/// The failures, the files written and the last line of `regress` and `merge`.
+fn print_results(r: &RegressResults, out: &std::path::Path, junit: Option<&std::path::Path>) {
+    for s in r.results.iter().filter(|s| !s.passed()) {
+        if let Some(f) = &s.failure {
+            println!("FAIL seed {} [{}] cycle {}: {}", s.seed, f.check, f.cycle, f.detail.lines().next().unwrap_or(""));
+        }
+        println!("  replay: {}", s.replay);
+        if let Some(d) = &s.debug {
+            println!("  waves:  {d}");
+        }
+        match &s.waves {
+            Some(w) if w.error.is_none() => println!("  dumped: gtkwave {} {}", w.dump, w.save),
+            Some(w) => println!("  no waveform: {}", w.error.as_deref().unwrap_or("")),
+            None => {}
+        }
+    }
+    let wall: f64 = r.results.iter().map(|s| s.wall_s).sum();
+    let cycles: u64 = r.results.iter().map(|s| s.cycles).sum();
+    println!("results written to {} ({cycles} cycles, {wall:.1} s of runs)", out.display());
+    if let Some(j) = junit {
+        println!("JUnit written to {}", j.display());
+    }
+    println!("regress: {} seeds, {} failures", r.total, r.failed);
 }
 
 /// The arguments `run` would get for `workload` with `seed` and `mutant` on the mutant's
@@ -382,7 +512,7 @@ fn run(cmd: Cmd) -> Result<bool, String> {
 fn mutant_run_args(mutant: MutantKind, workload: &str, seed: u64) -> RunArgs {
     let seed = seed.to_string();
     let hw = format!("{:?}", mutant.hw()).to_lowercase();
-    let line = ["gru-cosim", "run", "--seed", &seed, "--hw", &hw, "--waves", "none", "--mutant", mutant.name(), "--", workload];
+    let line = ["gru-cosim", "run", "--seed", &seed, "--hw", &hw, "--mutant", mutant.name(), "--", workload];
     match Cli::try_parse_from(line).map(|c| c.cmd) {
         Ok(Cmd::Run(r)) => r.args(),
         // Every option above is valid (the mutant comes from the catalogue) and `--` makes any
@@ -391,12 +521,31 @@ fn mutant_run_args(mutant: MutantKind, workload: &str, seed: u64) -> RunArgs {
     }
 }
 
+/// Let a closed stdout (`gru-cosim run ... | head`) end the process quietly, as it does any
+/// Unix filter, instead of a panic in `println!`: Rust ignores SIGPIPE by default.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    {
+        extern "C" {
+            fn signal(signum: i32, handler: usize) -> usize;
+        }
+        const SIGPIPE: i32 = 13;
+        const SIG_DFL: usize = 0;
+        // SAFETY: restoring the default action of a signal, before any thread starts.
+        unsafe {
+            signal(SIGPIPE, SIG_DFL);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     match run(Cli::parse().cmd) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("error: {e}");
+            // clap's own messages already start with "error: ".
+            eprintln!("error: {}", e.strip_prefix("error: ").unwrap_or(&e).trim_end());
             ExitCode::from(2)
         }
     }

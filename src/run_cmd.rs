@@ -11,12 +11,14 @@ use gru_sim::lockstep::Lockstep;
 use gru_sim::model::RefModel;
 use gru_sim::rtl::{Rtl, WaveFormat};
 
+use gru_driver::gru::hw::MmioEvent;
+
+use crate::check::Failure;
 use crate::mutants::catalogue::MutantKind;
 use crate::scenario::{scenario_dir, scenario_names, Scenario, ScenarioError};
-use crate::check::Failure;
 use crate::system::{HwKind, System, SystemConfig, SystemModel};
-use crate::trace::to_json_lines;
-use crate::waves::{self, Shootdown, Span, WavePlan, WaveRequest, WaveSelect, WavesError};
+use crate::trace::{to_json_lines, SysEvent};
+use crate::waves::{self, FailureFocus, SaveSpec, Shootdown, Span, WavePlan, WaveRequest, WaveSelect, WavesError};
 use crate::workload::{self, WorkloadConfig, WorkloadCounts};
 
 /// Workloads `run` knows by name.
@@ -114,13 +116,30 @@ impl Default for RunArgs {
 }
 
 impl RunArgs {
-    /// The command line that reproduces this run (without waveform or trace output).
+    /// The command line that reproduces this run (without waveform or trace output). Its words
+    /// are quoted for a POSIX shell where needed (a scenario file path with spaces).
     pub fn command(&self) -> String {
+        format!("gru-cosim run {}", self.options())
+    }
+
+    /// The command that re-runs this run on the RTL and dumps the waveform around its first
+    /// failure (`gru-cosim debug`, see [`debug`]).
+    pub fn debug_command(&self) -> String {
+        format!("gru-cosim debug {}", self.options())
+    }
+
+    /// The workload and options of [`RunArgs::command`].
+    fn options(&self) -> String {
         let mut line = format!(
-            "gru-cosim run {} --seed {} --hw {:?} --era {:?} --chiplets {} --cpus {} --accesses {} --waves none",
-            self.workload, self.seed, self.hw, self.era, self.chiplets, self.cpus, self.accesses
-        )
-        .to_lowercase();
+            "{} --seed {} --hw {} --era {} --chiplets {} --cpus {} --accesses {}",
+            shell_words::quote(&self.workload),
+            self.seed,
+            format!("{:?}", self.hw).to_lowercase(),
+            format!("{:?}", self.era).to_lowercase(),
+            self.chiplets,
+            self.cpus,
+            self.accesses
+        );
         if let Some(m) = self.mutant {
             line += &format!(" --mutant {}", m.name());
         }
@@ -142,10 +161,20 @@ pub struct Outcome {
     pub failures: Vec<Failure>,
     /// The command that replays the run.
     pub replay: String,
+    /// The command that dumps the waveform of its first failure.
+    pub debug: String,
 }
 
-/// Run the workload with every check on; print the summary when `verbose`.
-pub fn execute(args: &RunArgs, verbose: bool) -> Result<Outcome, RunError> {
+/// Fail now, before a run, if `path` cannot be written (its directory is created).
+pub fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new().append(true).create(true).open(path).map(drop)
+}
+
+/// The work and the system configuration of `args`.
+fn setup(args: &RunArgs) -> Result<(Work, SystemConfig), RunError> {
     let wl = match args.workload.as_str() {
         "default" => Work::Random(WorkloadConfig { accesses: args.accesses, ..WorkloadConfig::default() }),
         other => Work::Scripted(Box::new(find_scenario(other)?)),
@@ -162,6 +191,18 @@ pub fn execute(args: &RunArgs, verbose: bool) -> Result<Outcome, RunError> {
         },
     };
     cfg.gru.mutant = args.mutant.and_then(MutantKind::driver);
+    Ok((wl, cfg))
+}
+
+/// Something done with a system built on any kind of hardware.
+trait Job {
+    type Out;
+    fn go<M: SystemModel>(self, cfg: SystemConfig, wl: &Work, make: impl Fn() -> M) -> Result<Self::Out, RunError>;
+}
+
+/// Build the system of `args` on its hardware and do `job` with it.
+fn dispatch<J: Job>(args: &RunArgs, job: J) -> Result<J::Out, RunError> {
+    let (wl, cfg) = setup(args)?;
     let fmt = args.waves.map_or_else(WaveFormat::default, |w| w.format);
     let rtl_mutant = args.mutant.and_then(MutantKind::rtl);
     if let Some(m) = rtl_mutant {
@@ -173,11 +214,122 @@ pub fn execute(args: &RunArgs, verbose: bool) -> Result<Outcome, RunError> {
     }
     let rtl = move || Rtl::variant(fmt, rtl_mutant).unwrap_or_else(|e| unreachable!("checked above: {e}"));
     match args.hw {
-        HwKind::Rtl => go(args, cfg, &wl, verbose, rtl),
-        // The reference model has no waveform: no dump, no first pass.
-        HwKind::Model => go(&RunArgs { waves: None, ..args.clone() }, cfg, &wl, verbose, || RefModel::new(Default::default())),
-        HwKind::Lockstep => go(args, cfg, &wl, verbose, move || Lockstep::new(rtl(), RefModel::new(Default::default()))),
+        HwKind::Rtl => job.go(cfg, &wl, rtl),
+        HwKind::Model => job.go(cfg, &wl, || RefModel::new(Default::default())),
+        HwKind::Lockstep => job.go(cfg, &wl, move || Lockstep::new(rtl(), RefModel::new(Default::default()))),
     }
+}
+
+/// `run`: plan the waves, run, write the save file, print.
+struct RunJob<'a> {
+    args: &'a RunArgs,
+    verbose: bool,
+}
+
+impl Job for RunJob<'_> {
+    type Out = Outcome;
+    fn go<M: SystemModel>(self, cfg: SystemConfig, wl: &Work, make: impl Fn() -> M) -> Result<Outcome, RunError> {
+        go(self.args, cfg, wl, self.verbose, make)
+    }
+}
+
+/// Run the workload with every check on; print the summary when `verbose`.
+pub fn execute(args: &RunArgs, verbose: bool) -> Result<Outcome, RunError> {
+    if let Some(path) = &args.json {
+        check_writable(path).map_err(|err| RunError::Json { path: path.display().to_string(), err })?;
+    }
+    if args.hw == HwKind::Model && args.waves.is_some() {
+        // The reference model has no waveform: no dump, no first pass.
+        let args = RunArgs { waves: None, ..args.clone() };
+        return dispatch(&args, RunJob { args: &args, verbose });
+    }
+    dispatch(args, RunJob { args, verbose })
+}
+
+/// What [`debug`] needs of a run: its failures, MMIO trace and events, and the save file
+/// written for its dump.
+struct Probe {
+    failures: Vec<Failure>,
+    mmio: Vec<MmioEvent>,
+    events: Vec<SysEvent>,
+    save: Option<PathBuf>,
+}
+
+/// A run without output other than `plan`'s dump and `spec`'s save file.
+struct ProbeJob {
+    plan: Option<WavePlan>,
+    spec: Option<SaveSpec>,
+}
+
+impl Job for ProbeJob {
+    type Out = Probe;
+    fn go<M: SystemModel>(self, cfg: SystemConfig, wl: &Work, make: impl Fn() -> M) -> Result<Probe, RunError> {
+        let Finished { sys, .. } = simulate(SystemConfig { waves: self.plan, ..cfg }, wl, make)?;
+        let save = match &self.spec {
+            Some(spec) => waves::gtkw::write_save_spec(&sys, spec)?,
+            None => None,
+        };
+        Ok(Probe { failures: sys.checker.failures(), mmio: sys.hw.trace(), events: sys.events(), save })
+    }
+}
+
+/// The waveform of a failure, as [`debug`] wrote it.
+#[derive(Clone, Debug)]
+pub struct DebugOutput {
+    /// The first failure (of both runs).
+    pub failure: Failure,
+    /// What the dump holds and marks.
+    pub focus: FailureFocus,
+    /// The dump.
+    pub dump: PathBuf,
+    /// Its GTKWave save file.
+    pub save: PathBuf,
+    /// Its Surfer command file.
+    pub surfer: PathBuf,
+}
+
+/// `gru-cosim debug` (and `replay --waves`, `regress --waves-on-fail`): run `args` as given
+/// (the reference model is fast) to find its first failure and what led to it, then again on
+/// the RTL (lockstep stays lockstep) dumping `margin` cycles around the failing cycle and a
+/// quarter of that around the last shootdowns and dropins before it, with a save file whose
+/// first named marker sits on the failing cycle and whose view opens there. None if the run
+/// passes. The second run must fail at the same cycle with the same check: the reference model
+/// is cycle-accurate, so a difference is itself a bug and is reported.
+pub fn debug(args: &RunArgs, margin: u64, format: WaveFormat) -> Result<Option<DebugOutput>, RunError> {
+    let first_args = RunArgs { waves: None, json: None, ..args.clone() };
+    let first = dispatch(&first_args, ProbeJob { plan: None, spec: None })?;
+    let Some(failure) = first.failures.first().cloned() else {
+        return Ok(None);
+    };
+    let focus = waves::failure_focus(failure.cycle, &failure.check.to_string(), &failure.detail, &first.mmio, &first.events, margin);
+    let mutant = args.mutant.map(MutantKind::name);
+    let dump = waves::dump_path(&args.workload, args.seed, mutant, &format!("fail{}", failure.cycle), format);
+    let plan = WavePlan { path: dump.clone(), chiplet: focus.chiplet, span: Span::Windows(focus.windows.clone()) };
+    let detail: String = failure.detail.lines().next().unwrap_or("").chars().take(240).collect();
+    let spec = SaveSpec {
+        title: format!(
+            "{} seed {}{}: FAIL [{}] cycle {}",
+            args.workload,
+            args.seed,
+            mutant.map_or_else(String::new, |m| format!(" mutant {m}")),
+            failure.check,
+            failure.cycle
+        ),
+        markers: focus.markers.clone(),
+        view: Some(focus.view),
+        notes: vec![format!("failure: {detail}"), format!("replay: {}", args.command())],
+    };
+    let hw = if args.hw == HwKind::Lockstep { HwKind::Lockstep } else { HwKind::Rtl };
+    let wave_args = RunArgs { hw, waves: Some(WaveRequest { format, select: WaveSelect::Whole }), json: None, ..args.clone() };
+    let second = dispatch(&wave_args, ProbeJob { plan: Some(plan), spec: Some(spec) })?;
+    let key = |f: Option<&Failure>| f.map_or_else(|| "nothing (it passed)".to_owned(), |f| format!("[{}] at cycle {}", f.check, f.cycle));
+    let again = second.failures.first();
+    if again.map(|f| (f.cycle, f.check)) != Some((failure.cycle, failure.check)) {
+        return Err(WavesError::FailureNotRepeated { first: key(Some(&failure)), second: key(again) }.into());
+    }
+    let save = second.save.ok_or_else(|| RunError::Setup(format!("{} was not written", dump.display())))?;
+    let surfer = waves::gtkw::surfer_path(&dump);
+    Ok(Some(DebugOutput { failure, focus, dump, save, surfer }))
 }
 
 /// A finished run: the system, the workload's counts, wall-clock seconds and its report.
@@ -216,7 +368,7 @@ fn plan_waves<M: SystemModel>(args: &RunArgs, cfg: &SystemConfig, wl: &Work, mak
     let Some(req) = args.waves else {
         return Ok(None);
     };
-    let path = waves::dump_path(&args.workload, args.seed, "", req.format);
+    let path = waves::dump_path(&args.workload, args.seed, args.mutant.map(MutantKind::name), &waves::select_name(&req.select), req.format);
     let (span, first) = match req.select {
         WaveSelect::Whole => (Span::Whole, None),
         WaveSelect::Cycles(w) => (Span::Windows(vec![w]), None),
@@ -239,7 +391,12 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
     }
     let title = format!("{} seed {}", args.workload, args.seed);
     let save = waves::gtkw::write_save(&sys, &title)?;
-    let outcome = Outcome { cycles: report.cycles, failures: sys.checker.failures(), replay: sys.checker.replay().to_owned() };
+    let outcome = Outcome {
+        cycles: report.cycles,
+        failures: sys.checker.failures(),
+        replay: sys.checker.replay().to_owned(),
+        debug: args.debug_command(),
+    };
     if args.json.is_none() && !verbose {
         return Ok(outcome);
     }
@@ -310,6 +467,7 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
             println!("FAIL [{}] cycle {} seed {}: {}", f.check, f.cycle, args.seed, f.detail);
         }
         println!("replay: {}", outcome.replay);
+        println!("waves:  {}", outcome.debug);
     }
     Ok(outcome)
 }

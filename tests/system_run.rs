@@ -68,19 +68,12 @@ fn malformed_scenario_names_line_and_field() {
 }
 
 #[test]
-fn short_regression_passes_and_writes_its_failures_file() {
-    use gru_cosim::regress::{regress, RegressArgs, Seeds, Shard};
+fn short_regression_passes_and_writes_its_results_file() {
+    use gru_cosim::regress::{read_results, regress, RegressArgs, Seeds};
     let out = std::env::temp_dir().join(format!("gru-regress-{}.json", std::process::id()));
-    let args = RegressArgs {
-        seeds: Seeds { first: 1, last: 4 },
-        shard: Shard::default(),
-        jobs: 2,
-        run: args(HwKind::Model, 1, Era::Modern),
-        out: out.clone(),
-        progress: false,
-    };
+    let args = RegressArgs { jobs: 2, ..RegressArgs::new(Seeds { first: 1, last: 4 }, args(HwKind::Model, 1, Era::Modern), out.clone()) };
     let report = regress(&args).unwrap();
-    assert_eq!(report.seeds, 4);
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
-    assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), "[]");
+    assert_eq!((report.total, report.failed), (4, 0), "{:?}", report.results);
+    assert_eq!(read_results(&out).unwrap(), report, "every seed in the file");
+    assert!(report.results.iter().all(|r| r.verdict == "pass" && r.cycles > 0 && r.failure.is_none()));
 }

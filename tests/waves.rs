@@ -122,6 +122,11 @@ fn bits_at(w: &mut Waveform, scope: &[&str], name: &str, time: u64) -> String {
     s.get_value_at(&off, 0).to_bit_string().expect("bits")
 }
 
+/// The trace-only `cycle` counter at `time`.
+fn cycle_at(w: &mut Waveform, time: u64) -> u64 {
+    u64::from_str_radix(&bits_at(w, &["TOP", "gru_chiplet", "trace_cycle"], "cycle", time), 2).expect("binary")
+}
+
 fn dbg_event_at(w: &mut Waveform, time: u64) -> Option<DbgEvent> {
     DbgEvent::decode(u64::from_str_radix(&bits_at(w, &["TOP"], "dbg_event_i", time), 2).expect("binary"))
 }
@@ -159,6 +164,31 @@ fn shootdown_windows_hold_the_trace() {
         })
         .collect();
     assert_eq!(markers(&save), expected);
+    // GTKWave opens on the first window with the first marker in view, even in a pane narrower
+    // than the one the zoom is computed for.
+    let first_marker = expected[0].1;
+    for pixels in [600.0, gtkw::VIEW_PIXELS, 1400.0] {
+        let (a, b) = gtkw::visible_range(&save, pixels).expect("zoom and timestart");
+        assert!((a..=b).contains(&first_marker), "{pixels} px show {a}..{b} ns, the first marker is at {first_marker}");
+    }
+    let (a, b) = gtkw::visible_range(&save, gtkw::VIEW_PIXELS).unwrap();
+    let w0 = (sys.wave_time(windows[0].start), sys.wave_time(windows[0].end - 1));
+    assert!(a <= w0.0 && b + 4 >= w0.1 && b - a < 2 * (w0.1 - w0.0), "view {a}..{b} ns, first window {w0:?} ns");
+    // Filters are named relative to the save file, and exist there.
+    let save_dir = save_path.parent().expect("a directory");
+    for f in save.lines().filter_map(|l| l.strip_prefix('^')).map(|l| l.split_once(' ').expect("^N path").1) {
+        assert!(Path::new(f).is_relative(), "filter {f} is absolute");
+        assert!(save_dir.join(f).exists(), "filter {f} not found from {}", save_dir.display());
+    }
+    // Opcodes come from each handle's own register, not from decoding every MMIO write.
+    assert!(!save.contains("u_mmio.tfh_opc") && !save.contains("u_mmio.cch_opc"), "per-write opcode decodes");
+    // Gaps between windows are listed.
+    assert!(save.contains(&format!("[*] gap: cycles {}..{} not dumped", windows[0].end, windows[1].start)), "{save}");
+    // Only the TGHs the dump uses are shown.
+    let used: std::collections::BTreeSet<usize> = sds.iter().map(|s| s.2).collect();
+    let shown: std::collections::BTreeSet<usize> =
+        save.lines().filter_map(|l| l.strip_prefix("#{tgh")?.split('_').next()?.parse().ok()).collect();
+    assert_eq!(shown, used, "TGHs shown");
     // The Surfer command file has the same markers, and adds only signals the dump has.
     let sucl = std::fs::read_to_string(gtkw::surfer_path(&dump)).expect("surfer command file");
     let surfer_markers: Vec<(String, u64)> = sucl
@@ -180,6 +210,9 @@ fn shootdown_windows_hold_the_trace() {
     let mut w = wellen::simple::read(&dump).expect("read the dump");
     for (k, &(start, done, tgh)) in sds.iter().enumerate() {
         let (t, d) = (sys.wave_time(start), sys.wave_time(done));
+        // The harness's cycle counter reads the trace's cycle at the marker's edge.
+        assert_eq!(cycle_at(&mut w, t), start, "cycle signal at the start marker");
+        assert_eq!(cycle_at(&mut w, d), done, "cycle signal at the done marker");
         // Just before the start write's edge the port shows the munmap's range_start (of the
         // page unmapped), from the next cycle the TGH start.
         let before = dbg_event_at(&mut w, t - 1).expect("an event before the start");

@@ -231,18 +231,32 @@ fn y_ticks(s: &mut String, ax: &Axis, ticks: &[f64]) {
     }
 }
 
-fn legend(s: &mut String, entries: &[(String, &str, &str, bool)], note: Option<&str>) {
+/// A point marker of shape `shape` (circle, square, triangle, diamond, in turn) at (x, y).
+fn marker(shape: usize, x: f64, y: f64, fill: &str, color: &str) -> String {
+    let attrs = format!(r#"fill="{fill}" stroke="{color}" stroke-width="1.5""#);
+    match shape % 4 {
+        0 => format!(r#"<circle cx="{x:.1}" cy="{y:.1}" r="3.5" {attrs}/>"#),
+        1 => format!(r#"<rect x="{:.1}" y="{:.1}" width="7" height="7" {attrs}/>"#, x - 3.5, y - 3.5),
+        2 => format!(r#"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" {attrs}/>"#, x, y - 4.5, x + 4.5, y + 3.5, x - 4.5, y + 3.5),
+        _ => format!(r#"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" {attrs}/>"#, x, y - 5.0, x + 5.0, y, x, y + 5.0, x - 5.0, y),
+    }
+}
+
+/// A legend entry: name, colour, dash pattern, bar (else a line with `shape` markers).
+type Entry<'a> = (String, &'a str, &'a str, bool, usize);
+
+fn legend(s: &mut String, entries: &[Entry], note: Option<&str>) {
     let x = W - RIGHT + 14.0;
     let mut y = TOP + 8.0;
-    for (name, color, dash, bar) in entries {
+    for (name, color, dash, bar, shape) in entries {
         if *bar {
             let _ = writeln!(s, r#"<rect x="{x}" y="{:.1}" width="18" height="10" fill="{color}"/>"#, y - 5.0);
         } else {
             let _ = writeln!(
                 s,
-                r#"<line x1="{x}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{color}" stroke-width="2" stroke-dasharray="{dash}"/><circle cx="{:.1}" cy="{y:.1}" r="3.5" fill="{color}"/>"#,
+                r#"<line x1="{x}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{color}" stroke-width="2" stroke-dasharray="{dash}"/>{}"#,
                 x + 22.0,
-                x + 11.0
+                marker(*shape, x + 11.0, y, color, color)
             );
         }
         // Wrap long names over two lines.
@@ -302,16 +316,28 @@ impl LineChart {
         }
         let mut entries = Vec::new();
         let mut any_extra = false;
+        // Series that coincide with an earlier one (every point within a pixel) are drawn a few
+        // pixels lower, one step per earlier twin, and every series has its own marker shape,
+        // so that none hides another.
+        let mut drawn: Vec<Vec<(f64, f64, bool)>> = Vec::new();
         for (i, se) in self.series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
             let dash = if se.dashed { DASHES[1] } else { DASHES[i / COLORS.len() % DASHES.len()] };
-            let pts: Vec<(f64, f64, bool)> = se
+            let mut pts: Vec<(f64, f64, bool)> = se
                 .points
                 .iter()
                 .filter(|p| p.x.is_finite() && p.y.is_finite())
                 .filter(|p| (self.y_scale == Scale::Linear || p.y > 0.0) && (self.x_scale == Scale::Linear || p.x > 0.0))
                 .map(|p| (xa.map(p.x), ya.map(p.y), p.extrapolated))
                 .collect();
+            let same = |a: &[(f64, f64, bool)]| {
+                !pts.is_empty() && a.len() == pts.len() && a.iter().zip(&pts).all(|(p, q)| (p.0 - q.0).abs() < 1.0 && (p.1 - q.1).abs() < 1.0)
+            };
+            let twins = drawn.iter().filter(|d| same(d)).count();
+            drawn.push(pts.clone());
+            for p in &mut pts {
+                p.1 += 3.0 * twins as f64;
+            }
             let measured: Vec<String> = pts.iter().filter(|p| !p.2).map(|p| format!("{:.1},{:.1}", p.0, p.1)).collect();
             if measured.len() > 1 {
                 let _ = writeln!(
@@ -333,9 +359,10 @@ impl LineChart {
             for &(x, y, extra) in &pts {
                 any_extra |= extra;
                 let fill = if extra { "white" } else { color };
-                let _ = writeln!(s, r#"<circle cx="{x:.1}" cy="{y:.1}" r="3.5" fill="{fill}" stroke="{color}" stroke-width="1.5"/>"#);
+                let _ = writeln!(s, "{}", marker(i, x, y, fill, color));
             }
-            entries.push((se.name.clone(), color, dash, false));
+            let name = if twins > 0 { format!("{} (same values; drawn {}px lower)", se.name, 3 * twins) } else { se.name.clone() };
+            entries.push((name, color, dash, false, i));
         }
         legend(&mut s, &entries, any_extra.then_some("extrapolated"));
         s.push_str("</svg>\n");
@@ -386,7 +413,7 @@ impl BarChart {
             }
         }
         let entries: Vec<_> =
-            self.series.iter().enumerate().map(|(i, (name, _))| (name.clone(), COLORS[i % COLORS.len()], "", true)).collect();
+            self.series.iter().enumerate().map(|(i, (name, _))| (name.clone(), COLORS[i % COLORS.len()], "", true, i)).collect();
         legend(&mut s, &entries, None);
         s.push_str("</svg>\n");
         s
@@ -434,6 +461,22 @@ mod tests {
         .render();
         assert!(line.starts_with("<svg") && line.trim_end().ends_with("</svg>"));
         assert!(line.contains("t &lt;&amp;&gt;") && line.contains("extrapolated"));
+        // Two series with the same values: the second is drawn apart and says so.
+        let twins = LineChart {
+            title: "twins".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            x_scale: Scale::Linear,
+            y_scale: Scale::Linear,
+            y_from_zero: true,
+            x_ticks: None,
+            series: ["a", "b"].iter().map(|n| Series::new(*n, vec![Point::new(1.0, 2.0), Point::new(2.0, 4.0)])).collect(),
+        }
+        .render();
+        let lines: Vec<&str> = twins.lines().filter(|l| l.starts_with("<polyline")).collect();
+        assert_eq!(lines.len(), 2);
+        assert_ne!(lines[0].split('"').nth(1), lines[1].split('"').nth(1), "coinciding series drawn apart");
+        assert!(twins.contains("same values") && twins.contains(r#"width="7""#), "a note and a square marker: {twins}");
         let bar = BarChart { title: "b".into(), y_label: "y".into(), categories: vec!["c".into()], series: vec![("s".into(), vec![2.0])], log: false }.render();
         assert!(bar.contains("<rect") && bar.trim_end().ends_with("</svg>"));
         let bar = BarChart { title: "b".into(), y_label: "y".into(), categories: vec!["c".into(), "d".into()], series: vec![("s".into(), vec![2e3, 3e7])], log: true }.render();

@@ -63,7 +63,7 @@ pub fn waves_cmd(args: &WavesArgs) -> Result<WavesOutput, WavesError> {
     let count = first.len();
     let no_such = || WavesError::NoSuchShootdown { name: args.scenario.clone(), seed: args.seed, k: args.shootdown, count };
     let sd = *args.shootdown.checked_sub(1).and_then(|i| first.get(i)).ok_or_else(no_such)?;
-    let dump = dump_path(&args.scenario, args.seed, &format!("-sd{}", args.shootdown), args.format);
+    let dump = dump_path(&args.scenario, args.seed, None, &format!("sd{}", args.shootdown), args.format);
     let span = Span::Windows(windows_around(&[sd], args.margin));
     let sys = run(Some(WavePlan { path: dump.clone(), chiplet: sd.chiplet, span }))?;
     rerun_check(&first, &shootdowns(&sys.hw.trace()))?;

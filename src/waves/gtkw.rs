@@ -4,17 +4,28 @@
 //!
 //! Save-file syntax is GTKWave 3.3's: `@flags` lines, `-label` blanks, `^N file` filters,
 //! `#{name} (k)vector ...` for a slice of a vector (bit k counted from the MSB), a `*zoom marker
-//! A..Z` line and `[markername] Xtext`. A default GTKWave build has 26 named markers, so the
-//! first 13 shootdowns of a dump get a start and a done marker. Signal names are read from the
-//! dump with wellen (GTKWave names a vector `scope.name[msb:lsb]`), so a renamed RTL signal
-//! fails here instead of silently vanishing from the view.
+//! A..Z` line and `[markername] Xtext`. A default GTKWave build has 26 named markers: a dump
+//! around shootdowns marks the first 13 (start and done), a failure's dump marks the failure
+//! and the events that led to it. Signal names are read from the dump with wellen (GTKWave
+//! names a vector `scope.name[msb:lsb]`), so a renamed RTL signal fails here instead of
+//! silently vanishing from the view.
+//!
+//! **Zoom.** GTKWave's zoom `z` shows `2^-z` ns per *frame* of 200 pixels (`calczoom`: `nspx =
+//! nsperframe / 200`), so a pane `W` pixels wide shows `W · 2^-z / 200` ns from `[timestart]`.
+//! [`zoom_for`] picks `z` so that the opening range fills [`VIEW_PIXELS`]; [`visible_range`]
+//! computes what a pane of any width shows, for tests.
+//!
+//! **Paths.** Filters are written relative to the save file's directory, and `[dumpfile]` as the
+//! dump's file name: GTKWave re-anchors a relative name on the directory of the save file it
+//! opened, using the directory of `[savefile]` (which is therefore written absolute), so the
+//! pair keeps working when the tree is moved or opened from another directory.
 //!
 //! Next to the save file goes a Surfer command file (`.sucl`, run with `surfer <dump>
 //! --command-file <file>`): the same groups as named dividers, each signal added whole (Surfer
 //! has no bit-slice aliases, so a sliced vector appears once), the same markers (named
 //! `sd<k>_start_tgh<t>` / `sd<k>_done`) and the same first view.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
@@ -31,8 +42,14 @@ const NAMED_MARKERS: usize = 26;
 const SHOWN_WINDOWS: usize = 20;
 /// Handles of each kind the save file shows at most.
 const MAX_HANDLES: usize = 6;
-/// Width in pixels the zoom is computed for (GTKWave's default wave pane is about this wide).
-const VIEW_PIXELS: f64 = 1000.0;
+/// Width in pixels of the wave pane the opening zoom is computed for: the save file asks for a
+/// 1600×1000 window with 300-pixel signal names, which leaves about 1250 pixels of waves.
+/// A narrower pane still shows the start of the range, where the primary marker sits.
+pub const VIEW_PIXELS: f64 = 1000.0;
+/// GTKWave's pixels per zoom frame (`calczoom`).
+const PIXELS_PER_FRAME: f64 = 200.0;
+/// The trace-only cycle counter bound into the chiplet by `sim/rtl_tb/gru_trace_cycle.sv`.
+pub const CYCLE_SIGNAL: &str = "TOP.gru_chiplet.trace_cycle.cycle";
 
 /// The instance path of the chiplet in the dump.
 const CHIP: &str = "TOP.gru_chiplet";
@@ -145,6 +162,7 @@ pub fn surfer_path(dump: &Path) -> PathBuf {
 /// GTKWave trace flags (its `TR_*` bits).
 mod flags {
     pub const HEX: u32 = 1 << 1;
+    pub const DEC: u32 = 1 << 2;
     pub const BIN: u32 = 1 << 3;
     pub const RJUSTIFY: u32 = 1 << 5;
     pub const BLANK: u32 = 1 << 9;
@@ -164,6 +182,8 @@ struct Save {
     /// The Surfer command file's signal part, and the signals it already adds.
     surfer: String,
     surfer_added: HashSet<String>,
+    /// The filter directory as the save file names it (relative to the save file's directory).
+    filter_base: PathBuf,
 }
 
 impl Save {
@@ -185,7 +205,8 @@ impl Save {
                 (full, (shown, width))
             })
             .collect();
-        Ok(Self { dump: path, vars, out: String::new(), flags: 0, filters: Vec::new(), surfer: String::new(), surfer_added: HashSet::new() })
+        let filter_base = filter_dir();
+        Ok(Self { dump: path, vars, out: String::new(), flags: 0, filters: Vec::new(), surfer: String::new(), surfer_added: HashSet::new(), filter_base })
     }
 
     fn var(&self, name: &str) -> Result<&(String, u32), WavesError> {
@@ -209,6 +230,10 @@ impl Save {
     /// Flags for a trace of `width` bits, and the filter line before it.
     fn format(&mut self, width: u32, filter: Option<Filter>) {
         let base = if width > 1 || filter.is_some() { flags::HEX } else { flags::BIN } | flags::RJUSTIFY;
+        self.format_as(base, filter);
+    }
+
+    fn format_as(&mut self, base: u32, filter: Option<Filter>) {
         match filter {
             Some(f) => {
                 self.set_flags(base | flags::FTRANSLATED);
@@ -219,7 +244,7 @@ impl Save {
                         self.filters.len()
                     }
                 };
-                let _ = writeln!(self.out, "^{n} {}", filter_dir().join(f.file_name()).display());
+                let _ = writeln!(self.out, "^{n} {}", self.filter_base.join(f.file_name()).display());
             }
             None => self.set_flags(base),
         }
@@ -252,8 +277,12 @@ impl Save {
 
     /// Bits `msb..=lsb` of a vector, shown as a vector named `alias`.
     fn slice(&mut self, name: &str, msb: u32, lsb: u32, alias: &str, filter: Option<Filter>) -> Result<(), WavesError> {
-        let (shown, width) = self.var(name)?.clone();
         self.format(msb - lsb + 1, filter);
+        self.slice_bits(name, msb, lsb, alias)
+    }
+
+    fn slice_bits(&mut self, name: &str, msb: u32, lsb: u32, alias: &str) -> Result<(), WavesError> {
+        let (shown, width) = self.var(name)?.clone();
         let bits: Vec<String> = (lsb..=msb).rev().map(|b| format!("({}){shown}", width - 1 - b)).collect();
         let _ = writeln!(self.out, "#{{{alias}}} {}", bits.join(" "));
         self.surfer_add(name);
@@ -261,97 +290,210 @@ impl Save {
     }
 }
 
-/// The handles a dump's MMIO traffic touched: (TGHs, TFHs, CCHs), a few of each.
-fn handles(trace: &[gru_driver::gru::hw::MmioEvent], chiplet: usize, span: &Span) -> [Vec<usize>; 3] {
-    let mut sets: [BTreeSet<usize>; 3] = Default::default();
+
+/// A named point of a save file, on a cycle's rising edge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    /// The cycle, as the trace counts it.
+    pub cycle: u64,
+    /// Its name (GTKWave shows it on the marker; Surfer gets it with `_` for spaces).
+    pub name: String,
+}
+
+/// What a save file marks and where its view opens.
+#[derive(Clone, Debug, Default)]
+pub struct SaveSpec {
+    /// The first comment line.
+    pub title: String,
+    /// Named markers, the primary marker first (at most 26 are named; every one is listed in
+    /// the comments).
+    pub markers: Vec<Marker>,
+    /// The cycles `[first, last]` the view opens on; none: the first window of the dump (or
+    /// the first marker's surroundings in a whole-run dump).
+    pub view: Option<(u64, u64)>,
+    /// Further comment lines.
+    pub notes: Vec<String>,
+}
+
+/// The named markers of a dump around shootdowns: `sdK start tghN` and `sdK done` on the start
+/// write's and the completion poll's edges of every shootdown of the dumped chiplet inside the
+/// dump, in start order (the save file names the first 13).
+pub fn shootdown_markers<M: SystemModel>(sys: &System<M>) -> Vec<Marker> {
+    let Some(plan) = sys.config().waves.as_ref() else { return Vec::new() };
+    let sds = shootdowns(&sys.hw.trace()).into_iter().filter(|d| d.chiplet == plan.chiplet && plan.span.contains(d.start));
+    sds.enumerate()
+        .flat_map(|(i, d)| {
+            [
+                Some(Marker { cycle: d.start, name: format!("sd{} start tgh{}", i + 1, d.tgh) }),
+                d.done.map(|c| Marker { cycle: c, name: format!("sd{} done", i + 1) }),
+            ]
+        })
+        .flatten()
+        .collect()
+}
+
+/// The handles a dump's MMIO traffic touched: (TGHs, TFHs, CCHs), at most [`MAX_HANDLES`] of
+/// each, in index order: those used inside `focus` first (most used first), then those used
+/// elsewhere in the dump. TGHs count every access (start writes and polls), TFHs and CCHs the
+/// writes (the commands).
+fn handles(trace: &[gru_driver::gru::hw::MmioEvent], chiplet: usize, span: &Span, focus: (u64, u64)) -> [Vec<usize>; 3] {
+    let mut counts: [HashMap<usize, (u64, u64)>; 3] = Default::default();
     for e in trace.iter().filter(|e| e.chiplet == chiplet && span.contains(e.cycle)) {
-        match e.line {
-            DecodedLine::Tgh(i, _) => sets[0].insert(i),
-            DecodedLine::Tfh(i, _) if e.req.write => sets[1].insert(i),
-            DecodedLine::Cch(i, _) if e.req.write => sets[2].insert(i),
-            _ => false,
+        let (kind, i) = match e.line {
+            DecodedLine::Tgh(i, _) => (0, i),
+            DecodedLine::Tfh(i, _) if e.req.write => (1, i),
+            DecodedLine::Cch(i, _) if e.req.write => (2, i),
+            _ => continue,
         };
+        let c = counts[kind].entry(i).or_default();
+        if (focus.0..=focus.1).contains(&e.cycle) {
+            c.0 += 1;
+        } else {
+            c.1 += 1;
+        }
     }
-    sets.map(|s| s.into_iter().take(MAX_HANDLES).collect())
+    counts.map(|m| {
+        let mut v: Vec<(usize, (u64, u64))> = m.into_iter().collect();
+        v.sort_by_key(|&(i, (inside, outside))| (std::cmp::Reverse(inside), std::cmp::Reverse(outside), i));
+        let mut keep: Vec<usize> = v.into_iter().take(MAX_HANDLES).map(|(i, _)| i).collect();
+        keep.sort_unstable();
+        keep
+    })
 }
 
-/// GTKWave's zoom for `ns` nanoseconds across the view: it shows 2^-zoom ns per pixel.
-fn zoom_for(ns: u64) -> f64 {
-    -(ns.max(1) as f64 / VIEW_PIXELS).log2()
+/// GTKWave's zoom that shows `ns` nanoseconds across a pane of [`VIEW_PIXELS`]: the zoom is
+/// `-log2(ns per 200-pixel frame)`.
+pub fn zoom_for(ns: u64) -> f64 {
+    -((ns.max(1) as f64) * PIXELS_PER_FRAME / VIEW_PIXELS).log2()
 }
 
-/// Write the save file of the dump `sys` made (none if it made none): every shootdown of the
-/// dumped chiplet inside the dump gets a start and a done marker (the first 13), the view opens
-/// on the first window.
+/// The times `[start, end]` (ns) GTKWave shows when it opens `save` in a wave pane `pixels`
+/// wide: from `[timestart]`, `pixels · 2^-zoom / 200` ns. None if the file has no zoom line.
+pub fn visible_range(save: &str, pixels: f64) -> Option<(u64, u64)> {
+    let zoom: f64 = save.lines().find_map(|l| l.strip_prefix('*'))?.split_whitespace().next()?.parse().ok()?;
+    let start: u64 = save.lines().find_map(|l| l.strip_prefix("[timestart]")).map_or(Some(0), |t| t.trim().parse().ok())?;
+    let ns_per_frame = 2f64.powf(-zoom).max(1.0);
+    Some((start, start + (pixels * ns_per_frame / PIXELS_PER_FRAME) as u64))
+}
+
+/// `to` relative to the directory `from` (both absolute and canonical), with `..` as needed.
+fn relative_to(from: &Path, to: &Path) -> PathBuf {
+    let (a, b): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..a.len() {
+        out.push("..");
+    }
+    for c in &b[common..] {
+        out.push(c);
+    }
+    out
+}
+
+/// Write the save file of the dump `sys` made (none if it made none), with the default marks:
+/// every shootdown of the dumped chiplet inside the dump (the first 13 named), the view on the
+/// first window.
 pub fn write_save<M: SystemModel>(sys: &System<M>, title: &str) -> Result<Option<PathBuf>, WavesError> {
+    let spec = SaveSpec { title: title.to_owned(), markers: shootdown_markers(sys), ..SaveSpec::default() };
+    write_save_spec(sys, &spec)
+}
+
+/// Write the save file and the Surfer command file of the dump `sys` made (none if it made
+/// none), marked and opened as `spec` says.
+pub fn write_save_spec<M: SystemModel>(sys: &System<M>, spec: &SaveSpec) -> Result<Option<PathBuf>, WavesError> {
     let Some(plan) = sys.config().waves.as_ref().filter(|p| p.path.exists()) else {
         return Ok(None);
     };
     let trace = sys.hw.trace();
     let mut s = Save::read(&plan.path)?;
-    let sds: Vec<_> = shootdowns(&trace).into_iter().filter(|d| d.chiplet == plan.chiplet && plan.span.contains(d.start)).collect();
-    // The view opens on the first window, or on the first shootdown of a whole-run dump.
-    let (first, last) = match (&plan.span, sds.first()) {
-        (Span::Windows(w), _) if !w.is_empty() => (w[0].start, w[0].end),
-        (_, Some(d)) => (d.start.saturating_sub(DEFAULT_MARGIN), d.done.unwrap_or(d.start) + DEFAULT_MARGIN),
-        _ => (0, sys.kernel.now()),
+    let end = sys.kernel.now();
+    // The view: asked for, or the first window, or around the first marker of a whole-run dump.
+    let (first, last) = match (spec.view, &plan.span, spec.markers.first()) {
+        (Some(v), _, _) => v,
+        (None, Span::Windows(w), _) if !w.is_empty() => (w[0].start, w[0].end.saturating_sub(1)),
+        (None, _, Some(m)) => (m.cycle.saturating_sub(DEFAULT_MARGIN), m.cycle + DEFAULT_MARGIN),
+        _ => (0, end),
     };
-    let last = last.min(sys.kernel.now());
-    // Absolute paths: GTKWave then finds the dump and the filters from any directory.
-    let abs = |p: &Path| match (p.parent().map(std::fs::canonicalize), p.file_name()) {
+    // A default view ends with the run; an asked-for one is kept (a failure sits in its middle).
+    let last = if spec.view.is_some() { last.max(first) } else { last.min(end).max(first) };
+    let save = save_path(&plan.path);
+    // Paths relative to the save file (see the module comment); [savefile] absolute.
+    let canon = |p: &Path| match (p.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }).map(std::fs::canonicalize), p.file_name()) {
         (Some(Ok(dir)), Some(name)) => dir.join(name),
         _ => p.to_path_buf(),
     };
-    let save = save_path(&plan.path);
+    let save_abs = canon(&save);
+    let save_dir = save_abs.parent().map(Path::to_path_buf).unwrap_or_default();
+    if let Ok(filters) = std::fs::canonicalize(filter_dir()) {
+        s.filter_base = relative_to(&save_dir, &filters);
+    }
+    let time = |c: u64| sys.wave_time(c);
     let mut head = String::new();
-    let _ = writeln!(head, "[*] gru-cosim: {title}; chiplet {} of the run", plan.chiplet);
-    let _ = writeln!(head, "[*] time: cycle n's rising edge is at 2(n+{})+1 ns (n as the trace counts cycles)", sys.wave_offset());
+    let _ = writeln!(head, "[*] gru-cosim: {}; chiplet {} of the run", spec.title, plan.chiplet);
+    let _ = writeln!(
+        head,
+        "[*] time: 1 ns per half cycle, cycle N's rising edge at 2(N+{})+1 ns; the `cycle` trace shows N (cycles as the trace and FAIL lines count them)",
+        sys.wave_offset()
+    );
+    let _ = writeln!(head, "[*] opens on cycles {first}..={last}");
     if let Span::Windows(w) = &plan.span {
         let list: Vec<String> = w.iter().take(SHOWN_WINDOWS).map(|w| format!("{}..{}", w.start, w.end)).collect();
         let more = if w.len() > SHOWN_WINDOWS { " ..." } else { "" };
         let _ = writeln!(head, "[*] {} cycle windows dumped, nothing between them: {}{more}", w.len(), list.join(" "));
+        for (a, b) in w.iter().zip(w.iter().skip(1)).take(SHOWN_WINDOWS) {
+            let _ = writeln!(head, "[*] gap: cycles {}..{} not dumped (a viewer draws the last values across it)", a.end, b.start);
+        }
     }
-    let _ = writeln!(head, "[*] {} shootdowns in the dump; named markers on the first {}:", sds.len(), NAMED_MARKERS / 2);
-    for (i, d) in sds.iter().enumerate().take(NAMED_MARKERS / 2) {
-        let done = d.done.map_or("-".into(), |c| c.to_string());
-        let _ = writeln!(head, "[*] shootdown {}: tgh{} start write cycle {}, done (poll) cycle {done}", i + 1, d.tgh, d.start);
+    for n in &spec.notes {
+        let _ = writeln!(head, "[*] {n}");
     }
-    let _ = writeln!(head, "[dumpfile] \"{}\"", abs(&plan.path).display());
-    let _ = writeln!(head, "[savefile] \"{}\"", abs(&save).display());
-    let _ = writeln!(head, "[timestart] {}", sys.wave_time(first).saturating_sub(1));
-    let mut markers = vec![-1i64; NAMED_MARKERS];
+    let _ = writeln!(head, "[*] {} markers (GTKWave names the first {NAMED_MARKERS}, A..Z):", spec.markers.len());
+    for (i, m) in spec.markers.iter().enumerate() {
+        let slot = if i < NAMED_MARKERS { char::from(b'A' + i as u8).to_string() } else { "-".into() };
+        let _ = writeln!(head, "[*] marker {slot} {:?} cycle {} ({} ns)", m.name, m.cycle, time(m.cycle));
+    }
+    let dump_name = plan.path.file_name().map_or_else(|| plan.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let _ = writeln!(head, "[dumpfile] \"{dump_name}\"");
+    let _ = writeln!(head, "[savefile] \"{}\"", save_abs.display());
+    let _ = writeln!(head, "[timestart] {}", time(first).saturating_sub(1));
+    let _ = writeln!(head, "[size] 1600 1000");
+    let _ = writeln!(head, "[pos] -1 -1");
+    let mut slots = vec![-1i64; NAMED_MARKERS];
     let mut names = String::new();
-    let points = sds.iter().enumerate().flat_map(|(i, d)| {
-        [Some((d.start, format!("sd{} start tgh{}", i + 1, d.tgh))), d.done.map(|c| (c, format!("sd{} done", i + 1)))]
-    });
     let mut surfer_markers = String::new();
-    for (slot, (cycle, name)) in points.flatten().take(NAMED_MARKERS).enumerate() {
-        markers[slot] = sys.wave_time(cycle) as i64;
-        let _ = writeln!(names, "[markername] {}{name}", char::from(b'A' + slot as u8));
-        let _ = writeln!(surfer_markers, "marker_set_at {}ns {}", sys.wave_time(cycle), name.replace(' ', "_"));
+    for (slot, m) in spec.markers.iter().take(NAMED_MARKERS).enumerate() {
+        slots[slot] = time(m.cycle) as i64;
+        let _ = writeln!(names, "[markername] {}{}", char::from(b'A' + slot as u8), m.name);
+        let _ = writeln!(surfer_markers, "marker_set_at {}ns {}", time(m.cycle), m.name.replace(' ', "_"));
     }
-    let primary = sds.first().map_or(-1, |d| sys.wave_time(d.start) as i64);
-    let all: Vec<String> = markers.iter().map(i64::to_string).collect();
-    let span_ns = sys.wave_time(last).saturating_sub(sys.wave_time(first)) + 2;
+    let primary = spec.markers.first().map_or(-1, |m| time(m.cycle) as i64);
+    let all: Vec<String> = slots.iter().map(i64::to_string).collect();
+    let span_ns = time(last).saturating_sub(time(first)) + 2;
     let _ = writeln!(head, "*{:.6} {primary} {}", zoom_for(span_ns), all.join(" "));
     head.push_str(&names);
-    let _ = writeln!(head, "[sst_expanded] 1");
+    let _ = writeln!(head, "[sst_expanded] 0");
+    let _ = writeln!(head, "[signals_width] 300");
     let _ = writeln!(head, "[treeopen] TOP.");
     let _ = writeln!(head, "[treeopen] {CHIP}.");
 
-    let [tghs, tfhs, cchs] = handles(&trace, plan.chiplet, &plan.span);
+    let [tghs, tfhs, cchs] = handles(&trace, plan.chiplet, &plan.span, (first, last));
+    // The cycle number first, in decimal: FAIL lines and markers name cycles.
+    s.format_as(flags::DEC | flags::RJUSTIFY, None);
+    let (shown, _) = s.var(CYCLE_SIGNAL)?.clone();
+    let _ = writeln!(s.out, "{shown}");
+    s.surfer_add(CYCLE_SIGNAL);
     let ev = "TOP.dbg_event_i";
     s.group("software events (dbg_event_i)", |s| {
         s.slice(ev, 63, 56, "event", Some(Filter::DbgEvent))?;
         s.slice(ev, 55, 36, "event_arg", None)?;
         s.slice(ev, 35, 0, "event_page", None)
     })?;
+    // Opcodes are shown per handle (the registers a write latches), not decoded from every
+    // MMIO write: a TFH opcode decode of a TGH write means nothing.
     s.group("MMIO", |s| {
         s.sigs("TOP", &["clk_i", "mmio_req_valid_i", "mmio_req_write_i", "mmio_req_addr_i", "mmio_req_dwen_i"])?;
         s.slice("TOP.mmio_req_data_i", 63, 0, "mmio_req_dw0", None)?;
         s.sigs(&format!("{CHIP}.u_mmio"), &["tgh_wr_o", "tfh_wr_o", "cch_wr_o", "tfm_rd_o"])?;
-        s.sig(&format!("{CHIP}.u_mmio.tfh_opc"), Some(Filter::TfhOpc))?;
-        s.sig(&format!("{CHIP}.u_mmio.cch_opc"), Some(Filter::CchOpc))?;
         s.sigs("TOP", &["mmio_rsp_valid_o", "mmio_rsp_err_o"])?;
         s.slice("TOP.mmio_rsp_data_o", 63, 0, "mmio_rsp_dw0", None)
     })?;
@@ -400,12 +542,12 @@ pub fn write_save<M: SystemModel>(sys: &System<M>, title: &str) -> Result<Option
     })?;
     if !cchs.is_empty() {
         s.group("CCH contexts", |s| {
-        let c = format!("{CHIP}.u_cch");
-        for &x in &cchs {
-            let x = x as u32;
-            s.slice(&format!("{c}.cch_state_q"), 3 * x + 2, 3 * x, &format!("cch{x}_state"), Some(Filter::CchState))?;
-            s.slice(&format!("{c}.cch_opc_q"), 3 * x + 2, 3 * x, &format!("cch{x}_opc"), Some(Filter::CchOpc))?;
-            s.slice(&format!("{c}.cch_status_q"), 2 * x + 1, 2 * x, &format!("cch{x}_status"), Some(Filter::HandleStatus))?;
+            let c = format!("{CHIP}.u_cch");
+            for &x in &cchs {
+                let x = x as u32;
+                s.slice(&format!("{c}.cch_state_q"), 3 * x + 2, 3 * x, &format!("cch{x}_state"), Some(Filter::CchState))?;
+                s.slice(&format!("{c}.cch_opc_q"), 3 * x + 2, 3 * x, &format!("cch{x}_opc"), Some(Filter::CchOpc))?;
+                s.slice(&format!("{c}.cch_status_q"), 2 * x + 1, 2 * x, &format!("cch{x}_status"), Some(Filter::HandleStatus))?;
             }
             Ok(())
         })?;
@@ -435,9 +577,52 @@ pub fn write_save<M: SystemModel>(sys: &System<M>, title: &str) -> Result<Option
     })?;
     head.push_str(&s.out);
     std::fs::write(&save, head).map_err(|err| WavesError::Write { path: save.display().to_string(), err })?;
-    let view = format!("zoom_to {}ns {}ns\n", sys.wave_time(first).saturating_sub(1), sys.wave_time(last) + 1);
+    let view = format!("zoom_to {}ns {}ns\n", time(first).saturating_sub(1), time(last) + 1);
     let sucl = surfer_path(&plan.path);
     let text = format!("{}{surfer_markers}{view}", s.surfer);
     std::fs::write(&sucl, text).map_err(|err| WavesError::Write { path: sucl.display().to_string(), err })?;
     Ok(Some(save))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zoom_shows_the_range_in_the_view() {
+        for ns in [100u64, 2_000, 50_000, 3_000_000] {
+            let save = format!("[timestart] 10\n*{:.6} -1\n", zoom_for(ns));
+            let (a, b) = visible_range(&save, VIEW_PIXELS).expect("range");
+            assert_eq!(a, 10);
+            let shown = (b - a) as f64;
+            assert!((shown - ns as f64).abs() <= ns as f64 * 0.01 + 1.0, "{ns} ns asked, {shown} shown");
+        }
+    }
+
+    #[test]
+    fn handles_used_in_the_view_come_first() {
+        use gru_driver::gru::handles::Tfh;
+        use gru_driver::gru::hw::{MmioEvent, MmioRequest};
+        let write = |cycle, cbr| MmioEvent {
+            cycle,
+            chiplet: 0,
+            req: MmioRequest { write: true, addr: 0, dwen: 1, data: [0; 8] },
+            line: DecodedLine::Tfh(cbr, Tfh::default()),
+            err: false,
+        };
+        // TFHs 0..10 written early and often, 40 and 41 once inside the view, 50 read only.
+        let mut trace: Vec<MmioEvent> = (0..10).flat_map(|c| [write(10, c), write(11, c)]).collect();
+        trace.extend([write(500, 41), write(510, 40)]);
+        trace.push(MmioEvent { req: MmioRequest::read(0), line: DecodedLine::Tfh(50, Tfh::default()), ..write(505, 50) });
+        let [tghs, tfhs, cchs] = handles(&trace, 0, &Span::Whole, (400, 600));
+        assert!(tghs.is_empty() && cchs.is_empty());
+        assert_eq!(tfhs, vec![0, 1, 2, 3, 40, 41], "the view's two, then the busiest others, in index order");
+    }
+
+    #[test]
+    fn relative_paths_climb_and_descend() {
+        assert_eq!(relative_to(Path::new("/a/b/waves"), Path::new("/a/b/waves")), PathBuf::new());
+        assert_eq!(relative_to(Path::new("/a/b/waves"), Path::new("/a/src/waves")), PathBuf::from("../../src/waves"));
+        assert_eq!(relative_to(Path::new("/tmp/x"), Path::new("/a/waves")), PathBuf::from("../../a/waves"));
+    }
 }

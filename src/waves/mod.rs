@@ -14,9 +14,10 @@ pub mod gtkw;
 pub mod plan;
 
 pub use cmd::{waves_cmd, WavesArgs, WavesOutput};
+pub use gtkw::{Marker, SaveSpec};
 pub use plan::{
-    dump_path, merge, rerun_check, shootdowns, windows_around, Shootdown, Span, WaveAction, WavePlan, WaveRequest, WaveSchedule,
-    WaveSelect, Window,
+    dump_path, failure_focus, merge, rerun_check, select_name, shootdowns, windows_around, FailureFocus, Shootdown, Span, WaveAction,
+    WavePlan, WaveRequest, WaveSchedule, WaveSelect, Window,
 };
 
 use gru_sim::rtl::RtlError;
@@ -66,6 +67,15 @@ pub enum WavesError {
         first: Vec<(usize, u64)>,
         /// The same of the second run.
         second: Vec<(usize, u64)>,
+    },
+    /// The waveform run of a failure did not fail the same way (a determinism bug, or a
+    /// reference model and RTL that disagree).
+    #[error("the waveform run (on the RTL) failed {second} where the first run failed {first}: the runs disagree")]
+    FailureNotRepeated {
+        /// The first run's first failure.
+        first: String,
+        /// The waveform run's.
+        second: String,
     },
     /// The dump could not be opened.
     #[error(transparent)]

@@ -8,7 +8,9 @@ use gru_driver::gru::handles::{HandleStatus, TghOpc};
 use gru_driver::gru::hw::{DecodedLine, MmioEvent};
 use gru_sim::rtl::WaveFormat;
 
+use super::gtkw::Marker;
 use super::WavesError;
+use crate::trace::SysEvent;
 
 /// A window of cycles `[start, end)`, in kernel cycles as the trace shows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,11 +161,134 @@ pub fn rerun_check(first: &[Shootdown], second: &[Shootdown]) -> Result<(), Wave
     }
 }
 
-/// Where a dump goes: `waves/<name>-seed<seed><suffix>.<ext>`, `name` being a workload, a
-/// scenario, or a scenario file's stem.
-pub fn dump_path(name: &str, seed: u64, suffix: &str, format: WaveFormat) -> PathBuf {
+/// Where a dump goes: `waves/<name>-seed<seed>[-<mutant>]-<what>.<ext>`, `name` being a
+/// workload, a scenario, or a scenario file's stem, and `what` the cycles it holds (`all`,
+/// `c<A>-<B>`, `around<K>` (the first K shootdowns), `sd<K>` (the K-th), `fail<cycle>`): runs that dump different things never overwrite
+/// each other's files.
+pub fn dump_path(name: &str, seed: u64, mutant: Option<&str>, what: &str, format: WaveFormat) -> PathBuf {
     let stem = Path::new(name).file_stem().map_or_else(|| name.into(), |s| s.to_string_lossy());
-    PathBuf::from("waves").join(format!("{stem}-seed{seed}{suffix}.{}", format.extension()))
+    let mutant = mutant.map_or_else(String::new, |m| format!("-{m}"));
+    PathBuf::from("waves").join(format!("{stem}-seed{seed}{mutant}-{what}.{}", format.extension()))
+}
+
+/// The part of a dump's name that says which cycles it holds.
+pub fn select_name(select: &WaveSelect) -> String {
+    match select {
+        WaveSelect::Whole => "all".into(),
+        WaveSelect::Cycles(w) => format!("c{}-{}", w.start, w.end),
+        WaveSelect::AroundShootdowns { margin, max } => {
+            let max = max.map_or_else(|| "all".into(), |k| k.to_string());
+            if *margin == super::DEFAULT_MARGIN {
+                format!("around{max}")
+            } else {
+                format!("around{max}-m{margin}")
+            }
+        }
+    }
+}
+
+/// Related events marked around a failure, of each kind, at most.
+pub const RELATED_PER_KIND: usize = 4;
+
+/// Where a failure's waveform looks: the chiplet, the windows dumped (around the failing
+/// cycle and around the shootdowns and dropins that preceded it on that chiplet), the
+/// named markers (the failure first), and the cycles the view opens on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailureFocus {
+    /// The failing cycle.
+    pub cycle: u64,
+    /// The chiplet dumped: the one with the last shootdown, dropin or CB completion at or
+    /// before the failure (0 if none).
+    pub chiplet: usize,
+    /// The windows dumped, merged.
+    pub windows: Vec<Window>,
+    /// Markers: the failure, then the related events in time order.
+    pub markers: Vec<Marker>,
+    /// The cycles the view opens on: the failure's window.
+    pub view: (u64, u64),
+}
+
+/// The chiplet and the virtual pages a failure's text names: the first `chiplet N`, and every
+/// `va 0x...` address and `[0x..., 0x...)` range (at most 64 pages of one range).
+fn named_in(detail: &str) -> (Option<usize>, Vec<u64>) {
+    let words: Vec<&str> = detail.split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == ':').filter(|w| !w.is_empty()).collect();
+    let hex = |w: &str| u64::from_str_radix(w.trim_start_matches('[').trim_end_matches(')').strip_prefix("0x")?, 16).ok();
+    let chiplet = words.windows(2).find(|w| w[0] == "chiplet").and_then(|w| w[1].parse().ok());
+    let mut pages = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 && words[i - 1] == "va" {
+            pages.extend(hex(w).map(|a| a >> 12));
+        }
+        if w.starts_with("[0x") {
+            if let (Some(a), Some(b)) = (hex(w), words.get(i + 1).and_then(|n| hex(n))) {
+                pages.extend((a >> 12..b.div_ceil(4096)).take(64));
+            }
+        }
+    }
+    pages.sort_unstable();
+    pages.dedup();
+    (chiplet, pages)
+}
+
+/// Plan the dump of a failure at `cycle` (`check` names it, `detail` is its text) from the
+/// first run's MMIO trace and semantic events: `margin` cycles each side of the failure, a
+/// quarter of that around each related event on the failure's chiplet (the one its text names,
+/// else the one with the last shootdown, dropin or CB completion) at or before the failing
+/// cycle: the last [`RELATED_PER_KIND`] shootdowns (start and done), the last dropins of the
+/// pages the text names and the last two others.
+pub fn failure_focus(cycle: u64, check: &str, detail: &str, mmio: &[MmioEvent], events: &[SysEvent], margin: u64) -> FailureFocus {
+    let (named_chiplet, pages) = named_in(detail);
+    let chiplet = named_chiplet.unwrap_or_else(|| {
+        events
+            .iter()
+            .filter(|e| e.cycle() <= cycle)
+            .filter_map(|e| match e {
+                SysEvent::Dropin { chiplet, .. } | SysEvent::Purge { chiplet, .. } | SysEvent::CbDone { chiplet, .. } => Some(*chiplet),
+                _ => None,
+            })
+            .last()
+            .unwrap_or(0)
+    });
+    let mut related: Vec<Marker> = Vec::new();
+    let sds: Vec<(usize, Shootdown)> = shootdowns(mmio).into_iter().filter(|s| s.chiplet == chiplet).enumerate().filter(|(_, s)| s.start <= cycle).collect();
+    for (i, s) in sds.iter().rev().take(RELATED_PER_KIND).rev() {
+        related.push(Marker { cycle: s.start, name: format!("sd{} start tgh{}", i + 1, s.tgh) });
+        if let Some(d) = s.done.filter(|&d| d <= cycle + margin) {
+            related.push(Marker { cycle: d, name: format!("sd{} done", i + 1) });
+        }
+    }
+    let dropins: Vec<(bool, Marker)> = events
+        .iter()
+        .filter_map(|e| match e {
+            SysEvent::Dropin { cycle: c, chiplet: ch, cbr, vaddr, installed, .. } if *ch == chiplet && *c <= cycle => Some((
+                pages.binary_search(&(vaddr >> 12)).is_ok(),
+                Marker { cycle: *c, name: format!("dropin cbr{cbr} page {:#x}{}", vaddr >> 12, if *installed { "" } else { " discarded" }) },
+            )),
+            _ => None,
+        })
+        .collect();
+    let named = dropins.iter().rev().filter(|d| d.0).take(RELATED_PER_KIND);
+    let others = dropins.iter().rev().filter(|d| !d.0).take(2);
+    related.extend(named.chain(others).map(|d| d.1.clone()));
+    related.sort_by_key(|m| m.cycle);
+    let near = (margin / 4).max(20);
+    let mut windows = vec![Window { start: cycle.saturating_sub(margin), end: cycle + margin + 1 }];
+    windows.extend(related.iter().map(|m| Window { start: m.cycle.saturating_sub(near), end: m.cycle + near + 1 }));
+    let mut markers = vec![Marker { cycle, name: format!("FAIL {check}") }];
+    markers.extend(related);
+    FailureFocus { cycle, chiplet, windows: merge(windows), markers, view: (cycle.saturating_sub(margin), cycle + margin) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_text_names_its_chiplet_and_pages() {
+        let d = "invalidate_range_start mm1 [0x10007000, 0x10009000) returned with entries left: chiplet 1 ctx 1 asid 0x10 va 0x10020000 -> pfn 0";
+        assert_eq!(named_in(d), (Some(1), vec![0x10007, 0x10008, 0x10020]));
+        assert_eq!(named_in("nothing here"), (None, vec![]));
+    }
 }
 
 /// What the dump of a run does at a cycle boundary (it is opened when the run is built).
