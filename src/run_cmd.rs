@@ -387,7 +387,7 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
     let Finished { sys, counts, wall, report } = simulate(SystemConfig { waves: plan, ..cfg }, wl, make)?;
     let sds = waves::shootdowns(&sys.hw.trace());
     if let Some(first) = first {
-        waves::rerun_check(&first, &sds)?;
+        waves::rerun_check(&first, &sds).map_err(WavesError::from)?;
     }
     let title = format!("{} seed {}", args.workload, args.seed);
     let save = waves::gtkw::write_save(&sys, &title)?;

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use gru_driver::gru::handles::{CbStatus, CchOpc, CchState, HandleStatus, TfhCause, TfhOpc, TfhState, TghOpc};
 use gru_driver::gru::hw::DecodedLine;
 
-use super::plan::{shootdowns, Span};
+use super::plan::{shootdowns, Marker, Span};
 use super::{event, WavesError, DEFAULT_MARGIN};
 use crate::system::{System, SystemModel};
 
@@ -290,15 +290,6 @@ impl Save {
     }
 }
 
-
-/// A named point of a save file, on a cycle's rising edge.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Marker {
-    /// The cycle, as the trace counts it.
-    pub cycle: u64,
-    /// Its name (GTKWave shows it on the marker; Surfer gets it with `_` for spaces).
-    pub name: String,
-}
 
 /// What a save file marks and where its view opens.
 #[derive(Clone, Debug, Default)]

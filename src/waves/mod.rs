@@ -14,8 +14,9 @@ pub mod gtkw;
 pub mod plan;
 
 pub use cmd::{waves_cmd, WavesArgs, WavesOutput};
-pub use gtkw::{Marker, SaveSpec};
+pub use gtkw::SaveSpec;
 pub use plan::{
+    Marker, PlanError,
     dump_path, failure_focus, merge, rerun_check, select_name, shootdowns, windows_around, FailureFocus, Shootdown, Span, WaveAction,
     WavePlan, WaveRequest, WaveSchedule, WaveSelect, Window,
 };
@@ -52,22 +53,9 @@ pub enum WavesError {
         /// How many there were.
         count: usize,
     },
-    /// An empty or reversed cycle range.
-    #[error("empty cycle window {start}..{end}: the end must be after the start")]
-    EmptyWindow {
-        /// First cycle.
-        start: u64,
-        /// One past the last cycle.
-        end: u64,
-    },
-    /// The second run of a windowed dump did not repeat the first (a determinism bug).
-    #[error("the waveform run saw shootdowns {second:?} where the first run saw {first:?}: the run is not deterministic")]
-    NotRepeated {
-        /// (chiplet, start cycle) of the first run's shootdowns.
-        first: Vec<(usize, u64)>,
-        /// The same of the second run.
-        second: Vec<(usize, u64)>,
-    },
+    /// A window or a rerun of the plan is wrong.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
     /// The waveform run of a failure did not fail the same way (a determinism bug, or a
     /// reference model and RTL that disagree).
     #[error("the waveform run (on the RTL) failed {second} where the first run failed {first}: the runs disagree")]

@@ -8,9 +8,37 @@ use gru_driver::gru::handles::{HandleStatus, TghOpc};
 use gru_driver::gru::hw::{DecodedLine, MmioEvent};
 use gru_sim::rtl::WaveFormat;
 
-use super::gtkw::Marker;
-use super::WavesError;
 use crate::trace::SysEvent;
+
+/// A plan that cannot be made or was not repeated.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// An empty or reversed cycle range.
+    #[error("empty cycle window {start}..{end}: the end must be after the start")]
+    EmptyWindow {
+        /// First cycle.
+        start: u64,
+        /// One past the last cycle.
+        end: u64,
+    },
+    /// The second run of a windowed dump did not repeat the first (a determinism bug).
+    #[error("the waveform run saw shootdowns {second:?} where the first run saw {first:?}: the run is not deterministic")]
+    NotRepeated {
+        /// (chiplet, start cycle) of the first run's shootdowns.
+        first: Vec<(usize, u64)>,
+        /// The same of the second run.
+        second: Vec<(usize, u64)>,
+    },
+}
+
+/// A named point of a save file, on a cycle's rising edge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    /// The cycle, as the trace counts it.
+    pub cycle: u64,
+    /// Its name (GTKWave shows it on the marker; Surfer gets it with `_` for spaces).
+    pub name: String,
+}
 
 /// A window of cycles `[start, end)`, in kernel cycles as the trace shows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,11 +51,11 @@ pub struct Window {
 
 impl Window {
     /// `[start, end)`, or an error naming the range when it is empty.
-    pub fn new(start: u64, end: u64) -> Result<Self, WavesError> {
+    pub fn new(start: u64, end: u64) -> Result<Self, PlanError> {
         if end > start {
             Ok(Self { start, end })
         } else {
-            Err(WavesError::EmptyWindow { start, end })
+            Err(PlanError::EmptyWindow { start, end })
         }
     }
 
@@ -152,12 +180,12 @@ pub fn windows_around(shootdowns: &[Shootdown], margin: u64) -> Vec<Window> {
 }
 
 /// Fail unless a rerun saw the shootdowns the first run saw (same chiplets, same cycles).
-pub fn rerun_check(first: &[Shootdown], second: &[Shootdown]) -> Result<(), WavesError> {
+pub fn rerun_check(first: &[Shootdown], second: &[Shootdown]) -> Result<(), PlanError> {
     let key = |s: &[Shootdown]| s.iter().map(|s| (s.chiplet, s.start)).collect::<Vec<_>>();
     if first == second {
         Ok(())
     } else {
-        Err(WavesError::NotRepeated { first: key(first), second: key(second) })
+        Err(PlanError::NotRepeated { first: key(first), second: key(second) })
     }
 }
 
