@@ -29,13 +29,16 @@ use gru_sim::ports::CycleModel;
 pub enum HwEvent {
     /// A memory-port access (the value read or written).
     Mem { cycle: u64, chiplet: usize, paddr: u64, write: bool, value: u64 },
+    /// A CB request was issued on the CB port.
+    Issue { cycle: u64, chiplet: usize, cbr: u8, vaddr: u64, write: bool },
     /// A CB completed on the CB port.
     Completion { cycle: u64, chiplet: usize, cbr: u8, status: u8, cause: u8, rdata: u64 },
     /// A WRITE_RESTART or WRITE_ONLY was taken; `installed` is false when the chip discarded it
     /// (stale TFH or refused page size), as the TLB shows right after the write.
     Dropin { cycle: u64, chiplet: usize, cbr: usize, tfh: Tfh, installed: bool },
-    /// A TGH invalidate was started; `entries` valid entries matched it when it started.
-    Purge { cycle: u64, chiplet: usize, tgh: usize, line: Tgh, entries: usize },
+    /// A TGH invalidate was started; `entries` valid entries matched it when it started,
+    /// `from_below` of them pages that begin below its range.
+    Purge { cycle: u64, chiplet: usize, tgh: usize, line: Tgh, entries: usize, from_below: usize },
 }
 
 /// Observer of [`HwEvent`]s, called synchronously from the cycle loop.
@@ -227,8 +230,8 @@ impl<M: CycleModel> Inner<M> {
         let line = DecodedLine::decode(req.addr, &shown);
         if let (true, false, DecodedLine::Tgh(tgh, t)) = (req.write, err, line) {
             if t.opc == 1 {
-                let entries = self.matching(c, &t);
-                self.observer.emit(HwEvent::Purge { cycle: now, chiplet: c, tgh, line: t, entries });
+                let (entries, from_below) = self.matching(c, &t);
+                self.observer.emit(HwEvent::Purge { cycle: now, chiplet: c, tgh, line: t, entries, from_below });
             }
         }
         if let (true, false, DecodedLine::Tfh(cbr, tfh)) = (req.write, err, line) {
@@ -247,10 +250,12 @@ impl<M: CycleModel> Inner<M> {
 }
 
 impl<M: CycleModel> Inner<M> {
-    /// Valid entries of chiplet `c` that the TGH invalidate `t` purges (the chip's own match).
-    fn matching(&mut self, c: usize, t: &Tgh) -> usize {
+    /// Valid entries of chiplet `c` that the TGH invalidate `t` purges (the chip's own match),
+    /// and how many of them begin below its range.
+    fn matching(&mut self, c: usize, t: &Tgh) -> (usize, usize) {
         let m = PurgeMatch::new(t);
-        self.tlb(c).iter().filter(|e| m.matches(e)).count()
+        let tlb = self.tlb(c);
+        (tlb.iter().filter(|e| m.matches(e)).count(), tlb.iter().filter(|e| m.matches_from_below(e)).count())
     }
 
     /// Whether the TLB of chiplet `c` now holds exactly the entry a dropin on `cbr` wrote. The
@@ -339,6 +344,8 @@ impl<M: CycleModel> GruHardware for GruHw<M> {
     fn cb_issue(&self, chiplet: usize, req: CbRequest) -> Result<(), HwError> {
         let mut inner = self.0.borrow_mut();
         Self::check(&inner, chiplet)?;
+        let cycle = inner.cycle;
+        inner.observer.emit(HwEvent::Issue { cycle, chiplet, cbr: req.cbr, vaddr: req.vaddr, write: req.write });
         inner.chips[chiplet].issue_cb(chiplet::CbRequest { cbr: req.cbr, vaddr: req.vaddr, write: req.write, wdata: req.wdata });
         Ok(())
     }

@@ -281,12 +281,23 @@ impl PurgeMatch {
     /// Entry `e` is purged: valid, of a context in the bitmap, under the ASID (any if global),
     /// and its page, whatever its size, overlaps the range under the mask.
     pub fn matches(&self, e: &TlbEntry) -> bool {
-        let sh = e.shift();
-        let es = (e.vpn & KEY_MASK & self.vaddrmask) >> sh << sh;
         e.valid
             && self.ctxbitmap >> e.ctx & 1 != 0
             && (self.global || e.asid == self.asid)
-            && (self.all || overlap((es, es + (1 << sh)), self.range))
+            && (self.all || overlap(self.key_range(e), self.range))
+    }
+
+    /// Entry `e` is purged although its page begins below the range (a huge entry that only
+    /// part of the range overlaps): the case a base-only compare would miss.
+    pub fn matches_from_below(&self, e: &TlbEntry) -> bool {
+        self.matches(e) && !self.all && self.key_range(e).0 < self.range.0
+    }
+
+    /// The entry's page in masked-key units.
+    fn key_range(&self, e: &TlbEntry) -> (u64, u64) {
+        let sh = e.shift();
+        let es = (e.vpn & KEY_MASK & self.vaddrmask) >> sh << sh;
+        (es, es + (1 << sh))
     }
 }
 

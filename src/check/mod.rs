@@ -7,9 +7,12 @@
 mod contract;
 mod frame_life;
 mod history;
+mod progress;
 mod store;
 
-use std::cell::RefCell;
+pub use progress::{MAX_REFAULTS, PROGRESS_CYCLES};
+
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::rc::Rc;
@@ -53,6 +56,8 @@ pub enum Check {
     Kernel,
     /// Tasks are live but nothing happened for `HANG_CYCLES` (the watchdog).
     Hang,
+    /// Every CB completes within a bounded number of faults and cycles.
+    Progress,
 }
 
 impl fmt::Display for Check {
@@ -64,6 +69,7 @@ impl fmt::Display for Check {
             Check::Contract => "shootdown contract",
             Check::Kernel => "kernel/driver",
             Check::Hang => "hang",
+            Check::Progress => "forward progress",
         })
     }
 }
@@ -94,6 +100,10 @@ pub struct Checker {
     frames: RefCell<HashMap<u64, VecDeque<String>>>,
     /// The frames dropped in for each virtual page (any address space), for failure reports.
     pages: RefCell<HashMap<u64, VecDeque<String>>>,
+    /// CBs issued and not finally completed.
+    in_flight: RefCell<progress::InFlight>,
+    /// Entries purged whose page began below the purge's range (for coverage).
+    from_below: Cell<u64>,
 }
 
 impl Checker {
@@ -115,6 +125,8 @@ impl Checker {
             released: RefCell::default(),
             frames: RefCell::default(),
             pages: RefCell::default(),
+            in_flight: RefCell::default(),
+            from_below: Cell::default(),
         }
     }
 
@@ -146,6 +158,12 @@ impl Checker {
     /// The failures so far.
     pub fn failures(&self) -> Vec<Failure> {
         self.failures.borrow().clone()
+    }
+
+    /// Entries purged so far whose page began below the purge's range (huge entries that only
+    /// part of a purge overlapped).
+    pub fn huge_partial_purges(&self) -> u64 {
+        self.from_below.get()
     }
 
     /// Whether a check failed.
@@ -242,12 +260,16 @@ impl Checker {
                     self.installed(cycle, chiplet, &tfh);
                     self.dropped_in(cycle, chiplet, &tfh);
                 }
+                self.cb_dropin(chiplet, cbr, &tfh, installed);
                 self.log(SysEvent::dropin(cycle, chiplet, cbr, &tfh, installed));
             }
+            HwEvent::Issue { cycle, chiplet, cbr, vaddr, write } => self.cb_issued(cycle, chiplet, cbr, vaddr, write),
             HwEvent::Completion { cycle, chiplet, cbr, status, cause, rdata } => {
+                self.cb_completed(cycle, chiplet, cbr, status, cause);
                 self.log(SysEvent::CbDone { cycle, chiplet, cbr, status, cause, rdata });
             }
-            HwEvent::Purge { cycle, chiplet, tgh, line, entries } => {
+            HwEvent::Purge { cycle, chiplet, tgh, line, entries, from_below } => {
+                self.from_below.set(self.from_below.get() + from_below as u64);
                 self.log(SysEvent::purge(cycle, chiplet, tgh, &line, entries));
             }
         }

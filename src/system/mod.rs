@@ -210,6 +210,7 @@ impl<M: SystemModel> System<M> {
             self.update_waves();
             let now = self.kernel.now();
             driver_errors(now);
+            self.checker.check_progress(now);
             let work = trace.work_since(traced) + self.checker.event_count() - events;
             (traced, events) = (trace.len(), self.checker.event_count());
             if work > 0 {

@@ -162,7 +162,8 @@ impl Gru {
             self.gru_update_cch(ctx, gts).await?;
         }
         let dirty = (pte.write && pte.dirty) || (!write && self.mutated(Mutant::DirtyOnReadDropin));
-        let d = Dropin { pfn: pte.page_paddr() >> 12, vaddr, asid: tfh.missasid, dirty, pagesize };
+        let asid = if self.mutated(Mutant::DropinWrongAsid) { tfh.missasid + 1 } else { tfh.missasid };
+        let d = Dropin { pfn: pte.page_paddr() >> 12, vaddr, asid, dirty, pagesize };
         self.tfh_write_restart(ctx, chiplet, cbr, &d).await?;
         self.0.stats.inc(GruStat::TlbDropin);
         gts.tlbdropin.set(gts.tlbdropin.get() + 1);

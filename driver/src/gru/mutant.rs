@@ -77,6 +77,11 @@ mutants! {
     InvalidatePageIgnored = "invalidate_page_ignored":
         "classic era: invalidate_page is ignored as if start/end covered every PTE change; swap-out \
          and migration, which announce only invalidate_page, leave entries of the freed frame",
+    /// The dropin fills the next region's ASID.
+    DropinWrongAsid = "dropin_wrong_asid":
+        "the dropin's fillasid is the miss ASID + 1 (the next region's ASID): the installed entry \
+         never matches, the CB misses again and the driver drops in again, forever — a livelock in \
+         which every dropin looks like progress",
     /// `release` leaves the mm's contexts running.
     NoFlushOnRelease = "no_flush_on_release":
         "release neither stops nor flushes the mm's contexts: after exit unmaps everything (with no \

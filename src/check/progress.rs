@@ -1,0 +1,126 @@
+//! Forward progress: every CB a thread issues completes — with IDLE or EXCEPTION; CALL_OS only
+//! hands the miss to the OS — within [`PROGRESS_CYCLES`] cycles and [`MAX_REFAULTS`] dropins.
+//! A CB that re-faults forever while dropins keep "making progress" passes the hang watchdog
+//! (something happens every cycle); this check names it instead: its CBR, address, and what
+//! kept repeating.
+
+use std::collections::HashMap;
+
+use gru_driver::gru::handles::{CbStatus, Tfh};
+
+use super::{Check, Checker};
+
+/// Cycles a CB may take from issue to its final completion. Checked every run slice (2,000
+/// cycles), so a livelock fails within 10⁵ cycles of its CB's issue. The longest legitimate
+/// CB of the default workload over 200 seeds takes about a tenth of it (a CALL_OS miss behind a
+/// swap-in under `mmap_lock`).
+pub const PROGRESS_CYCLES: u64 = 98_000;
+
+/// Dropins one CB may need. Each dropin either installs the missing entry or is discarded by
+/// the race guard because an invalidate covered it; a CB that needs more than this is not
+/// being served.
+pub const MAX_REFAULTS: u32 = 64;
+
+/// A CB issued and not yet finally completed.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Outstanding {
+    issued: u64,
+    vaddr: u64,
+    write: bool,
+    /// Dropins written for its CBR since the issue, installed and discarded.
+    installed: u32,
+    discarded: u32,
+    /// CALL_OS completions since the issue, and the cause of the last.
+    call_os: u32,
+    last_cause: u8,
+    /// The last dropin: fill vaddr, ASID and pfn.
+    last_fill: Option<(u64, u32, u64)>,
+    reported: bool,
+}
+
+/// The outstanding CBs by (chiplet, CBR).
+pub(super) type InFlight = HashMap<(usize, u8), Outstanding>;
+
+impl Checker {
+    /// A thread issued a CB.
+    pub(super) fn cb_issued(&self, cycle: u64, chiplet: usize, cbr: u8, vaddr: u64, write: bool) {
+        let o = Outstanding { issued: cycle, vaddr, write, ..Outstanding::default() };
+        self.in_flight.borrow_mut().insert((chiplet, cbr), o);
+    }
+
+    /// A dropin was written for `cbr`.
+    pub(super) fn cb_dropin(&self, chiplet: usize, cbr: usize, tfh: &Tfh, installed: bool) {
+        let Ok(cbr) = u8::try_from(cbr) else { return };
+        if let Some(o) = self.in_flight.borrow_mut().get_mut(&(chiplet, cbr)) {
+            if installed {
+                o.installed += 1;
+            } else {
+                o.discarded += 1;
+            }
+            o.last_fill = Some((tfh.fillvaddr, tfh.fillasid, tfh.pfn));
+        }
+        self.refaults(chiplet, cbr);
+    }
+
+    /// A CB completed with `status`.
+    pub(super) fn cb_completed(&self, cycle: u64, chiplet: usize, cbr: u8, status: u8, cause: u8) {
+        if status == CbStatus::CallOs as u8 {
+            if let Some(o) = self.in_flight.borrow_mut().get_mut(&(chiplet, cbr)) {
+                o.call_os += 1;
+                o.last_cause = cause;
+            }
+            self.refaults(chiplet, cbr);
+            return;
+        }
+        if self.in_flight.borrow_mut().remove(&(chiplet, cbr)).is_some() {
+            self.verdict(cycle, Check::Progress, None);
+        }
+    }
+
+    /// More than [`MAX_REFAULTS`] faults for one CB fail it at once.
+    fn refaults(&self, chiplet: usize, cbr: u8) {
+        let over = self
+            .in_flight
+            .borrow()
+            .get(&(chiplet, cbr))
+            .is_some_and(|o| !o.reported && o.installed + o.discarded + o.call_os > MAX_REFAULTS);
+        if over {
+            self.stuck(self.now(), chiplet, cbr, format!("more than {MAX_REFAULTS} faults"));
+        }
+    }
+
+    /// Every CB outstanding for more than [`PROGRESS_CYCLES`] fails (once).
+    pub fn check_progress(&self, now: u64) {
+        let late: Vec<(usize, u8)> = self
+            .in_flight
+            .borrow()
+            .iter()
+            .filter(|(_, o)| !o.reported && now - o.issued > PROGRESS_CYCLES)
+            .map(|(&k, _)| k)
+            .collect();
+        for (chiplet, cbr) in late {
+            self.stuck(now, chiplet, cbr, format!("not complete after {PROGRESS_CYCLES} cycles"));
+        }
+    }
+
+    fn stuck(&self, now: u64, chiplet: usize, cbr: u8, why: String) {
+        let Some(o) = self.in_flight.borrow_mut().get_mut(&(chiplet, cbr)).map(|o| {
+            o.reported = true;
+            o.clone()
+        }) else {
+            return;
+        };
+        let fill = o.last_fill.map_or("no dropin".to_owned(), |(va, asid, pfn)| format!("last dropin va {va:#x} asid {asid:#x} pfn {pfn}"));
+        let detail = format!(
+            "chiplet {chiplet} CBR {cbr} {} of {:#x} issued at cycle {}: {why}; {} dropins installed, {} discarded as stale, {} CALL_OS (last cause {}); {fill}",
+            if o.write { "store" } else { "load" },
+            o.vaddr,
+            o.issued,
+            o.installed,
+            o.discarded,
+            o.call_os,
+            o.last_cause,
+        );
+        self.verdict(now, Check::Progress, Some(detail));
+    }
+}
