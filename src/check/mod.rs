@@ -53,6 +53,8 @@ pub enum Check {
     Kernel,
     /// Tasks are live but nothing happened for `HANG_CYCLES` (the watchdog).
     Hang,
+    /// A scenario step gave what its `expect` says (without one: it succeeded).
+    Expect,
 }
 
 impl fmt::Display for Check {
@@ -64,6 +66,7 @@ impl fmt::Display for Check {
             Check::Contract => "shootdown contract",
             Check::Kernel => "kernel/driver",
             Check::Hang => "hang",
+            Check::Expect => "scenario expectation",
         })
     }
 }
