@@ -112,3 +112,49 @@ fn flags_apply_to_scenarios_and_the_replay_line_reproduces_the_run() {
     assert!(replay_line(&stdout3).contains("--era modern --chiplets 1 --cpus 4"), "{stdout3}");
     assert_ne!(std::fs::read_to_string(&b).unwrap(), ta);
 }
+
+#[test]
+fn mangled_golden_files_never_panic() {
+    // Every integer of every golden scenario replaced by extremes, and every line dropped in
+    // turn: each variant parses or is refused with an error, never a panic.
+    let dir = gru_cosim::scenario::scenario_dir();
+    let extremes = ["0", "-1", "255", "256", "9223372036854775807", "18446744073709551615", "1e400", "\"x\""];
+    let mut variants = 0;
+    for name in gru_cosim::scenario::scenario_names() {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.toml"))).unwrap();
+        let bytes = text.as_bytes();
+        let mut starts = Vec::new();
+        for i in 0..bytes.len() {
+            if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
+                starts.push(i);
+            }
+        }
+        for &i in &starts {
+            let end = (i..bytes.len()).find(|&j| !bytes[j].is_ascii_alphanumeric()).unwrap_or(bytes.len());
+            for x in extremes {
+                let t = format!("{}{x}{}", &text[..i], &text[end..]);
+                let _ = Scenario::parse("m.toml", &t);
+                variants += 1;
+            }
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        for k in 0..lines.len() {
+            let t: Vec<&str> = lines.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, l)| *l).collect();
+            let _ = Scenario::parse("m.toml", &t.join("\n"));
+            variants += 1;
+        }
+    }
+    assert!(variants > 1000, "{variants}");
+    // Nested repeat blocks: a few levels are fine; toml refuses deep nesting (its recursion
+    // limit) with an error, not a stack overflow.
+    let nest = |levels: usize| {
+        let mut steps = "{ op = \"cpu_load\", page = 0 }".to_owned();
+        for _ in 0..levels {
+            steps = format!("{{ repeat = 2, steps = [{steps}] }}");
+        }
+        Scenario::parse("deep.toml", &format!("{HEAD}steps = [{steps}]\n"))
+    };
+    assert_eq!(nest(8).expect("8 levels").threads[0].steps.len(), 256);
+    let e = nest(5000).unwrap_err().to_string();
+    assert!(e.contains("deep.toml") && e.contains("recursion"), "{e}");
+}
