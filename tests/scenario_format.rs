@@ -56,7 +56,7 @@ fn overrides_replace_the_file_settings_and_are_checked_again() {
     let o = sc.clone().with_overrides(Overrides { era: Some(Era::Classic), chiplets: Some(4), cpus: Some(8) }).unwrap();
     let cfg = o.system_config(1, String::new());
     assert_eq!((cfg.era, cfg.chiplets, cfg.cpus), (Era::Classic, 4, 8));
-    let text = format!("description = \"d\"\n[[process]]\nname = \"a\"\n[[thread]]\nname = \"t\"\nprocess = \"a\"\nchiplet = 1\n");
+    let text = "description = \"d\"\n[[process]]\nname = \"a\"\n[[thread]]\nname = \"t\"\nprocess = \"a\"\nchiplet = 1\n";
     let sc = Scenario::parse("o.toml", &format!("chiplets = 2\n{text}")).unwrap();
     let e = sc.with_overrides(Overrides { chiplets: Some(1), ..Overrides::default() }).unwrap_err().to_string();
     assert!(e.contains("o.toml: line 8") && e.contains("thread \"t\": chiplet = 1 but --chiplets 1 gives chiplets 0..1"), "{e}");
