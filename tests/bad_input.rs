@@ -122,6 +122,8 @@ fn names_are_defined_once() {
     let text = format!("{HEAD}{T}steps = [{{ op = \"wait\", name = \"never\" }}]\n");
     let e = run_scenario("wait_never", &text).unwrap_err();
     assert!(e.contains("line 8") && e.contains("wait name \"never\": no step signals it"), "{e}");
+    let e = run_scenario("no_process", &format!("{HEAD}[[thread]]\nname = \"t\"\nprocess = \"b\"\n")).unwrap_err();
+    assert!(e.contains("no_process.toml: line 6: thread \"t\": process = \"b\": no process \"b\" (known: a)"), "{e}");
 }
 
 #[test]

@@ -60,6 +60,9 @@ fn overrides_replace_the_file_settings_and_are_checked_again() {
     let sc = Scenario::parse("o.toml", &format!("chiplets = 2\n{text}")).unwrap();
     let e = sc.with_overrides(Overrides { chiplets: Some(1), ..Overrides::default() }).unwrap_err().to_string();
     assert!(e.contains("o.toml: line 8") && e.contains("thread \"t\": chiplet = 1 but --chiplets 1 gives chiplets 0..1"), "{e}");
+    let sc = Scenario::parse("o.toml", &format!("{HEAD}steps = []\n")).unwrap();
+    let e = sc.with_overrides(Overrides { chiplets: Some(9), ..Overrides::default() }).unwrap_err().to_string();
+    assert!(e.starts_with("o.toml: --chiplets 9: must be 1..=4 (the supported maximum"), "{e}");
 }
 
 #[test]

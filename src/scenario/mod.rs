@@ -67,7 +67,7 @@ pub enum ScenarioError {
         err: Box<toml::de::Error>,
     },
     /// A field is out of bounds, or the scenario refers to something it does not define.
-    #[error("{path}:{}{msg}", line.map_or(String::new(), |l| format!(" line {l}: ")))]
+    #[error("{path}: {}{msg}", line.map_or(String::new(), |l| format!("line {l}: ")))]
     Invalid {
         /// The file.
         path: String,
@@ -130,6 +130,8 @@ pub struct Thread {
     pub line: usize,
     /// The line of its `chiplet` (of the thread if none).
     chiplet_line: usize,
+    /// The line of its `process`.
+    process_line: usize,
 }
 
 /// A step where the file has it.

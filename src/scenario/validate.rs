@@ -142,7 +142,8 @@ pub(super) fn scenario(src: &Src<'_>, raw: RawScenario) -> Result<Scenario, Scen
             }
         }
         if !names.contains_key(&t.process) {
-            return Err(src.err_line(t.line, format!("thread {:?}: no process {:?}", t.name, t.process)));
+            let known: Vec<&str> = names.keys().map(String::as_str).collect();
+            return Err(src.err_line(t.process_line, format!("thread {:?}: process = {:?}: no process {:?} (known: {})", t.name, t.process, t.process, known.join(", "))));
         }
     }
 
@@ -201,7 +202,8 @@ fn thread(src: &Src<'_>, t: RawThread, name: String, line: usize, steps: Vec<Ste
             return Err(s.err(src, &name, "the thread has no GRU context: give it `chiplet = N`".into()));
         }
     }
-    Ok(Thread { name, process: t.process.into_inner(), chiplet, steps, line, chiplet_line })
+    let process_line = src.line(t.process.span());
+    Ok(Thread { name, process: t.process.into_inner(), chiplet, steps, line, chiplet_line, process_line })
 }
 
 /// Append the steps of `items` to `out`, repeats expanded; `total` counts the steps of the
