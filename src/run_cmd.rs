@@ -126,7 +126,9 @@ impl RunArgs {
     /// The command line of this run (without waveform or trace output): the options given.
     /// [`execute`] prints it with every setting resolved, which reproduces the run exactly.
     pub fn command(&self) -> String {
-        let mut line = format!("gru-cosim run {} --seed {} --hw {:?}", self.workload, self.seed, self.hw).to_lowercase();
+        // Only the option values are lowercased: the workload may be a path.
+        let hw = format!("{:?}", self.hw).to_lowercase();
+        let mut line = format!("gru-cosim run {} --seed {} --hw {hw}", self.workload, self.seed);
         if let Some(e) = self.era {
             line += &format!(" --era {e:?}").to_lowercase();
         }

@@ -84,7 +84,8 @@ fn flags_apply_to_scenarios_and_the_replay_line_reproduces_the_run() {
     let text = format!(
         "{HEAD}steps = [\n  {{ op = \"gru_store\", page = 0, value = 0x5 }},\n  {{ op = \"munmap\", page = 1 }},\n  {{ op = \"gru_load\", page = 0, expect = {{ value = 0x6 }} }},\n]\n"
     );
-    let path = temp("replayed.toml", &text);
+    // Upper case in the file name: the replay line must keep the path as it is.
+    let path = temp("Replayed.toml", &text);
     let (a, b) = (path.with_extension("a.jsonl"), path.with_extension("b.jsonl"));
     let bin = env!("CARGO_BIN_EXE_gru-cosim");
     let first = Command::new(bin)
