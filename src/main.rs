@@ -229,15 +229,18 @@ struct SystemCli {
     /// Hardware [default: rtl for `run`, model for `regress`].
     #[arg(long, value_enum)]
     hw: Option<Hw>,
-    #[arg(long, value_enum, default_value_t = EraArg::Modern)]
-    era: EraArg,
-    #[arg(long, default_value_t = 2)]
-    chiplets: usize,
-    #[arg(long, default_value_t = 4)]
-    cpus: usize,
-    /// GRU accesses of the random workload.
-    #[arg(long, default_value_t = 20_000)]
-    accesses: u64,
+    /// Notifier era [default: modern, or a scenario's own]; overrides a scenario's.
+    #[arg(long, value_enum)]
+    era: Option<EraArg>,
+    /// Chiplets, 1..=4 [default: 2, or a scenario's own]; overrides a scenario's.
+    #[arg(long)]
+    chiplets: Option<usize>,
+    /// CPUs, 1..=64 [default: 4, or a scenario's own]; overrides a scenario's.
+    #[arg(long)]
+    cpus: Option<usize>,
+    /// GRU accesses of the random workload [default: 20000]; refused with a scenario.
+    #[arg(long)]
+    accesses: Option<u64>,
     /// Plant this bug (see `list`); a check must then fail.
     #[arg(long, value_parser = mutants::find)]
     mutant: Option<MutantKind>,
@@ -251,10 +254,10 @@ impl SystemCli {
             Hw::Model => HwKind::Model,
             Hw::Lockstep => HwKind::Lockstep,
         };
-        let era = match self.era {
+        let era = self.era.map(|e| match e {
             EraArg::Classic => Era::Classic,
             EraArg::Modern => Era::Modern,
-        };
+        });
         RunArgs {
             workload: workload.to_owned(),
             seed,

@@ -15,7 +15,7 @@ use gru_driver::gru::hw::MmioEvent;
 
 use crate::check::Failure;
 use crate::mutants::catalogue::MutantKind;
-use crate::scenario::{scenario_dir, scenario_names, Scenario, ScenarioError};
+use crate::scenario::{scenario_dir, scenario_names, Overrides, Scenario, ScenarioError, MAX_CHIPLETS, MAX_CPUS};
 use crate::system::{HwKind, System, SystemConfig, SystemModel};
 use crate::trace::{to_json_lines, SysEvent};
 use crate::waves::{self, FailureFocus, SaveSpec, Shootdown, Span, WavePlan, WaveRequest, WaveSelect, WavesError};
@@ -56,6 +56,14 @@ pub enum RunError {
     /// An RTL mutant asked for on the reference model, which has none.
     #[error("{0} is an RTL mutant: run it with --hw rtl or --hw lockstep")]
     MutantNeedsRtl(&'static str),
+    /// A command-line option that does not apply to this workload, or a value out of bounds.
+    #[error("{flag}: {msg}")]
+    Flag {
+        /// The option.
+        flag: &'static str,
+        /// Why.
+        msg: String,
+    },
     /// Building the system failed (e.g. the waveform file).
     #[error("{0}")]
     Setup(String),
@@ -81,18 +89,19 @@ pub struct RunArgs {
     pub seed: u64,
     /// Hardware model.
     pub hw: HwKind,
-    /// Notifier era.
-    pub era: Era,
-    /// Chiplets.
-    pub chiplets: usize,
-    /// CPUs.
-    pub cpus: usize,
+    /// Notifier era; none: the workload's own (modern for `default`, the file's for a scenario).
+    pub era: Option<Era>,
+    /// Chiplets, 1..=[`MAX_CHIPLETS`]; none: the workload's own ([`DEFAULT_CHIPLETS`], or the
+    /// file's).
+    pub chiplets: Option<usize>,
+    /// CPUs, 1..=[`MAX_CPUS`]; none: the workload's own ([`DEFAULT_CPUS`], or the file's).
+    pub cpus: Option<usize>,
     /// Waveform of chiplet 0 and its save file (RTL only; none: no dump).
     pub waves: Option<WaveRequest>,
     /// Write the semantic trace here as JSON Lines.
     pub json: Option<PathBuf>,
-    /// GRU accesses of the random workload.
-    pub accesses: u64,
+    /// GRU accesses of the random workload (refused with a scenario); none: [`DEFAULT_ACCESSES`].
+    pub accesses: Option<u64>,
     /// A planted bug (see [`crate::mutants::catalogue`]); `None` runs the correct system.
     pub mutant: Option<MutantKind>,
 }
@@ -104,20 +113,21 @@ impl Default for RunArgs {
             workload: "default".into(),
             seed: 1,
             hw: HwKind::Rtl,
-            era: Era::Modern,
-            chiplets: 2,
-            cpus: 4,
+            era: None,
+            chiplets: None,
+            cpus: None,
             waves: None,
             json: None,
-            accesses: 20_000,
+            accesses: None,
             mutant: None,
         }
     }
 }
 
 impl RunArgs {
-    /// The command line that reproduces this run (without waveform or trace output). Its words
-    /// are quoted for a POSIX shell where needed (a scenario file path with spaces).
+    /// The command line of this run (without waveform or trace output): the options given,
+    /// quoted for a POSIX shell where needed. [`execute`] prints it with every setting
+    /// resolved, which reproduces the run exactly.
     pub fn command(&self) -> String {
         format!("gru-cosim run {}", self.options())
     }
@@ -130,21 +140,61 @@ impl RunArgs {
 
     /// The workload and options of [`RunArgs::command`].
     fn options(&self) -> String {
-        let mut line = format!(
-            "{} --seed {} --hw {} --era {} --chiplets {} --cpus {} --accesses {}",
-            shell_words::quote(&self.workload),
-            self.seed,
-            format!("{:?}", self.hw).to_lowercase(),
-            format!("{:?}", self.era).to_lowercase(),
-            self.chiplets,
-            self.cpus,
-            self.accesses
-        );
+        // Only the option values are lowercased: the workload may be a path.
+        let hw = format!("{:?}", self.hw).to_lowercase();
+        let mut line = format!("{} --seed {} --hw {hw}", shell_words::quote(&self.workload), self.seed);
+        if let Some(e) = self.era {
+            line += &format!(" --era {e:?}").to_lowercase();
+        }
+        if let Some(n) = self.chiplets {
+            line += &format!(" --chiplets {n}");
+        }
+        if let Some(n) = self.cpus {
+            line += &format!(" --cpus {n}");
+        }
+        if let Some(n) = self.accesses {
+            line += &format!(" --accesses {n}");
+        }
         if let Some(m) = self.mutant {
             line += &format!(" --mutant {}", m.name());
         }
         line
     }
+}
+
+/// Chiplets of the random workload unless `--chiplets` says otherwise.
+pub const DEFAULT_CHIPLETS: usize = 2;
+/// CPUs of the random workload unless `--cpus` says otherwise.
+pub const DEFAULT_CPUS: usize = 4;
+/// GRU accesses of the random workload unless `--accesses` says otherwise.
+pub const DEFAULT_ACCESSES: u64 = 20_000;
+
+/// The work `args` asks for and the arguments with every setting resolved: a scenario takes
+/// `--era`, `--chiplets` and `--cpus` over the file's values and refuses `--accesses`.
+fn resolve(args: &RunArgs) -> Result<(Work, RunArgs), RunError> {
+    if let Some(n) = args.chiplets.filter(|n| !(1..=MAX_CHIPLETS).contains(n)) {
+        return Err(RunError::Flag { flag: "--chiplets", msg: format!("{n}: must be 1..={MAX_CHIPLETS} (the supported maximum)") });
+    }
+    if let Some(n) = args.cpus.filter(|n| !(1..=MAX_CPUS).contains(n)) {
+        return Err(RunError::Flag { flag: "--cpus", msg: format!("{n}: must be 1..={MAX_CPUS}") });
+    }
+    if args.workload == "default" {
+        let accesses = args.accesses.unwrap_or(DEFAULT_ACCESSES);
+        let resolved = RunArgs {
+            era: Some(args.era.unwrap_or(Era::Modern)),
+            chiplets: Some(args.chiplets.unwrap_or(DEFAULT_CHIPLETS)),
+            cpus: Some(args.cpus.unwrap_or(DEFAULT_CPUS)),
+            accesses: Some(accesses),
+            ..args.clone()
+        };
+        return Ok((Work::Random(WorkloadConfig { accesses, ..WorkloadConfig::default() }), resolved));
+    }
+    if args.accesses.is_some() {
+        return Err(RunError::Flag { flag: "--accesses", msg: format!("sets the random workload's size; {} is a scenario", args.workload) });
+    }
+    let sc = find_scenario(&args.workload)?.with_overrides(Overrides { era: args.era, chiplets: args.chiplets, cpus: args.cpus })?;
+    let resolved = RunArgs { era: Some(sc.era), chiplets: Some(sc.chiplets), cpus: Some(sc.cpus), ..args.clone() };
+    Ok((Work::Scripted(Box::new(sc)), resolved))
 }
 
 /// Run the workload and print its summary; Ok(true) when every check passed.
@@ -173,18 +223,16 @@ pub fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
     std::fs::OpenOptions::new().append(true).create(true).open(path).map(drop)
 }
 
-/// The work and the system configuration of `args`.
+/// The work and the system configuration of `args`, every setting resolved.
 fn setup(args: &RunArgs) -> Result<(Work, SystemConfig), RunError> {
-    let wl = match args.workload.as_str() {
-        "default" => Work::Random(WorkloadConfig { accesses: args.accesses, ..WorkloadConfig::default() }),
-        other => Work::Scripted(Box::new(find_scenario(other)?)),
-    };
+    let (wl, resolved) = resolve(args)?;
+    let args = &resolved;
     let mut cfg = match &wl {
         Work::Scripted(sc) => sc.system_config(args.seed, args.command()),
         Work::Random(_) => SystemConfig {
-            chiplets: args.chiplets,
-            cpus: args.cpus,
-            era: args.era,
+            chiplets: args.chiplets.unwrap_or(DEFAULT_CHIPLETS),
+            cpus: args.cpus.unwrap_or(DEFAULT_CPUS),
+            era: args.era.unwrap_or(Era::Modern),
             seed: args.seed,
             replay: args.command(),
             ..SystemConfig::default()

@@ -22,8 +22,9 @@ fn names(dir: &str, ext: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Run one scenario on the RTL, seed 1; the golden lines, with the check failures if any.
-fn golden(name: &str) -> Vec<String> {
+/// Run one scenario on the RTL, seed 1; the golden lines (with the check failures if any) and
+/// the failures.
+fn golden(name: &str) -> (Vec<String>, Vec<String>) {
     let path = root().join("scenarios").join(format!("{name}.toml"));
     let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let cfg = sc.system_config(1, format!("gru-cosim run {} --seed 1", path.display()));
@@ -32,14 +33,17 @@ fn golden(name: &str) -> Vec<String> {
     sys.run(5_000_000);
     let mut lines = vec![format!("# {}", sc.description.trim())];
     lines.extend(sys.events().iter().filter_map(|e| e.golden_line()));
-    lines
+    let failures = sys.checker.failures().iter().map(|f| format!("[{}] {}", f.check, f.detail)).collect();
+    (lines, failures)
 }
 
 #[test]
 fn scenarios_match_their_golden_traces() {
-    let mut failed = Vec::new();
+    let (mut failed, mut verdicts) = (Vec::new(), Vec::new());
     for name in names("scenarios", ".toml") {
-        let lines = golden(&name);
+        let (lines, failures) = golden(&name);
+        // A golden trace documents a passing run: a snapshot must not make a failure golden.
+        verdicts.extend(failures.into_iter().map(|f| format!("{name}: {f}")));
         let r = std::panic::catch_unwind(|| {
             insta::with_settings!({snapshot_path => root().join("snapshots"), prepend_module_to_snapshot => false, omit_expression => true}, {
                 insta::assert_yaml_snapshot!(name.as_str(), lines);
@@ -49,6 +53,7 @@ fn scenarios_match_their_golden_traces() {
             failed.push(name);
         }
     }
+    assert!(verdicts.is_empty(), "golden scenarios failed checks: {verdicts:#?}");
     assert!(failed.is_empty(), "golden traces changed: {failed:?} (review with `cargo insta review`)");
 }
 

@@ -23,6 +23,7 @@ const CATCHERS: &[(MutantKind, &str, u64)] = &[
     (MutantKind::Driver(Mutant::DirtyOnReadDropin), "fork", 1),
     (MutantKind::Driver(Mutant::InvalidatePageIgnored), "swap_out_classic", 1),
     (MutantKind::Driver(Mutant::NoFlushOnRelease), "exit_then_cb", 1),
+    (MutantKind::Driver(Mutant::DropinWrongAsid), "default", 1),
     (MutantKind::Rtl(RtlMutant::NoRaceGuard), "default", 1),
     (MutantKind::Rtl(RtlMutant::PurgeSkipLastLane), "default", 1),
     (MutantKind::Rtl(RtlMutant::NoTlbMod), "tlb_mod", 1),
@@ -51,6 +52,19 @@ fn each_mutant_fails_its_catcher_and_the_correct_driver_passes_it() {
         let good = run_cmd::execute(&args(workload, seed, m.hw(), None), false).expect("run");
         assert!(good.failures.is_empty(), "{workload} seed {seed} fails without a mutant: {:?}", good.failures);
     }
+}
+
+#[test]
+fn a_livelock_fails_forward_progress_not_the_watchdog_or_a_timeout() {
+    // Every dropin installs an entry the CB never hits: the run stays busy (the hang watchdog
+    // sees work every cycle) and used to end only at the 500M-cycle limit.
+    let m = MutantKind::Driver(Mutant::DropinWrongAsid);
+    let bad = run_cmd::execute(&args("default", 1, HwKind::Model, Some(m)), false).expect("run");
+    let f = &bad.failures[0];
+    assert_eq!(f.check, gru_cosim::check::Check::Progress, "{f:?}");
+    let issued: u64 = f.detail.split("issued at cycle ").nth(1).and_then(|t| t.split(':').next()).and_then(|c| c.parse().ok()).expect("issue cycle");
+    assert!(f.cycle - issued < 100_000, "{f:?}");
+    assert!(f.detail.contains("CBR") && f.detail.contains("asid 0x"), "names the CBR and the repeating dropin: {}", f.detail);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use gru_driver::notifier::Era;
 use gru_sim::model::RefModel;
 
 fn args(hw: HwKind, seed: u64, era: Era) -> RunArgs {
-    RunArgs { seed, hw, era, accesses: 3_000, ..RunArgs::default() }
+    RunArgs { seed, hw, era: Some(era), accesses: Some(3_000), ..RunArgs::default() }
 }
 
 #[test]

@@ -58,6 +58,8 @@ pub enum Check {
     Hang,
     /// Every CB completes within a bounded number of faults and cycles.
     Progress,
+    /// A scenario step gave what its `expect` says (without one: it succeeded).
+    Expect,
 }
 
 impl fmt::Display for Check {
@@ -70,6 +72,7 @@ impl fmt::Display for Check {
             Check::Kernel => "kernel/driver",
             Check::Hang => "hang",
             Check::Progress => "forward progress",
+            Check::Expect => "scenario expectation",
         })
     }
 }

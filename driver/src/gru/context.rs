@@ -140,10 +140,21 @@ impl Gru {
 
     /// `gru_load_context`: take a free context on the thread's chiplet, give the mm an ASID
     /// there (tracker bit set before the CCH goes live), then CCH ALLOCATE and START.
+    ///
+    /// A released mm (its `release` ran: exit) loads nothing. Exit unmapped and freed every
+    /// page after `release`, and no GRU notifier saw those invalidations, so the TLB may still
+    /// hold entries under the mm's tracker ASID that point at freed frames; a reload would
+    /// reuse that ASID (same generation, `gru_load_mm_tracker`) and make them reachable. In
+    /// Linux the question never arises: contexts are loaded from `gru_fault` in the faulting
+    /// process, whose mm is alive by definition.
     pub async fn gru_load_context(&self, ctx: &ProcCtx, gts: &Rc<Gts>) -> Result<(), GruError> {
         if gts.ctxnum.get().is_some() {
             return Err(GruError::AlreadyLoaded);
         }
+        if gts.gms.released() {
+            return Err(GruError::Mm(crate::mm::MmError::Exited(gts.mm.id())));
+        }
+        gts.mm.check_live()?;
         let chip = self.chiplet(gts.chiplet)?;
         let ctxnum = {
             let mut slots = chip.gts.borrow_mut();
