@@ -232,7 +232,7 @@ struct SystemCli {
     /// Notifier era [default: modern, or a scenario's own]; overrides a scenario's.
     #[arg(long, value_enum)]
     era: Option<EraArg>,
-    /// Chiplets, 1..=4 [default: 2, or a scenario's own]; overrides a scenario's.
+    /// Chiplets, 1..=16 [default: 2, or a scenario's own]; overrides a scenario's.
     #[arg(long)]
     chiplets: Option<usize>,
     /// CPUs, 1..=64 [default: 4, or a scenario's own]; overrides a scenario's.
@@ -359,11 +359,14 @@ struct RegressCli {
     /// Dump the waveform of every failed seed (re-run on the RTL, as `gru-cosim debug`).
     #[arg(long)]
     waves_on_fail: bool,
+    /// The random workload: `default`, or `directed` (steered into the race windows).
+    #[arg(long, default_value = "default", value_parser = ["default", "directed"])]
+    workload: String,
 }
 
 impl RegressCli {
     fn args(&self) -> RegressArgs {
-        let run = self.system.args("default", self.seeds.first, Hw::Model);
+        let run = self.system.args(&self.workload, self.seeds.first, Hw::Model);
         let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         RegressArgs {
             seeds: self.seeds,
@@ -506,6 +509,13 @@ fn print_results(r: &RegressResults, out: &std::path::Path, junit: Option<&std::
     println!("results written to {} ({cycles} cycles, {wall:.1} s of runs)", out.display());
     if let Some(j) = junit {
         println!("JUnit written to {}", j.display());
+    }
+    if let Some(c) = r.coverage() {
+        let missed = c.missed();
+        if !missed.is_empty() {
+            println!("cover points not hit: {}", missed.join(", "));
+        }
+        println!("{}", c.summary());
     }
     println!("regress: {} seeds, {} failures", r.total, r.failed);
 }

@@ -16,6 +16,7 @@ use gru_sim::rtl::WaveFormat;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use crate::coverage::Coverage;
 use crate::run_cmd::{check_writable, debug, execute, RunArgs};
 use crate::waves::DEFAULT_MARGIN;
 
@@ -151,9 +152,9 @@ pub struct SeedResult {
     /// The waveform dumped with `--waves-on-fail`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waves: Option<SeedWaves>,
-    /// Cover points hit: reserved for the coverage work (always null here).
+    /// Cover points hit (none when the run could not start).
     #[serde(default)]
-    pub coverage: Option<serde_json::Value>,
+    pub coverage: Option<Coverage>,
 }
 
 impl SeedResult {
@@ -181,6 +182,16 @@ pub struct RegressResults {
     pub failed: usize,
     /// Every seed of the shard, by seed.
     pub results: Vec<SeedResult>,
+}
+
+impl RegressResults {
+    /// The union of every seed's cover points (`None` if no seed ran).
+    pub fn coverage(&self) -> Option<Coverage> {
+        let mut seeds = self.results.iter().filter_map(|r| r.coverage.as_ref());
+        let mut all = seeds.next()?.clone();
+        seeds.for_each(|c| all.merge(c));
+        Some(all)
+    }
 }
 
 /// Version of [`RegressResults`].
@@ -307,12 +318,15 @@ fn run_seed(run: &RunArgs) -> SeedResult {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(run, false)));
     let wall_s = t0.elapsed().as_secs_f64();
     let fail = |check: &str, cycle, detail: String, more| Some(SeedFailure { check: check.to_owned(), cycle, detail, more });
-    let (cycles, failure) = match outcome {
-        Ok(Ok(o)) => (o.cycles, o.failures.first().and_then(|f| fail(&f.check.to_string(), f.cycle, f.detail.clone(), o.failures.len() - 1))),
-        Ok(Err(e)) => (0, fail("setup", 0, e.to_string(), 0)),
+    let (cycles, failure, coverage) = match outcome {
+        Ok(Ok(o)) => {
+            let failure = o.failures.first().and_then(|f| fail(&f.check.to_string(), f.cycle, f.detail.clone(), o.failures.len() - 1));
+            (o.cycles, failure, Some(o.coverage))
+        }
+        Ok(Err(e)) => (0, fail("setup", 0, e.to_string(), 0), None),
         Err(p) => {
             let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-            (0, fail("panic", 0, msg.unwrap_or_else(|| "panic".into()), 0))
+            (0, fail("panic", 0, msg.unwrap_or_else(|| "panic".into()), 0), None)
         }
     };
     SeedResult {
@@ -324,7 +338,7 @@ fn run_seed(run: &RunArgs) -> SeedResult {
         failure,
         replay: run.command(),
         waves: None,
-        coverage: None,
+        coverage,
     }
 }
 

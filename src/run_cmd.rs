@@ -14,6 +14,7 @@ use gru_sim::rtl::{Rtl, WaveFormat};
 use gru_driver::gru::hw::MmioEvent;
 
 use crate::check::Failure;
+use crate::coverage::{self, Coverage};
 use crate::mutants::catalogue::MutantKind;
 use crate::scenario::{scenario_dir, scenario_names, Overrides, Scenario, ScenarioError, MAX_CHIPLETS, MAX_CPUS};
 use crate::system::{HwKind, System, SystemConfig, SystemModel};
@@ -22,10 +23,13 @@ use crate::waves::{self, FailureFocus, SaveSpec, Shootdown, Span, WavePlan, Wave
 use crate::workload::{self, WorkloadConfig, WorkloadCounts};
 
 /// Workloads `run` knows by name.
-pub const WORKLOADS: &[(&str, &str)] = &[(
-    "default",
-    "2 processes x 3 GRU threads, 20k GRU accesses, munmap/mprotect/fork/swap-out/migration on the CPU side",
-)];
+pub const WORKLOADS: &[(&str, &str)] = &[
+    ("default", "2 processes x 3 GRU threads, 20k GRU accesses, munmap/mprotect/fork/swap-out/migration on the CPU side"),
+    (
+        "directed",
+        "the default workload steered into the race windows: contexts unloaded and reloaded while the CPU side flushes, a small ASID limit (wraps, global purges), munmaps over 1024 pages",
+    ),
+];
 
 /// What `run` runs.
 enum Work {
@@ -178,7 +182,11 @@ fn resolve(args: &RunArgs) -> Result<(Work, RunArgs), RunError> {
     if let Some(n) = args.cpus.filter(|n| !(1..=MAX_CPUS).contains(n)) {
         return Err(RunError::Flag { flag: "--cpus", msg: format!("{n}: must be 1..={MAX_CPUS}") });
     }
-    if args.workload == "default" {
+    if let Some(directed) = match args.workload.as_str() {
+        "default" => Some(false),
+        "directed" => Some(true),
+        _ => None,
+    } {
         let accesses = args.accesses.unwrap_or(DEFAULT_ACCESSES);
         let resolved = RunArgs {
             era: Some(args.era.unwrap_or(Era::Modern)),
@@ -187,7 +195,7 @@ fn resolve(args: &RunArgs) -> Result<(Work, RunArgs), RunError> {
             accesses: Some(accesses),
             ..args.clone()
         };
-        return Ok((Work::Random(WorkloadConfig { accesses, ..WorkloadConfig::default() }), resolved));
+        return Ok((Work::Random(WorkloadConfig { accesses, directed, ..WorkloadConfig::default() }), resolved));
     }
     if args.accesses.is_some() {
         return Err(RunError::Flag { flag: "--accesses", msg: format!("sets the random workload's size; {} is a scenario", args.workload) });
@@ -213,6 +221,8 @@ pub struct Outcome {
     pub replay: String,
     /// The command that dumps the waveform of its first failure.
     pub debug: String,
+    /// The cover points the run hit.
+    pub coverage: Coverage,
 }
 
 /// Fail now, before a run, if `path` cannot be written (its directory is created).
@@ -238,6 +248,9 @@ fn setup(args: &RunArgs) -> Result<(Work, SystemConfig), RunError> {
             ..SystemConfig::default()
         },
     };
+    if let Work::Random(w) = &wl {
+        cfg.gru = w.gru_config(cfg.gru);
+    }
     cfg.gru.mutant = args.mutant.and_then(MutantKind::driver);
     Ok((wl, cfg))
 }
@@ -444,6 +457,7 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
         failures: sys.checker.failures(),
         replay: sys.checker.replay().to_owned(),
         debug: args.debug_command(),
+        coverage: coverage::measure(&sys),
     };
     if args.json.is_none() && !verbose {
         return Ok(outcome);
@@ -500,6 +514,7 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
         })
         .collect();
     println!("  checks passed    {}", verdicts.join(", "));
+    println!("  {}", outcome.coverage.summary());
     if let (Some(save), Some(plan)) = (save, &sys.config().waves) {
         println!("  waves            {} (open: gtkwave {} {})", plan.path.display(), plan.path.display(), save.display());
         let sucl = waves::gtkw::surfer_path(&plan.path);

@@ -10,7 +10,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use gru_driver::gru::{Gru, GruError};
+use gru_driver::gru::{Gru, GruConfig, GruError};
 use gru_driver::kernel::ProcCtx;
 use gru_driver::mm::ops::{exit_mm, fork, migrate, mmap, mprotect, munmap, swap_out};
 use gru_driver::mm::{cpu_load, cpu_store, Mm, MmError, Prot, PAGE_SIZE};
@@ -38,11 +38,33 @@ pub struct WorkloadConfig {
     pub store_percent: u32,
     /// Mean cycles between two operations of a process's CPU thread.
     pub op_gap: u64,
+    /// Coverage-directed: steer the run into the race windows the default mix rarely enters —
+    /// GRU threads unload and reload their contexts every [`CHURN`] accesses (loads and unloads
+    /// racing flushes, unloads with faults pending), a small ASID limit (wraps and global
+    /// purges with contexts loaded), and munmaps of more than 1024 pages (full ASID purges).
+    pub directed: bool,
 }
+
+/// Accesses between two context reloads of a directed GRU thread.
+pub const CHURN: u64 = 150;
+
+/// The ASID limit of a directed run: a few dozen context loads wrap it.
+const DIRECTED_MAX_ASID: u32 = 0x60;
 
 impl Default for WorkloadConfig {
     fn default() -> Self {
-        Self { processes: 2, gru_threads: 3, accesses: 20_000, pages: 32, store_percent: 40, op_gap: 3_000 }
+        Self { processes: 2, gru_threads: 3, accesses: 20_000, pages: 32, store_percent: 40, op_gap: 3_000, directed: false }
+    }
+}
+
+impl WorkloadConfig {
+    /// The driver configuration this workload runs with.
+    pub fn gru_config(&self, gru: GruConfig) -> GruConfig {
+        if self.directed {
+            GruConfig { max_asid: DIRECTED_MAX_ASID, ..gru }
+        } else {
+            gru
+        }
     }
 }
 
@@ -99,6 +121,7 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
                     slot: g % THREAD_SLOTS,
                     store_percent: cfg.store_percent,
                     chiplet: g as usize % chiplets,
+                    churn: cfg.directed.then_some(CHURN),
                 };
                 let running = running.clone();
                 ctx.kernel().spawn(&format!("gru{p}.{t}"), move |ctx| async move {
@@ -107,7 +130,7 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
                 });
             }
             let rng = ChaCha8Rng::seed_from_u64(seed ^ (p as u64 + 1).wrapping_mul(0xc2b2_ae3d_27d4_eb4f));
-            let cpu = CpuThread { checker: checker.clone(), counts, mm: mm.clone(), base, pages: cfg.pages, op_gap: cfg.op_gap };
+            let cpu = CpuThread { checker: checker.clone(), counts, mm: mm.clone(), base, pages: cfg.pages, op_gap: cfg.op_gap, directed: cfg.directed };
             cpu.run(&ctx, rng, &running).await;
             if let Err(e) = exit_mm(&ctx, &mm).await {
                 checker.verdict(ctx.now(), Check::Kernel, Some(format!("exit: {e}")));
@@ -128,16 +151,27 @@ struct GruThread {
     slot: u64,
     store_percent: u32,
     chiplet: usize,
+    /// Reload the context every this many accesses.
+    churn: Option<u64>,
 }
 
 impl GruThread {
     async fn run(&self, ctx: &ProcCtx, mut rng: ChaCha8Rng, accesses: u64) {
-        let gts = match self.gru.alloc_context(ctx, &self.mm, self.chiplet).await {
+        let mut gts = match self.gru.alloc_context(ctx, &self.mm, self.chiplet).await {
             Ok(g) => g,
             Err(e) => return self.checker.verdict(ctx.now(), Check::Kernel, Some(format!("alloc_context: {e}"))),
         };
         let id = self.mm.id();
         for i in 0..accesses {
+            if self.churn.is_some_and(|n| i > 0 && i % n == 0) {
+                if let Err(e) = self.gru.free_context(ctx, gts).await {
+                    return self.checker.verdict(ctx.now(), Check::Kernel, Some(format!("free_context: {e}")));
+                }
+                gts = match self.gru.alloc_context(ctx, &self.mm, self.chiplet).await {
+                    Ok(g) => g,
+                    Err(e) => return self.checker.verdict(ctx.now(), Check::Kernel, Some(format!("alloc_context: {e}"))),
+                };
+            }
             let page = rng.gen_range(0..self.pages);
             let word = self.slot + THREAD_SLOTS * rng.gen_range(0..PAGE_SIZE / 8 / THREAD_SLOTS);
             let va = self.base + page * PAGE_SIZE + word * 8;
@@ -171,6 +205,8 @@ struct CpuThread {
     base: u64,
     pages: u64,
     op_gap: u64,
+    /// Add munmaps of more than 1024 pages (full ASID purges).
+    directed: bool,
 }
 
 impl CpuThread {
@@ -182,6 +218,12 @@ impl CpuThread {
             let page = rng.gen_range(0..self.pages);
             let va = self.base + page * PAGE_SIZE;
             let r = match rng.gen_range(0..100) {
+                0..=4 if self.directed => self.op("munmap_big", async {
+                    // Past the region too: the kernel flushes the whole range, over GRUMAXINVAL.
+                    munmap(ctx, &self.mm, self.base, 1100 * PAGE_SIZE).await?;
+                    ctx.sleep(200).await;
+                    mmap(ctx, &self.mm, Some(self.base), self.pages * PAGE_SIZE, Prot::ReadWrite).await.map(drop)
+                }).await,
                 0..=29 => self.cpu_access(ctx, &mut rng, va + slot * 8).await,
                 30..=44 => self.op("munmap", async {
                     let n = rng.gen_range(1..=4u64).min(self.pages - page);

@@ -61,8 +61,8 @@ fn overrides_replace_the_file_settings_and_are_checked_again() {
     let e = sc.with_overrides(Overrides { chiplets: Some(1), ..Overrides::default() }).unwrap_err().to_string();
     assert!(e.contains("o.toml: line 8") && e.contains("thread \"t\": chiplet = 1 but --chiplets 1 gives chiplets 0..1"), "{e}");
     let sc = Scenario::parse("o.toml", &format!("{HEAD}steps = []\n")).unwrap();
-    let e = sc.with_overrides(Overrides { chiplets: Some(9), ..Overrides::default() }).unwrap_err().to_string();
-    assert!(e.starts_with("o.toml: --chiplets 9: must be 1..=4 (the supported maximum"), "{e}");
+    let e = sc.with_overrides(Overrides { chiplets: Some(17), ..Overrides::default() }).unwrap_err().to_string();
+    assert!(e.starts_with("o.toml: --chiplets 17: must be 1..=16 (the supported maximum"), "{e}");
 }
 
 #[test]
