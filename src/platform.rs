@@ -19,9 +19,9 @@ use gru_driver::kernel::Hardware;
 use gru_driver::mm::{Mmu, PAGE_SHIFT};
 
 use gru_sim::chiplet::{self, Chiplet, MemoryServer};
-use gru_driver::gru::handles::{Tfh, TfhOpc, Tgh, HS_TFM_COUNT, PAGE_SHIFTS, Stats, STAT_ADDR, TGH_FULL_PURGE_N};
+use gru_driver::gru::handles::{Tfh, TfhOpc, Tgh, HS_TFM_COUNT, PAGE_SHIFTS, Stats, TGH_FULL_PURGE_N};
 use gru_sim::model::TlbEntry;
-use gru_sim::ports::CycleModel;
+use gru_sim::ports::{ChipState, CycleModel, EvalCount};
 
 /// What the chiplets did beyond MMIO, reported to the observer as it happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,21 +186,35 @@ impl<M: CycleModel> GruHw<M> {
         self.0.borrow().trace.iter().filter(|e| e.chiplet == chiplet && e.req.write).count()
     }
 
-    /// The valid TLB entries of `chiplet`, through the debug port (no clock edge).
+    /// The valid TLB entries of `chiplet`, read from its state (no clock edge, no evaluation).
     pub fn tlb_entries(&self, chiplet: usize) -> Vec<TlbEntry> {
         let mut inner = self.0.borrow_mut();
         let Some(chip) = inner.chips.get_mut(chiplet) else {
             return Vec::new();
         };
-        (0..256).map(|i| chip.tlb_entry(i)).filter(|e| e.valid).collect()
+        chip.tlb_state().into_iter().filter(|e| e.valid).collect()
     }
 
-    /// The chiplet's statistics line. The read steps that chiplet one cycle out of step with
-    /// the kernel clock: call it after the run.
+    /// The chiplet's statistics counters, read from its state: at any cycle, without a clock
+    /// edge or an evaluation.
     pub fn chip_stats(&self, chiplet: usize) -> Option<Stats> {
+        self.chip_state(chiplet).map(|s| s.stats)
+    }
+
+    /// The whole state of `chiplet` now (handles, TLB, counters), read without a clock edge
+    /// or an evaluation: the ground truth the checks read.
+    pub fn chip_state(&self, chiplet: usize) -> Option<ChipState> {
         let mut inner = self.0.borrow_mut();
-        let chip = inner.chips.get_mut(chiplet)?;
-        chip.mmio_read(STAT_ADDR).ok().map(|l| Stats::decode(&l))
+        inner.chips.get_mut(chiplet).map(|c| c.chip_state())
+    }
+
+    /// Verilator evaluations of every chiplet so far (zero on the reference model).
+    pub fn evals(&self) -> EvalCount {
+        let inner = self.0.borrow();
+        inner.chips.iter().fold(EvalCount::default(), |acc, c| {
+            let e = c.model().evals();
+            EvalCount { clock: acc.clock + e.clock, debug: acc.debug + e.debug }
+        })
     }
 
     fn check(inner: &Inner<M>, chiplet: usize) -> Result<(), HwError> {
@@ -257,9 +271,9 @@ impl<M: CycleModel> Inner<M> {
     fn matching(&mut self, c: usize, t: &Tgh) -> usize {
         let span = (u64::from(t.n) + 1) << PAGE_SHIFTS[usize::from(t.pagesize.min(8))];
         let first = (t.vaddr & t.vaddrmask) >> PAGE_SHIFT;
-        let chip = &mut self.chips[c];
-        (0..=u8::MAX)
-            .map(|i| chip.tlb_entry(usize::from(i)))
+        self.chips[c]
+            .tlb_state()
+            .into_iter()
             .filter(|e| e.valid && t.ctxbitmap >> e.ctx & 1 != 0 && (t.global || e.asid == t.asid))
             .filter(|e| t.n == TGH_FULL_PURGE_N || (e.vpn < first + span && first < e.vpn + (1 << e.shift())))
             .count()
@@ -269,8 +283,7 @@ impl<M: CycleModel> Inner<M> {
     /// install happens at the MMIO edge, so an entry missing right after it was discarded.
     fn installed(&mut self, c: usize, cbr: usize, tfh: &Tfh) -> bool {
         let ctx = (cbr / (gru_driver::gru::handles::HS_TFH_COUNT / gru_driver::gru::handles::HS_CCH_COUNT)) as u8;
-        let chip = &mut self.chips[c];
-        (0..=u8::MAX).map(|i| chip.tlb_entry(usize::from(i))).any(|e| {
+        self.chips[c].tlb_state().into_iter().any(|e| {
             let shift = e.shift();
             e.valid
                 && e.ctx == ctx
