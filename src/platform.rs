@@ -112,6 +112,9 @@ struct Inner<M: CycleModel> {
     trace: Vec<MmioEvent>,
     observer: Observer,
     coder: Option<Rc<dyn DbgCoder>>,
+    /// Read TLBs through the debug port, 256 evaluated reads each, as before the state
+    /// snapshot existed (benchmark baseline only).
+    debug_port_reads: bool,
 }
 
 /// N chiplets as the driver and the kernel see them; cheap to clone (a shared handle).
@@ -148,6 +151,7 @@ impl<M: CycleModel> GruHw<M> {
             trace: Vec::new(),
             observer,
             coder: None,
+            debug_port_reads: false,
         })), Rc::default())
     }
 
@@ -189,10 +193,17 @@ impl<M: CycleModel> GruHw<M> {
     /// The valid TLB entries of `chiplet`, read from its state (no clock edge, no evaluation).
     pub fn tlb_entries(&self, chiplet: usize) -> Vec<TlbEntry> {
         let mut inner = self.0.borrow_mut();
-        let Some(chip) = inner.chips.get_mut(chiplet) else {
+        if chiplet >= inner.chips.len() {
             return Vec::new();
-        };
-        chip.tlb_state().into_iter().filter(|e| e.valid).collect()
+        }
+        inner.tlb(chiplet).into_iter().filter(|e| e.valid).collect()
+    }
+
+    /// Benchmark baseline: read every TLB (checks, purge and dropin probes) through the
+    /// debug port, one evaluated read per index 0..=255, as before the state snapshot. The
+    /// run is the same; only slower.
+    pub fn read_tlb_through_debug_port(&self, on: bool) {
+        self.0.borrow_mut().debug_port_reads = on;
     }
 
     /// The chiplet's statistics counters, read from its state: at any cycle, without a clock
@@ -267,12 +278,21 @@ impl<M: CycleModel> Inner<M> {
 }
 
 impl<M: CycleModel> Inner<M> {
+    /// Every TLB entry of chiplet `c`: from the state snapshot, or through the debug port.
+    fn tlb(&mut self, c: usize) -> Vec<TlbEntry> {
+        let chip = &mut self.chips[c];
+        if self.debug_port_reads {
+            (0..=usize::from(u8::MAX)).map(|i| chip.tlb_entry(i)).collect()
+        } else {
+            chip.tlb_state()
+        }
+    }
+
     /// Valid entries of chiplet `c` that the TGH invalidate `t` purges (DESIGN §3.2).
     fn matching(&mut self, c: usize, t: &Tgh) -> usize {
         let span = (u64::from(t.n) + 1) << PAGE_SHIFTS[usize::from(t.pagesize.min(8))];
         let first = (t.vaddr & t.vaddrmask) >> PAGE_SHIFT;
-        self.chips[c]
-            .tlb_state()
+        self.tlb(c)
             .into_iter()
             .filter(|e| e.valid && t.ctxbitmap >> e.ctx & 1 != 0 && (t.global || e.asid == t.asid))
             .filter(|e| t.n == TGH_FULL_PURGE_N || (e.vpn < first + span && first < e.vpn + (1 << e.shift())))
@@ -283,7 +303,7 @@ impl<M: CycleModel> Inner<M> {
     /// install happens at the MMIO edge, so an entry missing right after it was discarded.
     fn installed(&mut self, c: usize, cbr: usize, tfh: &Tfh) -> bool {
         let ctx = (cbr / (gru_driver::gru::handles::HS_TFH_COUNT / gru_driver::gru::handles::HS_CCH_COUNT)) as u8;
-        self.chips[c].tlb_state().into_iter().any(|e| {
+        self.tlb(c).into_iter().any(|e| {
             let shift = e.shift();
             e.valid
                 && e.ctx == ctx
@@ -360,6 +380,15 @@ impl<M: CycleModel> GruHardware for GruHw<M> {
             Some(&(visible, _)) if visible <= cycle => inner.inbound.remove(&ticket).map(|(_, r)| r),
             _ => None,
         }
+    }
+
+    fn mmio_visible_from(&self, ticket: MmioTicket) -> Option<u64> {
+        let inner = self.0.borrow();
+        if let Some(&(visible, _)) = inner.inbound.get(&ticket) {
+            return Some(visible);
+        }
+        // Still on its way: a chiplet takes it at its due cycle at the earliest.
+        inner.outbound.iter().flatten().find(|&&(_, t, _)| t == ticket).map(|&(due, _, _)| due + inner.from_chip)
     }
 
     fn irq_lines(&self, chiplet: usize) -> u16 {
