@@ -19,7 +19,8 @@ pub const DEFAULT_STATE_EVERY: u64 = 1024;
 /// The first cycle where the two models disagreed.
 #[derive(Clone, Debug)]
 pub struct Divergence {
-    /// Cycle number (edges since construction, counting from 0).
+    /// Cycle number (edges since construction, counting from 0); for a state difference
+    /// (`state.*`), the cycle whose edge left the differing state.
     pub cycle: u64,
     /// Output port name, as in the RTL (`mmio_rsp_data_o[3]` names a 64-bit word).
     pub port: String,
@@ -144,13 +145,18 @@ impl<D: CycleModel, R: CycleModel> Lockstep<D, R> {
         self.state_compares
     }
 
-    /// Record a divergence at the current cycle: `what` differs, model `e`, RTL `a`.
-    fn diverged(&mut self, what: String, e: String, a: String) {
+    /// Record a divergence at `cycle`: `what` differs, model `e`, RTL `a`.
+    fn diverged(&mut self, cycle: u64, what: String, e: String, a: String) {
         self.divergences += 1;
         if self.divergence.is_none() {
             let history = self.history.iter().filter_map(|(c, i, o)| describe(*c, i, o)).collect();
-            self.divergence = Some(Divergence { cycle: self.dut.cycles(), port: what, expected: e, actual: a, history });
+            self.divergence = Some(Divergence { cycle, port: what, expected: e, actual: a, history });
         }
+    }
+
+    /// The cycle whose edge left the state read now (its outputs are the last returned).
+    fn state_cycle(&self) -> u64 {
+        self.dut.cycles().saturating_sub(1)
     }
 
     /// Read both chip states, compare them and return the DUT's.
@@ -159,7 +165,7 @@ impl<D: CycleModel, R: CycleModel> Lockstep<D, R> {
         let a = self.dut.chip_state();
         self.state_compares += 1;
         if let Some((what, ev, av)) = e.first_difference(&a) {
-            self.diverged(what, ev, av);
+            self.diverged(self.state_cycle(), what, ev, av);
         }
         a
     }
@@ -215,7 +221,7 @@ impl<D: CycleModel, R: CycleModel> CycleModel for Lockstep<D, R> {
         let e = self.reference.peek_tlb(idx);
         let a = self.dut.peek_tlb(idx);
         if e != a {
-            self.diverged(format!("dbg_tlb_entry_o (peek idx {idx})"), format!("{e:x?}"), format!("{a:x?}"));
+            self.diverged(self.dut.cycles(), format!("dbg_tlb_entry_o (peek idx {idx})"), format!("{e:x?}"), format!("{a:x?}"));
         }
         a
     }
@@ -230,7 +236,7 @@ impl<D: CycleModel, R: CycleModel> CycleModel for Lockstep<D, R> {
         self.state_compares += 1;
         let probe = |tlb: Vec<TlbEntry>| ChipState { tlb, ..ChipState::default() };
         if let Some((what, ev, av)) = probe(e).first_difference(&probe(a.clone())) {
-            self.diverged(what, ev, av);
+            self.diverged(self.state_cycle(), what, ev, av);
         }
         a
     }

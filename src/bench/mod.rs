@@ -1,7 +1,8 @@
 //! `gru-cosim bench` (`make bench`): the performance report. Runs the sections — co-simulation
 //! throughput, shootdown round trips and purge latency, MMIO writes per teardown, fault
 //! service latency — and writes `REPORT.md`, `results.json` and SVG charts into one directory.
-//! The last line printed is `bench: system/cpp = <ratio>, irq-share = <pct>%`.
+//! The last line printed is `bench: system/cpp = <ratio>, introspection evals = <n>, speedup = <ratio>,
+//! irq-share = <pct>%`.
 
 pub mod faults;
 pub mod machine;

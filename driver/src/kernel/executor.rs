@@ -4,6 +4,9 @@
 //! busy polls its task once more; an idle CPU takes a runnable thread chosen by the seeded RNG;
 //! a pending interrupt preempts the thread at an await point chosen by the same RNG. The hardware
 //! is ticked once per cycle before software runs, so the same seed gives the same trace.
+//! A task that busy-waits with [`AtomicCtx::spin_until`](super::AtomicCtx::spin_until) (an MMIO
+//! response not yet visible) is chosen every cycle as if it were polled — the same draws, the
+//! same busy cycles — but its future is not polled before the cycle it named.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
