@@ -20,9 +20,9 @@ use gru_driver::kernel::{Hardware, IrqLevels};
 use gru_driver::mm::Mmu;
 
 use gru_sim::chiplet::{self, Chiplet, MemoryServer};
-use gru_driver::gru::handles::{ctx_of_cbr, PurgeMatch, Stats, Tfh, TfhOpc, Tgh, CBR_PER_CTX, STAT_ADDR};
+use gru_driver::gru::handles::{ctx_of_cbr, PurgeMatch, Stats, Tfh, TfhOpc, Tgh, CBR_PER_CTX};
 use gru_sim::model::TlbEntry;
-use gru_sim::ports::CycleModel;
+use gru_sim::ports::{ChipState, CycleModel, EvalCount};
 
 /// What the chiplets did beyond MMIO, reported to the observer as it happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +109,9 @@ struct Inner<M: CycleModel> {
     trace: Vec<MmioEvent>,
     observer: Observer,
     coder: Option<Rc<dyn DbgCoder>>,
+    /// Read TLBs through the debug port, 256 evaluated reads each, as before the state
+    /// snapshot existed (benchmark baseline only).
+    debug_port_reads: bool,
 }
 
 /// N chiplets as the driver and the kernel see them; cheap to clone (a shared handle).
@@ -145,6 +148,7 @@ impl<M: CycleModel> GruHw<M> {
             trace: Vec::new(),
             observer,
             coder: None,
+            debug_port_reads: false,
         })), Rc::default())
     }
 
@@ -183,21 +187,42 @@ impl<M: CycleModel> GruHw<M> {
         self.0.borrow().trace.iter().filter(|e| e.chiplet == chiplet && e.req.write).count()
     }
 
-    /// The valid TLB entries of `chiplet`, through the debug port (no clock edge).
+    /// The valid TLB entries of `chiplet`, read from its state (no clock edge, no evaluation).
     pub fn tlb_entries(&self, chiplet: usize) -> Vec<TlbEntry> {
         let mut inner = self.0.borrow_mut();
         if chiplet >= inner.chips.len() {
             return Vec::new();
         }
-        inner.tlb(chiplet)
+        inner.tlb(chiplet).into_iter().filter(|e| e.valid).collect()
     }
 
-    /// The chiplet's statistics line. The read steps that chiplet one cycle out of step with
-    /// the kernel clock: call it after the run.
+    /// Benchmark baseline: read every TLB (checks, purge and dropin probes) through the
+    /// debug port, one evaluated read per index 0..=255, as before the state snapshot. The
+    /// run is the same; only slower.
+    pub fn read_tlb_through_debug_port(&self, on: bool) {
+        self.0.borrow_mut().debug_port_reads = on;
+    }
+
+    /// The chiplet's statistics counters, read from its state: at any cycle, without a clock
+    /// edge or an evaluation.
     pub fn chip_stats(&self, chiplet: usize) -> Option<Stats> {
+        self.chip_state(chiplet).map(|s| s.stats)
+    }
+
+    /// The whole state of `chiplet` now (handles, TLB, counters), read without a clock edge
+    /// or an evaluation: the ground truth the checks read.
+    pub fn chip_state(&self, chiplet: usize) -> Option<ChipState> {
         let mut inner = self.0.borrow_mut();
-        let chip = inner.chips.get_mut(chiplet)?;
-        chip.mmio_read(STAT_ADDR).ok().map(|l| Stats::decode(&l))
+        inner.chips.get_mut(chiplet).map(|c| c.chip_state())
+    }
+
+    /// Verilator evaluations of every chiplet so far (zero on the reference model).
+    pub fn evals(&self) -> EvalCount {
+        let inner = self.0.borrow();
+        inner.chips.iter().fold(EvalCount::default(), |acc, c| {
+            let e = c.model().evals();
+            EvalCount { clock: acc.clock + e.clock, debug: acc.debug + e.debug }
+        })
     }
 
     fn check(inner: &Inner<M>, chiplet: usize) -> Result<(), HwError> {
@@ -250,6 +275,16 @@ impl<M: CycleModel> Inner<M> {
 }
 
 impl<M: CycleModel> Inner<M> {
+    /// Every TLB entry of chiplet `c`: from the state snapshot, or through the debug port.
+    fn tlb(&mut self, c: usize) -> Vec<TlbEntry> {
+        let chip = &mut self.chips[c];
+        if self.debug_port_reads {
+            (0..=usize::from(u8::MAX)).map(|i| chip.tlb_entry(i)).collect()
+        } else {
+            chip.tlb_state()
+        }
+    }
+
     /// Valid entries of chiplet `c` that the TGH invalidate `t` purges (the chip's own match),
     /// and how many of them begin below its range.
     fn matching(&mut self, c: usize, t: &Tgh) -> (usize, usize) {
@@ -263,12 +298,6 @@ impl<M: CycleModel> Inner<M> {
     fn installed(&mut self, c: usize, cbr: usize, tfh: &Tfh) -> bool {
         let ctx = ctx_of_cbr(cbr, CBR_PER_CTX) as u8;
         self.tlb(c).iter().any(|e| e.is_dropin(ctx, tfh))
-    }
-
-    /// The valid TLB entries of chiplet `c`, through its debug port.
-    fn tlb(&mut self, c: usize) -> Vec<TlbEntry> {
-        let chip = &mut self.chips[c];
-        (0..=u8::MAX).map(|i| chip.tlb_entry(usize::from(i))).filter(|e| e.valid).collect()
     }
 }
 
@@ -335,6 +364,15 @@ impl<M: CycleModel> GruHardware for GruHw<M> {
             Some(&(visible, _)) if visible <= cycle => inner.inbound.remove(&ticket).map(|(_, r)| r),
             _ => None,
         }
+    }
+
+    fn mmio_visible_from(&self, ticket: MmioTicket) -> Option<u64> {
+        let inner = self.0.borrow();
+        if let Some(&(visible, _)) = inner.inbound.get(&ticket) {
+            return Some(visible);
+        }
+        // Still on its way: a chiplet takes it at its due cycle at the earliest.
+        inner.outbound.iter().flatten().find(|&&(_, t, _)| t == ticket).map(|&(due, _, _)| due + inner.from_chip)
     }
 
     fn irq_lines(&self, chiplet: usize) -> u16 {

@@ -18,6 +18,13 @@ fn tiny_bench_writes_well_formed_outputs() {
     assert!(last.starts_with("bench: system/cpp = ") && last.ends_with('%'), "{last}");
     assert_eq!(last, r.summary.last_line);
     assert!(json["throughput"]["replay_matches"].as_bool().unwrap(), "the C++ replay reproduces chiplet 0");
+    let (e, d) = (&r.throughput.evals, &r.throughput.evals_before);
+    assert_eq!(e.introspection_evals, 0, "the state snapshot costs no evaluation");
+    assert!(d.introspection_evals > 0, "the debug-port baseline evaluates");
+    assert_eq!(e.clock_evals, d.clock_evals, "the same run either way");
+    assert_eq!(e.clock_evals, 2 * e.chiplet_cycles + cfg.chiplets as u64, "two evaluations a cycle, one settle per chiplet");
+    assert!(e.skipped_polls > 0 && d.skipped_polls == 0, "spinning tasks are skipped, unless asked not to");
+    assert_eq!(e.task_polls + e.skipped_polls, d.task_polls, "each skipped poll replaces one");
 
     // Simulated facts, exact for any machine.
     let sd = &r.shootdown;

@@ -92,3 +92,46 @@ fn different_seeds_interleave_differently() {
     );
     assert_ne!(log1, log2);
 }
+
+/// Three threads busy-waiting with `spin_until` (and yielding between waits) on two CPUs
+/// while an interrupt pulses: the JSON log and the poll counts.
+fn spin_run(seed: u64, skip: bool) -> (String, gru_driver::kernel::PollCounts) {
+    let sim = Sim::new(Era::Modern, seed, 2);
+    sim.kernel.set_skip_spins(skip);
+    sim.kernel.request_irq(0, move |ctx| async move {
+        // A handler spinning too: interrupt context may spin.
+        let until = ctx.now() + 25;
+        while ctx.now() < until {
+            ctx.spin_until(until).await;
+        }
+    });
+    for t in 0..3u64 {
+        sim.kernel.spawn(&format!("spinner{t}"), move |ctx| async move {
+            for i in 0..6u64 {
+                let until = ctx.now() + 40 + 7 * t + i;
+                while ctx.now() < until {
+                    ctx.spin_until(until).await;
+                }
+                ctx.cost(3).await;
+                ctx.yield_now().await;
+            }
+        });
+    }
+    let t0 = sim.kernel.now();
+    let mut hw = FakeIrqLines::new([(t0 + 50, 0), (t0 + 130, 0), (t0 + 260, 0), (t0 + 400, 0)]);
+    sim.kernel.run(&mut hw, 10_000_000).unwrap();
+    (sim.kernel.trace().to_json_lines(), sim.kernel.polls())
+}
+
+#[test]
+fn skipping_the_polls_of_spinning_tasks_changes_nothing_but_the_cost() {
+    for seed in 1..=8 {
+        let (skipped, with) = spin_run(seed, true);
+        let (polled, without) = spin_run(seed, false);
+        assert!(!skipped.is_empty());
+        assert_eq!(skipped.as_bytes(), polled.as_bytes(), "seed {seed}: the same log");
+        assert_eq!(without.skipped, 0);
+        assert!(with.skipped > 100, "seed {seed}: {with:?}");
+        assert_eq!(with.polled + with.skipped, without.polled, "seed {seed}: each skipped poll replaces one");
+    }
+}

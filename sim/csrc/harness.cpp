@@ -1,10 +1,14 @@
 #include "gru-sim/csrc/harness.h"
 #include "gru-sim/src/ports.rs.h"
+#include "gru-sim/src/rtl.rs.h"
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
-// Vgru_fst.h, Vgru_vcd.h, every mutant's Vgru_m_<name>.h and GRU_MUTANT_VARIANTS (sim/build.rs).
+// Vgru_fst.h, Vgru_vcd.h, every mutant's Vgru_m_<name>.h, their root classes (which hold
+// every signal; sim/csrc/introspect.vlt makes the state registers public) and
+// GRU_MUTANT_VARIANTS (sim/build.rs).
 #include "gru_variants.h"
 #include "verilated.h"
 #include "verilated_fst_c.h"
@@ -25,6 +29,54 @@ template <class W, size_t N> void get_wide(std::array<uint64_t, N> &dst, const W
         dst[k] = static_cast<uint64_t>(src[2 * k]) | (static_cast<uint64_t>(src[2 * k + 1]) << 32);
 }
 
+// Copy one Verilated signal into a Rust vector of 32-bit words, least significant first.
+template <class T, typename std::enable_if<std::is_integral<T>::value, int>::type = 0>
+void put(rust::Vec<uint32_t> &v, T x) {
+    const uint64_t q = x;
+    v.clear();
+    v.push_back(static_cast<uint32_t>(q));
+    if (sizeof(T) > 4) v.push_back(static_cast<uint32_t>(q >> 32));
+}
+template <size_t N> void put(rust::Vec<uint32_t> &v, const VlWide<N> &w) {
+    v.clear();
+    v.reserve(N);
+    for (size_t k = 0; k < N; ++k) v.push_back(w[k]);
+}
+
+// X(RtlRegs field, instance, register) for every state register of docs/MICROARCH.md §3 that
+// the snapshot reads; rtl.rs decodes them. The TLB is apart: it is read far more often.
+#define GRU_TLB_REGS(X)                                                                     \
+    X(tlb_valid, u_tlb, tlb_valid_q) X(tlb_ctx, u_tlb, tlb_ctx_q) X(tlb_asid, u_tlb, tlb_asid_q) \
+    X(tlb_vpn, u_tlb, tlb_vpn_q) X(tlb_ps, u_tlb, tlb_ps_q) X(tlb_pfn, u_tlb, tlb_pfn_q)         \
+    X(tlb_dirty, u_tlb, tlb_dirty_q)
+#define GRU_OTHER_REGS(X)                                                                   \
+    X(tgh_status, u_purge, tgh_status_q) X(tgh_opc, u_purge, tgh_opc_q)                      \
+    X(tgh_delresp, u_purge, tgh_delresp_q) X(tgh_vaddr, u_purge, tgh_vaddr_q)                \
+    X(tgh_asid, u_purge, tgh_asid_q) X(tgh_pagesize, u_purge, tgh_pagesize_q)                \
+    X(tgh_global, u_purge, tgh_global_q) X(tgh_vaddrmask, u_purge, tgh_vaddrmask_q)          \
+    X(tgh_n, u_purge, tgh_n_q) X(tgh_ctxbitmap, u_purge, tgh_ctxbitmap_q)                    \
+    X(tfh_status, u_tfh, tfh_status_q) X(tfh_state, u_tfh, tfh_state_q)                      \
+    X(tfh_cause, u_tfh, tfh_cause_q) X(tfh_stale, u_tfh, tfh_stale_q)                        \
+    X(tfh_missvaddr, u_tfh, tfh_missvaddr_q) X(tfh_missasid, u_tfh, tfh_missasid_q)          \
+    X(tfh_ctxnum, u_tfh, tfh_ctxnum_q) X(tfh_opc, u_tfh, tfh_opc_q)                          \
+    X(tfh_delresp, u_tfh, tfh_delresp_q) X(tfh_fillasid, u_tfh, tfh_fillasid_q)              \
+    X(tfh_dirty, u_tfh, tfh_dirty_q) X(tfh_gaa, u_tfh, tfh_gaa_q) X(tfh_pfn, u_tfh, tfh_pfn_q) \
+    X(tfh_pagesize, u_tfh, tfh_pagesize_q) X(tfh_fillvaddr, u_tfh, tfh_fillvaddr_q)          \
+    X(cch_status, u_cch, cch_status_q) X(cch_state, u_cch, cch_state_q)                      \
+    X(cch_sync_wait, u_cch, cch_sync_wait_q) X(cch_opc, u_cch, cch_opc_q)                    \
+    X(cch_delresp, u_cch, cch_delresp_q)                                                     \
+    X(cch_tfm_fault_bit_enable, u_cch, cch_tfm_fault_bit_enable_q)                           \
+    X(cch_tlb_int_enable, u_cch, cch_tlb_int_enable_q)                                       \
+    X(cch_tlb_int_select, u_cch, cch_tlb_int_select_q)                                       \
+    X(cch_unmap_enable, u_cch, cch_unmap_enable_q) X(cch_asid, u_cch, cch_asid_q)            \
+    X(cch_sizeavail, u_cch, cch_sizeavail_q) X(tfm_fault, u_tfm, tfm_fault_q)                \
+    X(tfm_done, u_tfm, tfm_done_q) X(busy, u_cb_engine, busy_q)                              \
+    X(restart_pend, u_cb_engine, restart_pend_q) X(cmp_pend, u_cb_engine, cmp_pend_q)        \
+    X(stat_hits, u_stats, stat_hits_q) X(stat_misses, u_stats, stat_misses_q)                \
+    X(stat_tlbmod, u_stats, stat_tlbmod_q) X(stat_dropins, u_stats, stat_dropins_q)          \
+    X(stat_stale, u_stats, stat_stale_q) X(stat_purges, u_stats, stat_purges_q)              \
+    X(stat_purged, u_stats, stat_purged_q) X(stat_mmio_errors, u_stats, stat_mmio_errors_q)
+
 template <class Model, class Trace> class HarnessImpl final : public Harness {
 public:
     HarnessImpl() : ctx_(new VerilatedContext) {
@@ -34,6 +86,7 @@ public:
         model_->clk_i = 0;
         model_->rst_ni = 0;
         model_->eval();
+        ++clock_evals_;
     }
     ~HarnessImpl() override {
         close_trace();
@@ -83,6 +136,7 @@ private:
         if (dumping) trace_->dump(2 * cycles_);
         m.clk_i = 1;
         m.eval();
+        clock_evals_ += 2;
         if (dumping) trace_->dump(2 * cycles_ + 1);
         ++cycles_;
     }
@@ -113,8 +167,20 @@ public:
         // The clock stays high: this eval settles only the combinational debug read.
         model_->dbg_tlb_idx_i = idx;
         model_->eval();
+        ++debug_evals_;
         get_wide(out.dbg_tlb_entry, model_->dbg_tlb_entry_o);
     }
+
+    void state(uint8_t parts, RtlRegs &out) const override {
+        const auto &r = *model_->rootp;
+#define GRU_PUT(FIELD, INST, REG) put(out.FIELD, r.gru_chiplet__DOT__##INST##__DOT__##REG);
+        if (parts & 1) { GRU_TLB_REGS(GRU_PUT) }
+        if (parts & 2) { GRU_OTHER_REGS(GRU_PUT) }
+#undef GRU_PUT
+    }
+
+    uint64_t clock_evals() const override { return clock_evals_; }
+    uint64_t debug_evals() const override { return debug_evals_; }
 
     void open_trace(rust::Str path) override {
         close_trace();
@@ -144,6 +210,8 @@ private:
     std::unique_ptr<Trace> trace_;
     bool paused_ = false;
     uint64_t cycles_ = 0;
+    uint64_t clock_evals_ = 0;
+    uint64_t debug_evals_ = 0;
 };
 
 }  // namespace

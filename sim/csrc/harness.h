@@ -7,6 +7,9 @@
 
 namespace gru {
 
+// The chip's state registers, word by word (rtl.rs); complete in "gru-sim/src/rtl.rs.h".
+struct RtlRegs;
+
 // One Verilated model and its own VerilatedContext. Abstract so that every variant -- FST- and
 // VCD-traced (Verilator 5.006 supports one trace format per model), and the RTL mutants --
 // shares one API.
@@ -15,8 +18,16 @@ public:
     virtual ~Harness() = default;
     // Drive the inputs with the clock low, raise the clock, and return the outputs after the edge.
     virtual void cycle(const PortsIn &in, PortsOut &out) = 0;
-    // Read TLB entry `idx` through the combinational debug port without a clock edge.
+    // Read TLB entry `idx` through the combinational debug port without a clock edge (costs
+    // one eval).
     virtual void peek_tlb(uint8_t idx, PortsOut &out) = 0;
+    // Copy the state registers straight out of the model (no eval): the TLB's if `parts` has
+    // bit 0, every other one if it has bit 1. Registers not asked for are left alone.
+    virtual void state(uint8_t parts, RtlRegs &out) const = 0;
+    // eval() calls so far: those that apply clock cycles (and the initial settle), and those
+    // that only settle the debug read.
+    virtual uint64_t clock_evals() const = 0;
+    virtual uint64_t debug_evals() const = 0;
     // Start dumping to `path` (format fixed by the variant); throws when the file cannot be opened.
     virtual void open_trace(rust::Str path) = 0;
     virtual void close_trace() = 0;

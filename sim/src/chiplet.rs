@@ -4,7 +4,7 @@
 
 use crate::handles;
 use crate::model::TlbEntry;
-use crate::ports::{CycleModel, PortsIn, PortsOut};
+use crate::ports::{ChipState, CycleModel, PortsIn, PortsOut};
 use std::collections::VecDeque;
 
 /// Serves the chiplet's memory port: every physical access the chip makes goes through here.
@@ -155,6 +155,11 @@ impl<M: CycleModel> Chiplet<M> {
         self.inp.rst_n = true;
     }
 
+    /// The cycle model underneath.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
     /// The cycle model underneath (to open waveforms, inspect the reference model...).
     pub fn model_mut(&mut self) -> &mut M {
         &mut self.model
@@ -200,9 +205,21 @@ impl<M: CycleModel> Chiplet<M> {
         std::mem::take(&mut self.completions)
     }
 
-    /// TLB entry `idx` through the debug port (no clock edge).
+    /// TLB entry `idx` through the debug port (no clock edge, but an evaluation of the RTL;
+    /// [`Chiplet::tlb_state`] reads every entry without one).
     pub fn tlb_entry(&mut self, idx: usize) -> TlbEntry {
         TlbEntry::from_dbg_words(self.model.peek_tlb(idx as u8))
+    }
+
+    /// Every TLB entry, read from the model's state (no clock edge, no evaluation).
+    pub fn tlb_state(&mut self) -> Vec<TlbEntry> {
+        self.model.tlb_state()
+    }
+
+    /// The whole chip state (no clock edge, no evaluation): handles, TLB, counters, at this
+    /// cycle.
+    pub fn chip_state(&mut self) -> ChipState {
+        self.model.chip_state()
     }
 
     /// Advance one cycle: feed queued CB requests, serve the memory port, collect completions.

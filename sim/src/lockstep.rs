@@ -1,18 +1,26 @@
 //! Lockstep: the RTL and the reference model receive the same inputs every cycle and every output
 //! is compared; the first divergence is kept with the cycle, the port, both values and the last
-//! transactions.
+//! transactions. The chip states ([`ChipState`], read without evaluating) are compared too:
+//! every [`DEFAULT_STATE_EVERY`] cycles and at every read through the pair, so a difference in
+//! state that no port shows yet (a TLB entry, a TFH field, a counter) is reported where it
+//! appears, named like a port (`state.tfh[5]`).
 
-use crate::ports::{CycleModel, PortsIn, PortsOut};
+use crate::model::TlbEntry;
+use crate::ports::{ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
 use std::collections::VecDeque;
 use std::fmt;
 
 /// How many active cycles (any valid on a port) are kept for the divergence report.
 const HISTORY: usize = 24;
 
+/// Cycles between two comparisons of the whole chip state, by default.
+pub const DEFAULT_STATE_EVERY: u64 = 1024;
+
 /// The first cycle where the two models disagreed.
 #[derive(Clone, Debug)]
 pub struct Divergence {
-    /// Cycle number (edges since construction, counting from 0).
+    /// Cycle number (edges since construction, counting from 0); for a state difference
+    /// (`state.*`), the cycle whose edge left the differing state.
     pub cycle: u64,
     /// Output port name, as in the RTL (`mmio_rsp_data_o[3]` names a 64-bit word).
     pub port: String,
@@ -109,12 +117,57 @@ pub struct Lockstep<D: CycleModel, R: CycleModel> {
     history: VecDeque<(u64, PortsIn, PortsOut)>,
     divergence: Option<Divergence>,
     divergences: u64,
+    state_every: u64,
+    state_compares: u64,
 }
 
 impl<D: CycleModel, R: CycleModel> Lockstep<D, R> {
     /// Pair a DUT with its reference.
     pub fn new(dut: D, reference: R) -> Self {
-        Lockstep { dut, reference, history: VecDeque::with_capacity(HISTORY), divergence: None, divergences: 0 }
+        Lockstep {
+            dut,
+            reference,
+            history: VecDeque::with_capacity(HISTORY),
+            divergence: None,
+            divergences: 0,
+            state_every: DEFAULT_STATE_EVERY,
+            state_compares: 0,
+        }
+    }
+
+    /// Compare the whole chip state every `n` cycles (0: only when it is read).
+    pub fn set_state_every(&mut self, n: u64) {
+        self.state_every = n;
+    }
+
+    /// Comparisons of the whole chip state (or of the TLB alone) so far.
+    pub fn state_compares(&self) -> u64 {
+        self.state_compares
+    }
+
+    /// Record a divergence at `cycle`: `what` differs, model `e`, RTL `a`.
+    fn diverged(&mut self, cycle: u64, what: String, e: String, a: String) {
+        self.divergences += 1;
+        if self.divergence.is_none() {
+            let history = self.history.iter().filter_map(|(c, i, o)| describe(*c, i, o)).collect();
+            self.divergence = Some(Divergence { cycle, port: what, expected: e, actual: a, history });
+        }
+    }
+
+    /// The cycle whose edge left the state read now (its outputs are the last returned).
+    fn state_cycle(&self) -> u64 {
+        self.dut.cycles().saturating_sub(1)
+    }
+
+    /// Read both chip states, compare them and return the DUT's.
+    fn compare_state(&mut self) -> ChipState {
+        let e = self.reference.chip_state();
+        let a = self.dut.chip_state();
+        self.state_compares += 1;
+        if let Some((what, ev, av)) = e.first_difference(&a) {
+            self.diverged(self.state_cycle(), what, ev, av);
+        }
+        a
     }
 
     /// The first divergence, if any.
@@ -131,6 +184,11 @@ impl<D: CycleModel, R: CycleModel> Lockstep<D, R> {
 impl<D: CycleModel, R: CycleModel> CycleModel for Lockstep<D, R> {
     fn cycle(&mut self, inp: &PortsIn) -> &PortsOut {
         let cycle = self.dut.cycles();
+        // The state after every `state_every`-th edge, compared before the next one (here, so
+        // that the outputs returned below can borrow the DUT).
+        if self.state_every != 0 && cycle != 0 && cycle % self.state_every == 0 {
+            self.compare_state();
+        }
         let expected = self.reference.cycle(inp);
         let actual = self.dut.cycle(inp);
         let active = inp.mmio_req_valid || inp.cb_req_valid || inp.mem_req_ready || inp.mem_rsp_valid
@@ -163,17 +221,27 @@ impl<D: CycleModel, R: CycleModel> CycleModel for Lockstep<D, R> {
         let e = self.reference.peek_tlb(idx);
         let a = self.dut.peek_tlb(idx);
         if e != a {
-            self.divergences += 1;
-            if self.divergence.is_none() {
-                self.divergence = Some(Divergence {
-                    cycle: self.dut.cycles(),
-                    port: format!("dbg_tlb_entry_o (peek idx {idx})"),
-                    expected: format!("{e:x?}"),
-                    actual: format!("{a:x?}"),
-                    history: Vec::new(),
-                });
-            }
+            self.diverged(self.dut.cycles(), format!("dbg_tlb_entry_o (peek idx {idx})"), format!("{e:x?}"), format!("{a:x?}"));
         }
         a
+    }
+
+    fn chip_state(&mut self) -> ChipState {
+        self.compare_state()
+    }
+
+    fn tlb_state(&mut self) -> Vec<TlbEntry> {
+        let e = self.reference.tlb_state();
+        let a = self.dut.tlb_state();
+        self.state_compares += 1;
+        let probe = |tlb: Vec<TlbEntry>| ChipState { tlb, ..ChipState::default() };
+        if let Some((what, ev, av)) = probe(e).first_difference(&probe(a.clone())) {
+            self.diverged(self.state_cycle(), what, ev, av);
+        }
+        a
+    }
+
+    fn evals(&self) -> EvalCount {
+        self.dut.evals()
     }
 }

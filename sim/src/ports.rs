@@ -59,6 +59,75 @@ pub mod ffi {
 
 pub use ffi::{PortsIn, PortsOut};
 
+use crate::handles::{Cch, Stats, Tfh, Tfm, Tgh};
+use crate::model::TlbEntry;
+
+/// The chip's architectural state (docs/MICROARCH.md §3), decoded into the structs the
+/// reference model holds, as it is after the last clock edge. Read straight from the model's
+/// registers — never through a port, never with an evaluation — so it can be taken at any
+/// cycle without disturbing the chip. Handle lines show what an MMIO read would return
+/// (TFM bits without the read's clear).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChipState {
+    /// Every TLB entry, valid or not (`TLB_ENTRIES` of them).
+    pub tlb: Vec<TlbEntry>,
+    /// Context configuration handles, one per context.
+    pub cch: Vec<Cch>,
+    /// TLB fault handles, one per CBR.
+    pub tfh: Vec<Tfh>,
+    /// TLB global handles.
+    pub tgh: Vec<Tgh>,
+    /// Fault maps.
+    pub tfm: Vec<Tfm>,
+    /// The statistics counters.
+    pub stats: Stats,
+    /// Bit c: CCH c waits for its CBs to drain (INTERRUPT_SYNC, §8).
+    pub sync_wait: u32,
+    /// Bit k: CBR k has a CB in the engine (§5 `busy`).
+    pub busy: u128,
+    /// Bit k: CBR k waits to re-execute (§5 `restart_pend`).
+    pub restart_pend: u128,
+    /// Bit k: CBR k waits to emit its completion (§5 `cmp_pend`).
+    pub cmp_pend: u128,
+}
+
+impl ChipState {
+    /// The first field in which `self` (the reference) and `other` (the DUT) differ, as
+    /// (name, reference value, DUT value).
+    pub fn first_difference(&self, other: &ChipState) -> Option<(String, String, String)> {
+        fn list<T: PartialEq + std::fmt::Debug>(name: &str, a: &[T], b: &[T]) -> Option<(String, String, String)> {
+            if a.len() != b.len() {
+                return Some((format!("{name}.len"), a.len().to_string(), b.len().to_string()));
+            }
+            let i = (0..a.len()).find(|&i| a[i] != b[i])?;
+            Some((format!("{name}[{i}]"), format!("{:x?}", a[i]), format!("{:x?}", b[i])))
+        }
+        fn one<T: PartialEq + std::fmt::Debug>(name: &str, a: &T, b: &T) -> Option<(String, String, String)> {
+            (a != b).then(|| (name.to_string(), format!("{a:x?}"), format!("{b:x?}")))
+        }
+        list("state.tlb", &self.tlb, &other.tlb)
+            .or_else(|| list("state.cch", &self.cch, &other.cch))
+            .or_else(|| list("state.tfh", &self.tfh, &other.tfh))
+            .or_else(|| list("state.tgh", &self.tgh, &other.tgh))
+            .or_else(|| list("state.tfm", &self.tfm, &other.tfm))
+            .or_else(|| one("state.stats", &self.stats, &other.stats))
+            .or_else(|| one("state.sync_wait", &self.sync_wait, &other.sync_wait))
+            .or_else(|| one("state.busy", &self.busy, &other.busy))
+            .or_else(|| one("state.restart_pend", &self.restart_pend, &other.restart_pend))
+            .or_else(|| one("state.cmp_pend", &self.cmp_pend, &other.cmp_pend))
+    }
+}
+
+/// Verilator `eval()` calls of an RTL model, by purpose (a reference model never evaluates).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EvalCount {
+    /// Evaluations that apply clock cycles (two a cycle: clock low, clock high) and the
+    /// initial settle.
+    pub clock: u64,
+    /// Evaluations that only settle the combinational debug read ([`CycleModel::peek_tlb`]).
+    pub debug: u64,
+}
+
 /// Anything that advances a chiplet by one clock cycle at its ports: the Verilated RTL, the
 /// reference model, or both in lockstep.
 pub trait CycleModel {
@@ -67,6 +136,19 @@ pub trait CycleModel {
     /// Cycles applied since construction.
     fn cycles(&self) -> u64;
     /// TLB entry `idx` as the combinational debug port shows it now, without a clock edge
-    /// (layout of docs/MICROARCH.md §3; 0 beyond the last entry).
+    /// (layout of docs/MICROARCH.md §3; 0 beyond the last entry). On the RTL this costs an
+    /// evaluation; [`CycleModel::tlb_state`] does not.
     fn peek_tlb(&mut self, idx: u8) -> [u64; 2];
+    /// The whole chip state now, read without evaluating anything (see [`ChipState`]).
+    /// `&mut` because a lockstep pair compares the two states it reads.
+    fn chip_state(&mut self) -> ChipState;
+    /// Every TLB entry now (`TLB_ENTRIES` of them), read without evaluating anything: the
+    /// cheap part of [`CycleModel::chip_state`].
+    fn tlb_state(&mut self) -> Vec<TlbEntry> {
+        self.chip_state().tlb
+    }
+    /// Verilator evaluations so far (zero for models that are not Verilated).
+    fn evals(&self) -> EvalCount {
+        EvalCount::default()
+    }
 }

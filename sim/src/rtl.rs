@@ -4,8 +4,10 @@
 //! One library holds several model variants (build.rs): the RTL as designed with FST or VCD
 //! tracing ([`Rtl::new`]), and one FST-traced variant per RTL mutant ([`Rtl::with_mutant`]).
 
+use crate::handles;
+use crate::model::{Params, TlbEntry};
 use crate::mutant::RtlMutant;
-use crate::ports::{CycleModel, PortsIn, PortsOut};
+use crate::ports::{ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
 use std::path::Path;
 
 // BUILT_MUTANT_DEFINES: the GRU_MUTANT_ defines found in rtl/, one model variant each.
@@ -13,6 +15,70 @@ include!(concat!(env!("OUT_DIR"), "/rtl_variants.rs"));
 
 #[cxx::bridge(namespace = "gru")]
 mod ffi {
+    /// The state registers of `gru_chiplet` (docs/MICROARCH.md §3) as the harness copies them
+    /// out of the Verilated model: each the register's flat vector in 32-bit words, least
+    /// significant first (`<unit>_q` in rtl/; element i of a per-handle vector at bits
+    /// `[i*W +: W]`).
+    #[derive(Default)]
+    struct RtlRegs {
+        tlb_valid: Vec<u32>,
+        tlb_ctx: Vec<u32>,
+        tlb_asid: Vec<u32>,
+        tlb_vpn: Vec<u32>,
+        tlb_ps: Vec<u32>,
+        tlb_pfn: Vec<u32>,
+        tlb_dirty: Vec<u32>,
+        tgh_status: Vec<u32>,
+        tgh_opc: Vec<u32>,
+        tgh_delresp: Vec<u32>,
+        tgh_vaddr: Vec<u32>,
+        tgh_asid: Vec<u32>,
+        tgh_pagesize: Vec<u32>,
+        tgh_global: Vec<u32>,
+        tgh_vaddrmask: Vec<u32>,
+        tgh_n: Vec<u32>,
+        tgh_ctxbitmap: Vec<u32>,
+        tfh_status: Vec<u32>,
+        tfh_state: Vec<u32>,
+        tfh_cause: Vec<u32>,
+        tfh_stale: Vec<u32>,
+        tfh_missvaddr: Vec<u32>,
+        tfh_missasid: Vec<u32>,
+        tfh_ctxnum: Vec<u32>,
+        tfh_opc: Vec<u32>,
+        tfh_delresp: Vec<u32>,
+        tfh_fillasid: Vec<u32>,
+        tfh_dirty: Vec<u32>,
+        tfh_gaa: Vec<u32>,
+        tfh_pfn: Vec<u32>,
+        tfh_pagesize: Vec<u32>,
+        tfh_fillvaddr: Vec<u32>,
+        cch_status: Vec<u32>,
+        cch_state: Vec<u32>,
+        cch_sync_wait: Vec<u32>,
+        cch_opc: Vec<u32>,
+        cch_delresp: Vec<u32>,
+        cch_tfm_fault_bit_enable: Vec<u32>,
+        cch_tlb_int_enable: Vec<u32>,
+        cch_tlb_int_select: Vec<u32>,
+        cch_unmap_enable: Vec<u32>,
+        cch_asid: Vec<u32>,
+        cch_sizeavail: Vec<u32>,
+        tfm_fault: Vec<u32>,
+        tfm_done: Vec<u32>,
+        busy: Vec<u32>,
+        restart_pend: Vec<u32>,
+        cmp_pend: Vec<u32>,
+        stat_hits: Vec<u32>,
+        stat_misses: Vec<u32>,
+        stat_tlbmod: Vec<u32>,
+        stat_dropins: Vec<u32>,
+        stat_stale: Vec<u32>,
+        stat_purges: Vec<u32>,
+        stat_purged: Vec<u32>,
+        stat_mmio_errors: Vec<u32>,
+    }
+
     unsafe extern "C++" {
         include!("gru-sim/csrc/harness.h");
         type PortsIn = crate::ports::PortsIn;
@@ -22,6 +88,9 @@ mod ffi {
         fn new_mutant_harness(define: &str) -> Result<UniquePtr<Harness>>;
         fn cycle(self: Pin<&mut Harness>, inp: &PortsIn, out: &mut PortsOut);
         fn peek_tlb(self: Pin<&mut Harness>, idx: u8, out: &mut PortsOut);
+        fn state(self: &Harness, parts: u8, out: &mut RtlRegs);
+        fn clock_evals(self: &Harness) -> u64;
+        fn debug_evals(self: &Harness) -> u64;
         fn open_trace(self: Pin<&mut Harness>, path: &str) -> Result<()>;
         fn close_trace(self: Pin<&mut Harness>);
         fn pause_trace(self: Pin<&mut Harness>, paused: bool);
@@ -156,6 +225,168 @@ impl Rtl {
     }
 }
 
+/// Which registers [`ffi::Harness::state`] copies.
+const PART_TLB: u8 = 1;
+const PART_OTHER: u8 = 2;
+
+/// Widths of the TLB entry fields (rtl/gru_defs.vh `TLB_*_W`, docs/MICROARCH.md §3).
+const TLB_CTX_W: usize = 4;
+const TLB_ASID_W: usize = 24;
+const TLB_VPN_W: usize = 52;
+const TLB_PS_W: usize = 4;
+const TLB_PFN_W: usize = 41;
+
+/// Bits `[lsb, lsb + width)` (width at most 64) of a register copied as 32-bit words; bits
+/// beyond the copy read 0.
+fn bits(v: &[u32], lsb: usize, width: usize) -> u64 {
+    let mut r = 0u64;
+    let mut got = 0;
+    while got < width {
+        let pos = lsb + got;
+        let take = (32 - pos % 32).min(width - got);
+        let w = u64::from(v.get(pos / 32).copied().unwrap_or(0) >> (pos % 32));
+        r |= (w & ((1u64 << take) - 1)) << got;
+        got += take;
+    }
+    r
+}
+
+/// Element `i` of a per-handle register of `width`-bit elements (`[i*width +: width]`).
+fn elem(v: &[u32], i: usize, width: usize) -> u64 {
+    bits(v, i * width, width)
+}
+
+/// Bit `i` of a register.
+fn bit(v: &[u32], i: usize) -> bool {
+    bits(v, i, 1) != 0
+}
+
+/// 128 bits from bit `lsb` of a register.
+fn wide128(v: &[u32], lsb: usize) -> u128 {
+    u128::from(bits(v, lsb, 64)) | u128::from(bits(v, lsb + 64, 64)) << 64
+}
+
+/// The field's width, as an index step.
+fn w(f: handles::Field) -> usize {
+    f.width as usize
+}
+
+impl ffi::RtlRegs {
+    /// The TLB entries (`n` of them).
+    fn tlb(&self, n: usize) -> Vec<TlbEntry> {
+        (0..n)
+            .map(|i| TlbEntry {
+                valid: bit(&self.tlb_valid, i),
+                ctx: elem(&self.tlb_ctx, i, TLB_CTX_W) as u8,
+                asid: elem(&self.tlb_asid, i, TLB_ASID_W) as u32,
+                vpn: elem(&self.tlb_vpn, i, TLB_VPN_W),
+                ps: elem(&self.tlb_ps, i, TLB_PS_W) as u8,
+                pfn: elem(&self.tlb_pfn, i, TLB_PFN_W),
+                dirty: bit(&self.tlb_dirty, i),
+            })
+            .collect()
+    }
+
+    /// Every part of the state but the TLB, for parameters `p`.
+    fn state(&self, p: &Params) -> ChipState {
+        use handles::*;
+        let (st, sa) = (w(HDL_STATUS), w(HDL_STATE));
+        let tgh = (0..p.num_tgh)
+            .map(|g| Tgh {
+                delresp: bit(&self.tgh_delresp, g),
+                opc: elem(&self.tgh_opc, g, w(TGH_OPC)) as u8,
+                status: elem(&self.tgh_status, g, st) as u8,
+                state: 0,
+                cause: 0,
+                vaddr: elem(&self.tgh_vaddr, g, w(TGH_VADDR)),
+                asid: elem(&self.tgh_asid, g, w(TGH_ASID)) as u32,
+                pagesize: elem(&self.tgh_pagesize, g, w(TGH_PAGESIZE)) as u8,
+                global: bit(&self.tgh_global, g),
+                vaddrmask: elem(&self.tgh_vaddrmask, g, w(TGH_VADDRMASK)),
+                n: elem(&self.tgh_n, g, w(TGH_N)) as u16,
+                ctxbitmap: elem(&self.tgh_ctxbitmap, g, w(TGH_CTXBITMAP)) as u16,
+            })
+            .collect();
+        let tfh = (0..p.num_cbr)
+            .map(|t| Tfh {
+                delresp: bit(&self.tfh_delresp, t),
+                opc: elem(&self.tfh_opc, t, w(TFH_OPC)) as u8,
+                status: elem(&self.tfh_status, t, st) as u8,
+                state: elem(&self.tfh_state, t, sa) as u8,
+                cause: elem(&self.tfh_cause, t, w(TFH_CAUSE)) as u8,
+                indexway: 0,
+                ctxnum: elem(&self.tfh_ctxnum, t, w(TFH_CTXNUM)) as u8,
+                missvaddr: elem(&self.tfh_missvaddr, t, w(TFH_MISSVADDR)),
+                missasid: elem(&self.tfh_missasid, t, w(TFH_MISSASID)) as u32,
+                fillasid: elem(&self.tfh_fillasid, t, w(TFH_FILLASID)) as u32,
+                dirty: bit(&self.tfh_dirty, t),
+                gaa: elem(&self.tfh_gaa, t, w(TFH_GAA)) as u8,
+                pfn: elem(&self.tfh_pfn, t, w(TFH_PFN)),
+                pagesize: elem(&self.tfh_pagesize, t, w(TFH_PAGESIZE)) as u8,
+                fillvaddr: elem(&self.tfh_fillvaddr, t, w(TFH_FILLVADDR)),
+                stale: bit(&self.tfh_stale, t),
+            })
+            .collect();
+        // Per context: the eight ASIDs and sizeavail masks side by side.
+        let (aw, sw) = (w(CCH_ASID[0]), w(CCH_SIZEAVAIL[0]));
+        let cch = (0..p.num_ctx)
+            .map(|c| Cch {
+                delresp: bit(&self.cch_delresp, c),
+                opc: elem(&self.cch_opc, c, w(CCH_OPC)) as u8,
+                status: elem(&self.cch_status, c, st) as u8,
+                state: elem(&self.cch_state, c, sa) as u8,
+                tfm_fault_bit_enable: bit(&self.cch_tfm_fault_bit_enable, c),
+                tlb_int_enable: bit(&self.cch_tlb_int_enable, c),
+                tlb_int_select: elem(&self.cch_tlb_int_select, c, w(CCH_TLB_INT_SELECT)) as u8,
+                unmap_enable: bit(&self.cch_unmap_enable, c),
+                asid: std::array::from_fn(|k| elem(&self.cch_asid, c * 8 + k, aw) as u32),
+                sizeavail: std::array::from_fn(|k| elem(&self.cch_sizeavail, c * 8 + k, sw) as u16),
+            })
+            .collect();
+        let tfm = (0..p.num_tfm)
+            .map(|m| Tfm {
+                fault: wide128(&self.tfm_fault, m * p.num_cbr) & cbr_mask(p),
+                done: wide128(&self.tfm_done, m * p.num_cbr) & cbr_mask(p),
+            })
+            .collect();
+        let q = |v: &[u32]| bits(v, 0, 64);
+        ChipState {
+            tlb: Vec::new(),
+            cch,
+            tfh,
+            tgh,
+            tfm,
+            stats: Stats {
+                hits: q(&self.stat_hits),
+                misses: q(&self.stat_misses),
+                tlbmod: q(&self.stat_tlbmod),
+                dropins: q(&self.stat_dropins),
+                stale: q(&self.stat_stale),
+                purges: q(&self.stat_purges),
+                purged: q(&self.stat_purged),
+                mmio_errors: q(&self.stat_mmio_errors),
+            },
+            sync_wait: bits(&self.cch_sync_wait, 0, p.num_ctx) as u32,
+            busy: wide128(&self.busy, 0) & cbr_mask(p),
+            restart_pend: wide128(&self.restart_pend, 0) & cbr_mask(p),
+            cmp_pend: wide128(&self.cmp_pend, 0) & cbr_mask(p),
+        }
+    }
+}
+
+/// Bits of the CBRs that exist.
+fn cbr_mask(p: &Params) -> u128 {
+    u128::MAX >> (128 - p.num_cbr)
+}
+
+impl Rtl {
+    /// The parameters the RTL is built with: the Verilog defaults (docs/MICROARCH.md §0);
+    /// build.rs overrides none.
+    pub fn params(&self) -> Params {
+        Params::default()
+    }
+}
+
 impl CycleModel for Rtl {
     fn cycle(&mut self, inp: &PortsIn) -> &PortsOut {
         self.harness.pin_mut().cycle(inp, &mut self.out);
@@ -170,5 +401,22 @@ impl CycleModel for Rtl {
     fn peek_tlb(&mut self, idx: u8) -> [u64; 2] {
         self.harness.pin_mut().peek_tlb(idx, &mut self.out);
         self.out.dbg_tlb_entry
+    }
+
+    fn chip_state(&mut self) -> ChipState {
+        let mut regs = ffi::RtlRegs::default();
+        self.harness.state(PART_TLB | PART_OTHER, &mut regs);
+        let p = self.params();
+        ChipState { tlb: regs.tlb(p.tlb_entries), ..regs.state(&p) }
+    }
+
+    fn tlb_state(&mut self) -> Vec<TlbEntry> {
+        let mut regs = ffi::RtlRegs::default();
+        self.harness.state(PART_TLB, &mut regs);
+        regs.tlb(self.params().tlb_entries)
+    }
+
+    fn evals(&self) -> EvalCount {
+        EvalCount { clock: self.harness.clock_evals(), debug: self.harness.debug_evals() }
     }
 }

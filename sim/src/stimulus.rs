@@ -4,7 +4,8 @@
 
 use crate::chiplet::{CbRequest, Chiplet, MemoryServer};
 use crate::handles::{self as h, Field};
-use crate::ports::{CycleModel, PortsIn, PortsOut};
+use crate::model::TlbEntry;
+use crate::ports::{ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -58,6 +59,15 @@ impl<M: CycleModel> CycleModel for Recorder<M> {
     }
     fn peek_tlb(&mut self, idx: u8) -> [u64; 2] {
         self.inner.peek_tlb(idx)
+    }
+    fn chip_state(&mut self) -> ChipState {
+        self.inner.chip_state()
+    }
+    fn tlb_state(&mut self) -> Vec<TlbEntry> {
+        self.inner.tlb_state()
+    }
+    fn evals(&self) -> EvalCount {
+        self.inner.evals()
     }
 }
 

@@ -44,7 +44,79 @@ fn a_different_model_is_caught_with_its_port_and_history() {
     let mut chip = Chiplet::new(lock, Box::new(RandomMemory::new(7, 8)));
     RandomTraffic::new(7).run(&mut chip, 20_000);
     let d = chip.model_mut().divergence().expect("purge timing differs, lockstep must see it").clone();
-    assert!(d.port.starts_with("mmio_rsp_data_o") || d.port == "dbg_tlb_entry_o[0]" || d.port == "cb_cmp_valid_o", "{d}");
+    assert!(
+        d.port.starts_with("mmio_rsp_data_o")
+            || d.port == "dbg_tlb_entry_o[0]"
+            || d.port == "cb_cmp_valid_o"
+            || d.port.starts_with("state.tlb")
+            || d.port.starts_with("state.tgh"),
+        "{d}"
+    );
     assert!(!d.history.is_empty(), "{d}");
     assert!(d.to_string().contains(&format!("cycle {}", d.cycle)));
+}
+
+#[test]
+fn chip_states_agree_every_cycle_and_cost_no_eval() {
+    let mut lock = Lockstep::new(Rtl::new(WaveFormat::Fst), RefModel::new(Default::default()));
+    lock.set_state_every(1);
+    let mut chip = Chiplet::new(lock, Box::new(RandomMemory::new(5, 8)));
+    let mut traffic = RandomTraffic::new(5);
+    traffic.run(&mut chip, 20_000);
+    let lock = chip.model_mut();
+    if let Some(d) = lock.divergence() {
+        panic!("seed 5: {d}");
+    }
+    assert!(lock.state_compares() >= 19_000, "{}", lock.state_compares());
+    // Reading the state evaluates nothing: the clock evaluations are two a cycle (plus the
+    // initial settle) and the debug port was never used.
+    let before = lock.evals();
+    let state = lock.chip_state();
+    let tlb = lock.tlb_state();
+    assert_eq!(lock.evals(), before);
+    assert_eq!(before.debug, 0);
+    assert_eq!(before.clock, 2 * lock.cycles() + 1);
+    assert_eq!(state.tlb, tlb);
+    assert_eq!(tlb.len(), 128, "TLB_ENTRIES entries, not the 256 the debug index reaches");
+    assert!(tlb.iter().any(|e| e.valid), "the traffic installed entries");
+    assert!(state.stats.hits > 0 && state.stats.dropins > 0 && state.stats.purges > 0, "{:?}", state.stats);
+}
+
+#[test]
+fn a_state_difference_is_caught_before_any_port_shows_it() {
+    use gru_sim::model::Params;
+    let slow_purge = RefModel::new(Params { purge_lanes: 4, ..Default::default() });
+    let mut lock = Lockstep::new(Rtl::new(WaveFormat::Fst), slow_purge);
+    lock.set_state_every(1);
+    let mut chip = Chiplet::new(lock, Box::new(RandomMemory::new(7, 8)));
+    RandomTraffic::new(7).run(&mut chip, 20_000);
+    let d = chip.model_mut().divergence().expect("purge timing differs, lockstep must see it").clone();
+    assert!(d.port.starts_with("state.tlb[") || d.port.starts_with("state.tgh["), "{d}");
+    assert!(!d.history.is_empty(), "{d}");
+}
+
+#[test]
+fn the_state_snapshot_is_what_mmio_reads_return() {
+    use gru_sim::handles::{cch_addr, tfh_addr, tfm_addr, tgh_addr, Cch, Stats, Tfh, Tfm, Tgh, STAT_ADDR};
+    let mut chip = Chiplet::new(Rtl::new(WaveFormat::Fst), Box::new(RandomMemory::new(9, 8)));
+    RandomTraffic::new(9).run(&mut chip, 30_000);
+    // Let purges and syncs finish: afterwards only MMIO changes the chip.
+    chip.step_n(2_000);
+    let s = chip.chip_state();
+    for (g, want) in s.tgh.iter().enumerate() {
+        assert_eq!(&Tgh::decode(&chip.mmio_read(tgh_addr(g)).unwrap()), want, "TGH {g}");
+    }
+    for (t, want) in s.tfh.iter().enumerate() {
+        assert_eq!(&Tfh::decode(&chip.mmio_read(tfh_addr(t)).unwrap()), want, "TFH {t}");
+    }
+    for (c, want) in s.cch.iter().enumerate() {
+        assert_eq!(&Cch::decode(&chip.mmio_read(cch_addr(c)).unwrap()), want, "CCH {c}");
+    }
+    for (m, want) in s.tfm.iter().enumerate() {
+        assert_eq!(&Tfm::decode(&chip.mmio_read(tfm_addr(m)).unwrap()), want, "TFM {m}");
+    }
+    assert_eq!(Stats::decode(&chip.mmio_read(STAT_ADDR).unwrap()), s.stats);
+    let valid: Vec<_> = (0..256).map(|i| chip.tlb_entry(i)).collect();
+    assert_eq!(&valid[..128], &s.tlb[..], "the debug port shows the same entries");
+    assert!(valid[128..].iter().all(|e| *e == Default::default()), "no entry beyond TLB_ENTRIES");
 }

@@ -1,7 +1,8 @@
 //! `gru-cosim bench` (`make bench`): the performance report. Runs the sections — co-simulation
 //! throughput, shootdown round trips and purge latency, MMIO writes per teardown, fault
 //! service latency — and writes `REPORT.md`, `results.json` and SVG charts into one directory.
-//! The last line printed is `bench: system/cpp = <ratio>, irq-share = <pct>%`.
+//! The last line printed is `bench: system/cpp = <ratio>, introspection evals = <n>, speedup = <ratio>,
+//! irq-share = <pct>%`.
 
 pub mod faults;
 pub mod machine;
@@ -203,6 +204,26 @@ pub struct DefaultRun<M: SystemModel> {
 /// Run the default workload (as `gru-cosim run default`) on chiplets made by `make`; an error
 /// if any check fails. `waves`: dump chiplet 0 for the whole run.
 pub fn default_run<M: SystemModel>(cfg: &BenchConfig, waves: Option<PathBuf>, make: impl Fn() -> M) -> Result<DefaultRun<M>, String> {
+    default_run_reading(cfg, waves, Mode::default(), make)
+}
+
+/// How the system reads chip state and runs spinning tasks: the default, or the way of before
+/// the state snapshot and `spin_until`, for comparison. A run is the same either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mode {
+    /// Read every TLB through the debug port, one evaluation per index 0..=255.
+    pub debug_port: bool,
+    /// Poll tasks spinning on an MMIO response every cycle.
+    pub poll_spins: bool,
+}
+
+/// [`default_run`] in `mode`.
+pub fn default_run_reading<M: SystemModel>(
+    cfg: &BenchConfig,
+    waves: Option<PathBuf>,
+    mode: Mode,
+    make: impl Fn() -> M,
+) -> Result<DefaultRun<M>, String> {
     let replay = format!("gru-cosim run default --seed {} --accesses {} --chiplets {} --cpus {} --waves none", cfg.seed, cfg.accesses, cfg.chiplets, cfg.cpus);
     let scfg = SystemConfig {
         chiplets: cfg.chiplets,
@@ -214,6 +235,8 @@ pub fn default_run<M: SystemModel>(cfg: &BenchConfig, waves: Option<PathBuf>, ma
         ..SystemConfig::default()
     };
     let sys = System::new(scfg, make)?;
+    sys.hw.read_tlb_through_debug_port(mode.debug_port);
+    sys.kernel.set_skip_spins(!mode.poll_spins);
     let counts = workload::spawn(&sys, &WorkloadConfig { accesses: cfg.accesses, ..WorkloadConfig::default() });
     let t = Instant::now();
     let r = sys.run(500_000_000);
@@ -262,8 +285,8 @@ pub struct BenchResults {
 fn steps(cfg: &BenchConfig) -> u64 {
     let sizes = teardown::sizes(cfg.teardown_max_kib);
     let per_page = sizes.iter().filter(|&&b| b / 4096 <= cfg.per_page_sim_pages.clamp(1, teardown::MAX_PER_PAGE_SIM)).count();
-    // throughput 9, purge on the RTL 1, faults 1, writing 1.
-    (12 + cfg.ranges.len() + cfg.contexts.len() + cfg.chiplet_counts.len() + 2 * cfg.tlb_sizes.len() + 2 * sizes.len() + 2 * per_page) as u64
+    // throughput 11, purge on the RTL 1, faults 1, writing 1.
+    (14 + cfg.ranges.len() + cfg.contexts.len() + cfg.chiplet_counts.len() + 2 * cfg.tlb_sizes.len() + 2 * sizes.len() + 2 * per_page) as u64
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -288,6 +311,19 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResults, String> {
         tp.rates.iter().find(|r| r.name == "system RTL").map_or(0.0, |r| r.cycles_per_s),
         tp.rates.iter().find(|r| r.name == "C++ loop").map_or(0.0, |r| r.cycles_per_s),
         tp.system_over_cpp
+    ));
+    pb.say(&format!(
+        "introspection: {} evals with the state snapshot, {} through the debug port (+{:.1}% over the {} clock evals); \
+         executor polls {:.2}/cycle, {:.2}/cycle skipped; system on RTL {:.2}x as fast as before (snapshot {:.2}x, skipped polls {:.2}x)",
+        tp.evals.introspection_evals,
+        tp.evals_before.introspection_evals,
+        100.0 * tp.evals_before.introspection_evals as f64 / tp.evals_before.clock_evals.max(1) as f64,
+        tp.evals.clock_evals,
+        tp.evals.task_polls as f64 / tp.system_cycles.max(1) as f64,
+        tp.evals.skipped_polls as f64 / tp.system_cycles.max(1) as f64,
+        tp.speedup,
+        tp.snapshot_speedup,
+        tp.spin_speedup
     ));
     let sd = shootdown::run(cfg, &pb)?;
     pb.say(&format!(
@@ -314,7 +350,10 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResults, String> {
     pb.step("writing the report");
     let mut machine = machine;
     machine.load_end = machine::load_average();
-    let last_line = format!("bench: system/cpp = {:.2}, irq-share = {:.1}%", tp.system_over_cpp, fa.irq_share_pct);
+    let last_line = format!(
+        "bench: system/cpp = {:.2}, introspection evals = {}, speedup = {:.2}, irq-share = {:.1}%",
+        tp.system_over_cpp, tp.evals.introspection_evals, tp.speedup, fa.irq_share_pct
+    );
     let results = BenchResults {
         machine,
         command: cfg.command.clone(),

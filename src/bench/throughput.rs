@@ -13,7 +13,7 @@ use gru_sim::rtl::{Rtl, WaveFormat};
 use serde::Serialize;
 
 use super::probe::{checksum_step, Tap};
-use super::{default_run, median, BenchConfig, Progress};
+use super::{default_run, default_run_reading, median, BenchConfig, Mode, Progress};
 use crate::system::SystemModel;
 
 /// One way of simulating the same work, timed.
@@ -34,6 +34,21 @@ pub struct Rate {
     pub cycles_per_s: f64,
     /// Size of the waveform written, if any.
     pub wave_bytes: Option<u64>,
+}
+
+/// Verilator evaluations of one full-system run on the RTL (every chiplet).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Evals {
+    /// Evaluations that applied clock cycles (two a chiplet cycle, plus one settle each).
+    pub clock_evals: u64,
+    /// Evaluations spent reading chip state for the checks and probes (debug-port reads).
+    pub introspection_evals: u64,
+    /// Chiplet cycles of the run (reset included).
+    pub chiplet_cycles: u64,
+    /// Task futures the kernel's executor polled.
+    pub task_polls: u64,
+    /// Polls it skipped because the task was spinning on an MMIO response not yet visible.
+    pub skipped_polls: u64,
 }
 
 /// The throughput section.
@@ -57,6 +72,18 @@ pub struct Throughput {
     pub ffi_over_cpp: f64,
     /// Full system with a whole-run FST ÷ without.
     pub system_fst_over_plain: f64,
+    /// Evaluations of a system run on the RTL as `run` does it (state read from the snapshot,
+    /// spinning tasks not polled).
+    pub evals: Evals,
+    /// The same run the way of before: TLBs read through the debug port, spinning tasks
+    /// polled every cycle.
+    pub evals_before: Evals,
+    /// System on the RTL ÷ the same the way of before, cycles/s.
+    pub speedup: f64,
+    /// Of which the state snapshot: polling spins, snapshot ÷ debug port.
+    pub snapshot_speedup: f64,
+    /// Of which the skipped polls: snapshot, skipping ÷ polling.
+    pub spin_speedup: f64,
 }
 
 fn rate(name: &str, what: &str, cycles: u64, chiplet_cycles: u64, secs: Vec<f64>, wave_bytes: Option<u64>) -> Rate {
@@ -140,10 +167,20 @@ pub fn run(cfg: &BenchConfig, pb: &Progress) -> Result<Throughput, String> {
     let model = || RefModel::new(Params::default());
     let lock = || Lockstep::new(Rtl::new(WaveFormat::Fst), RefModel::new(Params::default()));
     let c = system_cycles;
-    rates.push(time_system(cfg, pb, "system RTL", "full system (kernel, driver, checkers) on the RTL", None, rtl, c)?);
-    rates.push(time_system(cfg, pb, "system RTL + FST", "full system on the RTL, chiplet 0 dumped to an FST for the whole run", Some(wf), rtl, c)?);
-    rates.push(time_system(cfg, pb, "system model", "full system on the reference model", None, model, c)?);
-    rates.push(time_system(cfg, pb, "system lockstep", "full system on RTL and reference model in lockstep, every output compared every cycle", None, lock, c)?);
+    let now = Mode::default();
+    let what = "full system (kernel, driver, checkers) on the RTL, chip state read from the register snapshot, spinning tasks not polled";
+    let (rate_rtl, evals) = time_system(cfg, pb, "system RTL", what, None, now, rtl, c)?;
+    rates.push(rate_rtl);
+    let polling = Mode { poll_spins: true, ..now };
+    let what = "the same, tasks spinning on an MMIO response polled every cycle";
+    rates.push(time_system(cfg, pb, "system RTL, polling spins", what, None, polling, rtl, c)?.0);
+    let before = Mode { debug_port: true, poll_spins: true };
+    let what = "the same, every TLB read through the debug port too (one eval per index 0..=255): the system as before";
+    let (rate_before, evals_before) = time_system(cfg, pb, "system RTL, as before", what, None, before, rtl, c)?;
+    rates.push(rate_before);
+    rates.push(time_system(cfg, pb, "system RTL + FST", "full system on the RTL, chiplet 0 dumped to an FST for the whole run", Some(wf), now, rtl, c)?.0);
+    rates.push(time_system(cfg, pb, "system model", "full system on the reference model", None, now, model, c)?.0);
+    rates.push(time_system(cfg, pb, "system lockstep", "full system on RTL and reference model in lockstep, every output compared every cycle, the chip states every 1024 cycles and at every read", None, now, lock, c)?.0);
 
     let by = |name: &str| rates.iter().find(|r| r.name == name).map_or(f64::NAN, |r| r.cycles_per_s);
     let cpp = by("C++ loop");
@@ -156,33 +193,52 @@ pub fn run(cfg: &BenchConfig, pb: &Progress) -> Result<Throughput, String> {
         system_chiplet_cycles_over_cpp: by("system RTL") * chiplets as f64 / cpp,
         ffi_over_cpp: by("Rust FFI loop") / cpp,
         system_fst_over_plain: by("system RTL + FST") / by("system RTL"),
+        evals,
+        evals_before,
+        speedup: by("system RTL") / by("system RTL, as before"),
+        snapshot_speedup: by("system RTL, polling spins") / by("system RTL, as before"),
+        spin_speedup: by("system RTL") / by("system RTL, polling spins"),
         rates,
     })
 }
 
-/// Time `cfg.reps` runs of the default workload on the system over `make`'s chiplets.
+/// Time `cfg.reps` runs of the default workload on the system over `make`'s chiplets in `mode`;
+/// also the evaluations and polls of the last run.
+#[allow(clippy::too_many_arguments)]
 fn time_system<M: SystemModel>(
     cfg: &BenchConfig,
     pb: &Progress,
     name: &str,
     what: &str,
     waves: Option<PathBuf>,
+    mode: Mode,
     make: impl Fn() -> M,
     expect_cycles: u64,
-) -> Result<Rate, String> {
+) -> Result<(Rate, Evals), String> {
     pb.step(&format!("throughput: {name}"));
     let mut secs = Vec::new();
     let mut bytes = None;
+    let mut evals = Evals::default();
     for _ in 0..cfg.reps {
-        let r = default_run(cfg, waves.clone(), &make)?;
+        let r = default_run_reading(cfg, waves.clone(), mode, &make)?;
         if r.cycles != expect_cycles {
             return Err(format!("{name}: {} cycles, the recording run took {expect_cycles}", r.cycles));
         }
+        let e = r.sys.hw.evals();
+        let chiplet_cycles = (0..cfg.chiplets).filter_map(|c| r.sys.hw.with_model(c, |m| m.cycles())).sum();
+        let polls = r.sys.kernel.polls();
+        evals = Evals {
+            clock_evals: e.clock,
+            introspection_evals: e.debug,
+            chiplet_cycles,
+            task_polls: polls.polled,
+            skipped_polls: polls.skipped,
+        };
         secs.push(r.secs);
         if let Some(w) = &waves {
             bytes = file_size(w);
             let _ = std::fs::remove_file(w);
         }
     }
-    Ok(rate(name, what, expect_cycles, expect_cycles * cfg.chiplets as u64, secs, bytes))
+    Ok((rate(name, what, expect_cycles, expect_cycles * cfg.chiplets as u64, secs, bytes), evals))
 }

@@ -67,7 +67,11 @@ impl Gru {
         let ticket = self.0.hw.mmio_submit(chiplet, req)?;
         let begin = ctx.now();
         loop {
-            ctx.cost(1).await;
+            // One cycle per poll. Until the response can be visible, and before the timeout
+            // can fire, a poll would only spin: the executor skips those polls (same cycles,
+            // same scheduling).
+            let until = self.0.hw.mmio_visible_from(ticket).map_or(0, |v| v.min(begin + self.0.cfg.timeout + 1));
+            ctx.spin_until(until).await;
             if let Some(rsp) = self.0.hw.mmio_poll(ticket) {
                 return if rsp.err {
                     Err(GruError::Mmio { chiplet, addr: req.addr, write: req.write })

@@ -102,6 +102,12 @@ pub trait GruHardware {
     fn mmio_submit(&self, chiplet: usize, req: MmioRequest) -> Result<MmioTicket, HwError>;
     /// The response to `ticket` once it has arrived (then forgotten), else `None`.
     fn mmio_poll(&self, ticket: MmioTicket) -> Option<MmioResponse>;
+    /// A cycle before which [`GruHardware::mmio_poll`] certainly returns `None` for `ticket`
+    /// (the cycle its response becomes visible, or a lower bound while the request is still
+    /// on its way), if the hardware knows one. Lets a waiting task spin without being polled.
+    fn mmio_visible_from(&self, _ticket: MmioTicket) -> Option<u64> {
+        None
+    }
     /// The interrupt lines of `chiplet`, bit m for fault map m (0 for a chiplet that does not
     /// exist).
     fn irq_lines(&self, chiplet: usize) -> u16;

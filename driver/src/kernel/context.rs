@@ -60,6 +60,16 @@ impl AtomicCtx {
     pub fn cost(&self, cycles: u64) -> Await {
         Await::new(&self.kernel, Outcome::Busy(cycles.max(1)))
     }
+
+    /// A busy-wait step that ends, like `cost(1)`, on the next cycle the task runs, with the
+    /// promise that the code after it, until its next await point, makes no progress before
+    /// cycle `until` (a poll that will find nothing and spin again). The executor then skips
+    /// those polls: it charges the same cycles and makes the same scheduling draws as if it had
+    /// polled every cycle, so a run is unchanged, only cheaper. `until` at or before the next
+    /// cycle is exactly `cost(1)`.
+    pub fn spin_until(&self, until: u64) -> Await {
+        Await::new(&self.kernel, Outcome::Spin(until))
+    }
 }
 
 /// Process context: a kernel thread or a user thread in a system call. May sleep.

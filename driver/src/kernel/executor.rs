@@ -4,6 +4,9 @@
 //! busy polls its task once more; an idle CPU takes a runnable thread chosen by the seeded RNG;
 //! a pending interrupt preempts the thread at an await point chosen by the same RNG. The hardware
 //! is ticked once per cycle before software runs, so the same seed gives the same trace.
+//! A task that busy-waits with [`AtomicCtx::spin_until`](super::AtomicCtx::spin_until) (an MMIO
+//! response not yet visible) is chosen every cycle as if it were polled — the same draws, the
+//! same busy cycles — but its future is not polled before the cycle it named.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -33,6 +36,9 @@ pub struct TaskId(pub u64);
 pub(crate) enum Outcome {
     /// Stay on the CPU, busy for this many cycles.
     Busy(u64),
+    /// `Busy(1)`, and a promise that polling the task before this cycle would just spin again
+    /// (`Busy(1)` with no other effect): the executor skips those polls.
+    Spin(u64),
     /// Leave the CPU until woken.
     Block,
     /// Leave the CPU until the given cycle.
@@ -106,6 +112,8 @@ struct Task {
     name: String,
     fut: Option<BoxFuture>,
     state: State,
+    /// Polling the task before this cycle would only spin one more cycle ([`Outcome::Spin`]).
+    spin_until: u64,
 }
 
 struct Sched {
@@ -119,6 +127,19 @@ struct Sched {
     prev_lines: IrqLevels,
     handlers: BTreeMap<u32, IrqHandler>,
     affinity: BTreeMap<u32, usize>,
+    polls: PollCounts,
+    /// Skip the polls of spinning tasks (off: poll them every cycle, for comparison).
+    skip_spins: bool,
+}
+
+/// How often the executor polled task futures, and how many polls of spinning tasks it
+/// skipped ([`Outcome::Spin`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PollCounts {
+    /// Futures polled.
+    pub polled: u64,
+    /// Polls skipped because the task was spinning until a later cycle.
+    pub skipped: u64,
 }
 
 struct Inner {
@@ -152,6 +173,8 @@ impl Kernel {
             prev_lines: IrqLevels::default(),
             handlers: BTreeMap::new(),
             affinity: BTreeMap::new(),
+            polls: PollCounts::default(),
+            skip_spins: true,
         };
         Kernel(Rc::new(Inner {
             cfg,
@@ -203,6 +226,7 @@ impl Kernel {
                 name: name.to_owned(),
                 fut: Some(fut),
                 state: State::Runnable,
+                spin_until: 0,
             },
         );
         s.runnable.push(id);
@@ -262,6 +286,17 @@ impl Kernel {
     /// Whether the task has finished (or never existed).
     pub fn is_finished(&self, task: TaskId) -> bool {
         !self.0.sched.borrow().tasks.contains_key(&task)
+    }
+
+    /// Whether polls of spinning tasks are skipped (the default) or done every cycle as
+    /// before [`Outcome::Spin`] existed; a run is the same either way, only its cost differs.
+    pub fn set_skip_spins(&self, on: bool) {
+        self.0.sched.borrow_mut().skip_spins = on;
+    }
+
+    /// Task polls so far, and polls skipped for spinning tasks.
+    pub fn polls(&self) -> PollCounts {
+        self.0.sched.borrow().polls
     }
 
     /// Number of tasks not yet finished.
@@ -433,6 +468,9 @@ impl Kernel {
             let Some(task) = self.choose(cpu, now) else {
                 return;
             };
+            if self.skip_spin(cpu, now, task) {
+                continue;
+            }
             let Some(mut fut) = self.take_future(task) else {
                 return;
             };
@@ -475,6 +513,7 @@ impl Kernel {
                             name,
                             fut: Some(fut),
                             state: State::OnCpu,
+                            spin_until: 0,
                         },
                     );
                     s.cpus[cpu].irq = Some(id);
@@ -507,6 +546,19 @@ impl Kernel {
         drop(s);
         self.0.trace.push_on(cpu, TraceEvent::Run { task });
         None
+    }
+
+    /// A task spinning until a later cycle is not polled: it spins one more cycle, exactly what
+    /// the poll would have done.
+    fn skip_spin(&self, cpu: usize, now: u64, task: TaskId) -> bool {
+        let mut s = self.0.sched.borrow_mut();
+        if s.skip_spins && s.tasks.get(&task).is_some_and(|t| t.spin_until > now) {
+            s.cpus[cpu].busy_until = now + 1;
+            s.polls.skipped += 1;
+            return true;
+        }
+        s.polls.polled += 1;
+        false
     }
 
     fn take_future(&self, task: TaskId) -> Option<BoxFuture> {
@@ -543,20 +595,27 @@ impl Kernel {
             self.0.trace.push_on(cpu, ev);
             return;
         }
-        if let Some(t) = s.tasks.get_mut(&task) {
-            t.fut = Some(fut);
-        }
         // A thread's future that returned Pending without an await point of ours (a foreign
         // future) is treated as a yield so that it is polled again.
+        let mut spin_until = 0;
         let outcome = match self.0.outcome.take() {
             // Interrupt handlers cannot leave their CPU; the types keep them from sleeping,
             // and a foreign Pending just costs a cycle.
             Some(Outcome::Busy(cycles)) => Outcome::Busy(cycles),
+            Some(Outcome::Spin(until)) => {
+                spin_until = until;
+                Outcome::Busy(1)
+            }
             _ if is_irq => Outcome::Busy(1),
             other => other.unwrap_or(Outcome::Yield),
         };
+        if let Some(t) = s.tasks.get_mut(&task) {
+            t.fut = Some(fut);
+            t.spin_until = spin_until;
+        }
         match outcome {
             Outcome::Busy(cycles) => s.cpus[cpu].busy_until = now + cycles,
+            Outcome::Spin(_) => unreachable!("a spin is settled as Busy(1)"),
             Outcome::Block => {
                 leave_cpu(&mut s);
                 set_state(&mut s, task, State::Blocked);

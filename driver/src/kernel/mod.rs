@@ -11,7 +11,7 @@ pub mod sync;
 
 pub use clock::Clock;
 pub use context::{AtomicCtx, Await, IrqCtx, ProcCtx};
-pub use executor::{Kernel, KernelConfig, KernelError, TaskId};
+pub use executor::{Kernel, KernelConfig, KernelError, PollCounts, TaskId};
 pub use irq::{FakeIrqLines, Hardware, IrqLevels, NoHardware, NUM_IRQ_LINES};
 pub use sync::{
     smp_mb, smp_rmb, smp_wmb, Atomic, ReadGuard, RwSem, SpinGuard, SpinLock, WaitQueue, WriteGuard,

@@ -74,6 +74,11 @@ impl Engine {
         }
     }
 
+    /// The `busy`, `restart_pend` and `cmp_pend` masks (bit k = CBR k).
+    pub fn masks(&self) -> (u128, u128, u128) {
+        (self.busy, self.restart_pend, self.cmp_pend)
+    }
+
     pub fn reset(&mut self) {
         let multi_match = self.multi_match;
         *self = Engine { multi_match, ..Engine::new(self.req.len(), self.cbr_per_ctx) };

@@ -21,6 +21,11 @@ impl Cchs {
         self.sync_wait = 0;
     }
 
+    /// Bit c: CCH c's INTERRUPT_SYNC waits for its CBs to drain.
+    pub fn sync_wait(&self) -> u32 {
+        self.sync_wait
+    }
+
     /// CCH `c` takes CB requests.
     pub fn active(&self, c: usize) -> bool {
         self.cch[c].state == CchState::Active as u8

@@ -15,8 +15,8 @@ mod tlb;
 
 pub use gru_abi::TlbEntry;
 
-use crate::handles::Stat;
-use crate::ports::{CycleModel, PortsIn, PortsOut};
+use crate::handles::{Stat, Stats};
+use crate::ports::{ChipState, CycleModel, PortsIn, PortsOut};
 use cb_engine::Engine;
 use cch::Cchs;
 use mmio::MmioFx;
@@ -255,6 +255,26 @@ impl CycleModel for RefModel {
 
     fn peek_tlb(&mut self, idx: u8) -> [u64; 2] {
         self.tlb.dbg(idx.into())
+    }
+
+    fn chip_state(&mut self) -> ChipState {
+        let (busy, restart_pend, cmp_pend) = self.engine.masks();
+        ChipState {
+            tlb: self.tlb.entries.clone(),
+            cch: self.cch.cch.clone(),
+            tfh: self.tfh.tfh.clone(),
+            tgh: self.purge.tgh.clone(),
+            tfm: self.tfm.tfm.clone(),
+            stats: Stats::decode(&self.stats.line()),
+            sync_wait: self.cch.sync_wait(),
+            busy,
+            restart_pend,
+            cmp_pend,
+        }
+    }
+
+    fn tlb_state(&mut self) -> Vec<TlbEntry> {
+        self.tlb.entries.clone()
     }
 }
 
