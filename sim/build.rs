@@ -257,7 +257,7 @@ fn main() {
     if let Some(why) = docs_only() {
         // Nothing links in a documentation build; a missing input makes the next build rerun us.
         println!("cargo:rerun-if-changed={}", out.join("verilator-skipped-rerun-to-build").display());
-        println!("cargo:warning=gru-sim: {why}: Verilator skipped, the RTL models are not built (documentation only)");
+        eprintln!("gru-sim: {why}: Verilator skipped, the RTL models are not built (documentation only)");
         return;
     }
 

@@ -106,7 +106,7 @@ pub struct RunArgs {
     pub json: Option<PathBuf>,
     /// GRU accesses of the random workload (refused with a scenario); none: [`DEFAULT_ACCESSES`].
     pub accesses: Option<u64>,
-    /// A planted bug (see [`crate::mutants::catalogue`]); `None` runs the correct system.
+    /// A planted bug (see [`crate::mutants::catalogue()`]); `None` runs the correct system.
     pub mutant: Option<MutantKind>,
 }
 

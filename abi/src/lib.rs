@@ -208,7 +208,7 @@ pub const fn ctx_cbrs(ctx: usize, cbr_per_ctx: usize) -> u128 {
     (u128::MAX >> (128 - cbr_per_ctx)) << (ctx * cbr_per_ctx)
 }
 
-/// The region of `vaddr` (vaddr[62:61]), which picks the CCH's ASID and sizeavail.
+/// The region of `vaddr` (`vaddr[62:61]`), which picks the CCH's ASID and sizeavail.
 pub const fn region(vaddr: u64) -> usize {
     ((vaddr >> REGION_LSB) & ((1 << REGION_W) - 1)) as usize
 }

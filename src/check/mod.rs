@@ -1,6 +1,6 @@
 //! The checks of a run and their verdicts: which check failed, at which cycle, and why.
 //!
-//! Each check lives in its own module ([`contract`], [`frame_life`], [`store`]); [`history`]
+//! Each check lives in its own module (`contract`, `frame_life`, `store`, `progress`); `history`
 //! keeps what failure reports tell of a frame or a page. Verdicts come from ground truth: the
 //! chips' state, the primary MMU's page tables and frames, and the thread that issued an access.
 

@@ -5,8 +5,8 @@
 //! fails the run ([`Check::Expect`](crate::check::Check::Expect)). golden/scenarios/README.md
 //! documents the format.
 //!
-//! [`format`] is the file as TOML gives it, [`validate`] checks it (bounds, names, `repeat`
-//! expansion; errors name file, line and field), [`run`] runs it on a system.
+//! [`format`] is the file as TOML gives it, `validate` checks it (bounds, names, `repeat`
+//! expansion; errors name file, line and field), `run` runs it on a system.
 
 mod format;
 mod run;

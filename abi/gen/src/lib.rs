@@ -311,8 +311,29 @@ pub fn render_verilog(t: &Table) -> String {
     o
 }
 
+/// A rustdoc line: bit ranges (`vaddr[62:61]`) escaped so that rustdoc does not take them for
+/// links, and links to items (`` [`HandleStatus`] ``) made absolute, since each generated file
+/// imports only what its code uses.
 fn doc(w: &mut String, indent: &str, text: &str) {
-    let _ = writeln!(w, "{indent}/// {text}");
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('[') {
+        out += &rest[..i];
+        let tail = &rest[i..];
+        if tail[1..].starts_with(|c: char| c.is_ascii_digit()) {
+            out += "\\[";
+            rest = &tail[1..];
+        } else if let Some(end) = tail.strip_prefix("[`").and_then(|t| t.find("`]")) {
+            let name = &tail[2..2 + end];
+            let _ = write!(out, "[`{name}`](crate::{name})");
+            rest = &tail[2 + end + 2..];
+        } else {
+            out += "[";
+            rest = &tail[1..];
+        }
+    }
+    out += rest;
+    let _ = writeln!(w, "{indent}/// {out}");
 }
 
 /// The three files of [`RUST_OUT`].

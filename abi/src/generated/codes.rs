@@ -2,7 +2,7 @@
 
 use crate::CodeError;
 
-/// Handle status, DW0[17:16] of TGH, TFH and CCH.
+/// Handle status, DW0\[17:16] of TGH, TFH and CCH.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum HandleStatus {

@@ -29,7 +29,7 @@ pub const STAT_NUM: usize = 8;
 pub const VADDR_W: u32 = 64;
 /// log2 of the base (4 KiB) page.
 pub const PAGE_SHIFT: u32 = 12;
-/// Region of a vaddr (selects the CCH ASID / sizeavail): vaddr[62:61].
+/// Region of a vaddr (selects the CCH ASID / sizeavail): vaddr\[62:61].
 pub const REGION_LSB: u32 = 61;
 /// Bits of the region.
 pub const REGION_W: u32 = 2;
@@ -81,13 +81,13 @@ pub const STAT_ADDR: u32 = HS_STAT_BASE;
 pub const HDL_CMD: Field = Field::new(0, 0, 1);
 /// Software lock bit; kept and ignored by the hardware.
 pub const HDL_DELRESP: Field = Field::new(0, 1, 1);
-/// Handle status ([`HandleStatus`]).
+/// Handle status ([`HandleStatus`](crate::HandleStatus)).
 pub const HDL_STATUS: Field = Field::new(0, 16, 2);
-/// Handle state ([`TfhState`] or [`CchState`]; 0 for a TGH).
+/// Handle state ([`TfhState`](crate::TfhState) or [`CchState`](crate::CchState); 0 for a TGH).
 pub const HDL_STATE: Field = Field::new(0, 20, 3);
 
 // ---- TGH (TLB global handle) ----
-/// TGH opcode ([`TghOpc`]).
+/// TGH opcode ([`TghOpc`](crate::TghOpc)).
 pub const TGH_OPC: Field = Field::new(0, 2, 1);
 /// TGH cause (always 0 in this model).
 pub const TGH_CAUSE: Field = Field::new(0, 24, 3);
@@ -99,7 +99,7 @@ pub const TGH_ASID: Field = Field::new(2, 0, 24);
 pub const TGH_PAGESIZE: Field = Field::new(2, 32, 5);
 /// Purge every ASID.
 pub const TGH_GLOBAL: Field = Field::new(2, 48, 1);
-/// Mask applied to vaddr[50:12] before comparing.
+/// Mask applied to vaddr\[50:12] before comparing.
 pub const TGH_VADDRMASK: Field = Field::new(3, 0, 39);
 /// Pages in the range minus one; 1023 purges every entry of the ASID.
 pub const TGH_N: Field = Field::new(3, 48, 10);
@@ -107,9 +107,9 @@ pub const TGH_N: Field = Field::new(3, 48, 10);
 pub const TGH_CTXBITMAP: Field = Field::new(4, 0, 16);
 
 // ---- TFH (TLB fault handle, one per CBR) ----
-/// TFH opcode ([`TfhOpc`]).
+/// TFH opcode ([`TfhOpc`](crate::TfhOpc)).
 pub const TFH_OPC: Field = Field::new(0, 4, 3);
-/// Fault cause ([`TfhCause`]).
+/// Fault cause ([`TfhCause`](crate::TfhCause)).
 pub const TFH_CAUSE: Field = Field::new(0, 24, 6);
 /// TLB index/way of the miss (always 0 in this model).
 pub const TFH_INDEXWAY: Field = Field::new(0, 32, 12);
@@ -135,7 +135,7 @@ pub const TFH_FILLVADDR: Field = Field::new(4, 0, 64);
 pub const TFH_STALE: Field = Field::new(5, 0, 1);
 
 // ---- CCH (context configuration handle) ----
-/// CCH opcode ([`CchOpc`]).
+/// CCH opcode ([`CchOpc`](crate::CchOpc)).
 pub const CCH_OPC: Field = Field::new(0, 4, 3);
 /// Misses set a fault-map bit (MISS_FMM) instead of completing with CALL_OS.
 pub const CCH_TFM_FAULT_BIT_ENABLE: Field = Field::new(0, 32, 1);
@@ -145,21 +145,21 @@ pub const CCH_TLB_INT_ENABLE: Field = Field::new(0, 33, 1);
 pub const CCH_TLB_INT_SELECT: Field = Field::new(0, 36, 4);
 /// Kept, unused.
 pub const CCH_UNMAP_ENABLE: Field = Field::new(0, 40, 1);
-/// ASID of region k (vaddr[62:61]; k < 4 used by lookups). (k = 0)
+/// ASID of region k (vaddr\[62:61]; k < 4 used by lookups). (k = 0)
 pub const CCH_ASID0: Field = Field::new(1, 0, 24);
-/// ASID of region k (vaddr[62:61]; k < 4 used by lookups). (k = 1)
+/// ASID of region k (vaddr\[62:61]; k < 4 used by lookups). (k = 1)
 pub const CCH_ASID1: Field = Field::new(1, 32, 24);
-/// ASID of region k (vaddr[62:61]; k < 4 used by lookups). (k = 2)
+/// ASID of region k (vaddr\[62:61]; k < 4 used by lookups). (k = 2)
 pub const CCH_ASID2: Field = Field::new(2, 0, 24);
-/// ASID of region k (vaddr[62:61]; k < 4 used by lookups). (k = 3)
+/// ASID of region k (vaddr\[62:61]; k < 4 used by lookups). (k = 3)
 pub const CCH_ASID3: Field = Field::new(2, 32, 24);
-/// ASID of region k (vaddr[62:61]; k < 4 used by lookups). (k = 4)
+/// ASID of region k (vaddr\[62:61]; k < 4 used by lookups). (k = 4)
 pub const CCH_ASID4: Field = Field::new(3, 0, 24);
-/// ASID of region k (vaddr[62:61]; k < 4 used by lookups). (k = 5)
+/// ASID of region k (vaddr\[62:61]; k < 4 used by lookups). (k = 5)
 pub const CCH_ASID5: Field = Field::new(3, 32, 24);
-/// ASID of region k (vaddr[62:61]; k < 4 used by lookups). (k = 6)
+/// ASID of region k (vaddr\[62:61]; k < 4 used by lookups). (k = 6)
 pub const CCH_ASID6: Field = Field::new(4, 0, 24);
-/// ASID of region k (vaddr[62:61]; k < 4 used by lookups). (k = 7)
+/// ASID of region k (vaddr\[62:61]; k < 4 used by lookups). (k = 7)
 pub const CCH_ASID7: Field = Field::new(4, 32, 24);
 /// CCH_ASID_0..CCH_ASID_7, indexed by k.
 pub const CCH_ASID: [Field; 8] = [CCH_ASID0, CCH_ASID1, CCH_ASID2, CCH_ASID3, CCH_ASID4, CCH_ASID5, CCH_ASID6, CCH_ASID7];

@@ -4,16 +4,16 @@ use super::codes::*;
 use super::layout::*;
 use crate::{DbgField, Line};
 
-/// A TGH line (the start bit is not part of it: see [`start`]).
+/// A TGH line (the start bit is not part of it: see [`start`](crate::start)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Tgh {
     /// Software lock bit; kept and ignored by the hardware.
     pub delresp: bool,
-    /// TGH opcode ([`TghOpc`]).
+    /// TGH opcode ([`TghOpc`](crate::TghOpc)).
     pub opc: u8,
-    /// Handle status ([`HandleStatus`]).
+    /// Handle status ([`HandleStatus`](crate::HandleStatus)).
     pub status: u8,
-    /// Handle state ([`TfhState`] or [`CchState`]; 0 for a TGH).
+    /// Handle state ([`TfhState`](crate::TfhState) or [`CchState`](crate::CchState); 0 for a TGH).
     pub state: u8,
     /// TGH cause (always 0 in this model).
     pub cause: u8,
@@ -25,7 +25,7 @@ pub struct Tgh {
     pub pagesize: u8,
     /// Purge every ASID.
     pub global: bool,
-    /// Mask applied to vaddr[50:12] before comparing.
+    /// Mask applied to vaddr\[50:12] before comparing.
     pub vaddrmask: u64,
     /// Pages in the range minus one; 1023 purges every entry of the ASID.
     pub n: u16,
@@ -72,18 +72,18 @@ impl Tgh {
     }
 }
 
-/// A TFH line (the start bit is not part of it: see [`start`]).
+/// A TFH line (the start bit is not part of it: see [`start`](crate::start)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Tfh {
     /// Software lock bit; kept and ignored by the hardware.
     pub delresp: bool,
-    /// TFH opcode ([`TfhOpc`]).
+    /// TFH opcode ([`TfhOpc`](crate::TfhOpc)).
     pub opc: u8,
-    /// Handle status ([`HandleStatus`]).
+    /// Handle status ([`HandleStatus`](crate::HandleStatus)).
     pub status: u8,
-    /// Handle state ([`TfhState`] or [`CchState`]; 0 for a TGH).
+    /// Handle state ([`TfhState`](crate::TfhState) or [`CchState`](crate::CchState); 0 for a TGH).
     pub state: u8,
-    /// Fault cause ([`TfhCause`]).
+    /// Fault cause ([`TfhCause`](crate::TfhCause)).
     pub cause: u8,
     /// TLB index/way of the miss (always 0 in this model).
     pub indexway: u16,
@@ -156,16 +156,16 @@ impl Tfh {
     }
 }
 
-/// A CCH line (the start bit is not part of it: see [`start`]).
+/// A CCH line (the start bit is not part of it: see [`start`](crate::start)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Cch {
     /// Software lock bit; kept and ignored by the hardware.
     pub delresp: bool,
-    /// CCH opcode ([`CchOpc`]).
+    /// CCH opcode ([`CchOpc`](crate::CchOpc)).
     pub opc: u8,
-    /// Handle status ([`HandleStatus`]).
+    /// Handle status ([`HandleStatus`](crate::HandleStatus)).
     pub status: u8,
-    /// Handle state ([`TfhState`] or [`CchState`]; 0 for a TGH).
+    /// Handle state ([`TfhState`](crate::TfhState) or [`CchState`](crate::CchState); 0 for a TGH).
     pub state: u8,
     /// Misses set a fault-map bit (MISS_FMM) instead of completing with CALL_OS.
     pub tfm_fault_bit_enable: bool,
@@ -175,7 +175,7 @@ pub struct Cch {
     pub tlb_int_select: u8,
     /// Kept, unused.
     pub unmap_enable: bool,
-    /// ASID of region k (vaddr[62:61]; k < 4 used by lookups).
+    /// ASID of region k (vaddr\[62:61]; k < 4 used by lookups).
     pub asid: [u32; 8],
     /// Page sizes available in region k (bit = 1 << code).
     pub sizeavail: [u16; 8],
@@ -250,7 +250,7 @@ impl Tfm {
     }
 }
 
-/// The statistics line, one counter per DW ([`Stat`] gives the index).
+/// The statistics line, one counter per DW ([`Stat`](crate::Stat) gives the index).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// TLB hits.
@@ -326,7 +326,7 @@ pub struct TlbEntry {
     pub ctx: u8,
     /// ASID.
     pub asid: u32,
-    /// vaddr[63:12], aligned down to the page size.
+    /// vaddr\[63:12], aligned down to the page size.
     pub vpn: u64,
     /// Page-size code (0..=8).
     pub ps: u8,

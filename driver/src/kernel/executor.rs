@@ -133,7 +133,7 @@ struct Sched {
 }
 
 /// How often the executor polled task futures, and how many polls of spinning tasks it
-/// skipped ([`Outcome::Spin`]).
+/// skipped (tasks spinning on an MMIO response not yet visible).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PollCounts {
     /// Futures polled.
@@ -289,7 +289,7 @@ impl Kernel {
     }
 
     /// Whether polls of spinning tasks are skipped (the default) or done every cycle as
-    /// before [`Outcome::Spin`] existed; a run is the same either way, only its cost differs.
+    /// before spinning tasks were skipped; a run is the same either way, only its cost differs.
     pub fn set_skip_spins(&self, on: bool) {
         self.0.sched.borrow_mut().skip_spins = on;
     }
