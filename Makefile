@@ -4,17 +4,20 @@ CARGO ?= cargo
 SEED ?= 1
 CYCLES ?= 1000000
 SEEDS ?= 10
-# Debian 12 packages: Verilator builds the model, zlib1g-dev is for FST, Yosys and Icarus lint the RTL.
+# Debian 12 packages: Verilator builds the model, zlib1g-dev is for FST, Yosys and Icarus lint the RTL;
+# Yosys (with its yosys-abc) and Icarus also run the formal checks (scripts/formal.sh).
 DEB_PKGS := verilator zlib1g-dev yosys iverilog g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test lint lockstep regress bench waves mutants clean
+.PHONY: deps build run test lint formal lockstep regress bench waves mutants clean
 
 deps:
 	@missing=""; \
 	command -v verilator >/dev/null || missing="$$missing verilator"; \
 	[ -f /usr/include/zlib.h ] || missing="$$missing zlib1g-dev"; \
 	command -v yosys >/dev/null || missing="$$missing yosys"; \
+	command -v yosys-abc >/dev/null || missing="$$missing yosys"; \
+	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v iverilog >/dev/null || missing="$$missing iverilog"; \
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	if [ -n "$$missing" ]; then \
@@ -35,6 +38,12 @@ run: build
 test: deps
 	$(CARGO) test --release --workspace
 	bash scripts/lint-rtl.sh --quick
+	bash scripts/formal.sh --quick
+
+# Formal checking of the RTL (docs/FORMAL.md): every property by PDR (proof) or BMC, every cover,
+# every RTL mutant against every property; counterexamples as VCD + GTKWave save under waves/.
+formal: deps
+	bash scripts/formal.sh
 
 lint: deps
 	bash scripts/lint-rtl.sh
