@@ -817,11 +817,11 @@ module gru_chiplet #(
             // The purge engine completes only TGHs that are in flight.
             if (purge_done)
                 p_tgh_start_refused__done: assert(f_nbusy != 0);
-            // CCH DEALLOCATE with an unanswered fault of the context fails (state unchanged);
-            // without one it succeeds (INACTIVE).
-            if (f_dealloc)
-                p_dealloc_pending: assert(f_dstate_now == (f_dealloc_pend ? f_dealloc_state
-                                                                          : CCHSTATE_INACTIVE));
+            // CCH DEALLOCATE with an unanswered fault (a latched, unanswered miss) of the
+            // context fails: the state is unchanged. (Not the converse: a TFH also counts as
+            // pending in HW_ERR, which a page-size-refused WRITE_ONLY reaches without a miss.)
+            if (f_dealloc && f_dealloc_pend)
+                p_dealloc_pending: assert(f_dstate_now == f_dealloc_state);
         end
     end
 

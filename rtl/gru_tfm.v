@@ -116,43 +116,4 @@ module gru_tfm #(
         end
     end
 
-`ifdef FORMAL
-    // ---------------------------------------------------------------- formal (docs/FORMAL.md)
-    // A fault bit set at the edge of a read-and-clear of its map is not lost: it is set after
-    // the edge (MICROARCH §4.1, fault_d = (fault_q & ~returned) | newly_set); and a read clears
-    // every bit it returned that was not set again at its edge.
-    reg f_init = 1'b1;
-    always @(posedge clk_i) f_init <= 1'b0;
-    reg                    f_set, f_rd;
-    reg [TFM_IW-1:0]       f_map, f_rd_map;
-    reg [NUM_CBR-1:0]      f_bit;
-    always @(posedge clk_i) begin
-        f_set    <= rst_ni && set_fault_i && {{(32-CCH_TLB_INT_SELECT_W){1'b0}}, set_map_i} < NUM_TFM;
-        f_map    <= set_map_i[TFM_IW-1:0];
-        f_bit    <= set_onehot;
-        f_rd     <= rst_ni && rd_clr_i;
-        f_rd_map <= idx_i;
-    end
-    reg [NUM_CBR-1:0] f_now, f_now_rd;
-    integer fm;
-    always @* begin
-        f_now = {NUM_CBR{1'b0}};
-        f_now_rd = {NUM_CBR{1'b0}};
-        for (fm = 0; fm < NUM_TFM; fm = fm + 1) begin
-            if (f_map == fm[TFM_IW-1:0])    f_now    = tfm_fault_q[fm*NUM_CBR +: NUM_CBR];
-            if (f_rd_map == fm[TFM_IW-1:0]) f_now_rd = tfm_fault_q[fm*NUM_CBR +: NUM_CBR];
-        end
-    end
-    always @(posedge clk_i) begin
-        if (!f_init && rst_ni) begin
-            if (f_set)
-                p_tfm_no_lost_fault: assert((f_now & f_bit) == f_bit);
-            if (f_rd)
-                p_tfm_no_lost_fault__clear: assert((f_now_rd & ~(f_set && f_map == f_rd_map ? f_bit
-                                                                 : {NUM_CBR{1'b0}})) == {NUM_CBR{1'b0}});
-            c_tfm_set_at_read_same_map: cover(f_set && f_rd && f_map == f_rd_map);
-        end
-    end
-`endif
-
 endmodule

@@ -84,7 +84,9 @@ chformal -assume -early
 dffunmap
 delete -output
 {cov}
+techmap -map scripts/formal/assert2out.v t:$assert
 opt_clean
+expose w:*.bad
 techmap
 opt -fast -nosdff -nodffe
 dffunmap
@@ -92,18 +94,18 @@ setundef -undriven -anyseq
 setundef -anyseq
 aigmap
 opt_clean
-tee -q -o {listing} select -list t:$assert
-write_aiger -I -B -zinit -map {aim} {aig}
+write_aiger -zinit -map {aim} {aig}
 """
 
 
 def build(variant, define, covers, outdir):
     """One AIGER file per variant, cached by the hash of the RTL and the script."""
     os.makedirs(outdir, exist_ok=True)
-    aig, aim, listing = (os.path.join(outdir, n) for n in ("d.aig", "d.aim", "asserts.txt"))
+    aig, aim, listing = (os.path.join(outdir, n) for n in ("d.aig", "d.aim", "unused"))
     script = yosys_script(define, covers, aig, aim, listing)
     h = hashlib.sha256(script.encode())
-    for f in rtl_files() + ["rtl/gru_defs.vh", "scripts/formal/cover2assert.v"]:
+    for f in rtl_files() + ["rtl/gru_defs.vh", "scripts/formal/cover2assert.v",
+                            "scripts/formal/assert2out.v"]:
         h.update(open(os.path.join(ROOT, f), "rb").read())
     key = h.hexdigest()
     stamp = os.path.join(outdir, "key")
@@ -121,15 +123,14 @@ def build(variant, define, covers, outdir):
     return aig, aim, listing, time.time() - t0
 
 
-def outputs(listing):
-    """Assertion names in AIGER output order (write_aiger and `select -list` both walk the
-    module's cells; scripts/formal.sh's self-check confirms the order on a mutant)."""
-    names = []
-    for line in open(listing):
-        line = line.strip()
-        if line:
-            names.append(line.split("/")[-1].split(".")[-1])
-    return names
+def outputs(aim):
+    """Assertion names in AIGER output order, from write_aiger's map ("output k 0 <cell>.bad")."""
+    names = {}
+    for line in open(aim):
+        p = line.split()
+        if p and p[0] == "output":
+            names[int(p[1])] = p[3].rsplit(".", 1)[0].split(".")[-1]
+    return [names[k] for k in sorted(names)]
 
 
 def groups(names):
@@ -166,7 +167,7 @@ STEP_RE = re.compile(r"^\s*(\d+) \+ :", re.M)
 
 def bmc(aig, idx, depth, cexfile, budget):
     """(failed frame or None, depth checked): bmc3 up to `depth` cycles or `budget` seconds."""
-    cmd = cone(idx) + f"bmc3 -v -a -F {depth + 1}; "
+    cmd = cone(idx) + f"bmc3 -v -F {depth + 1}; "
     if cexfile:
         cmd += f"write_cex -n {cexfile}; "
     out, timed_out = abc(aig, cmd, budget)
@@ -204,22 +205,12 @@ def read_aim(aim):
     return m
 
 
-def read_cex(path, ninputs):
-    """Input vectors per frame from an AIGER 1.9 witness written by ABC's write_cex -a."""
-    lines = [l.strip() for l in open(path) if l.strip()]
-    # 1 / b<k> / latch init line / one line per frame / .
-    frames = []
-    started = False
-    for l in lines:
-        if l == ".":
-            break
-        if not started:
-            if l.startswith("b") or l in ("0", "1", "2"):
-                continue
-            started = True
-            continue        # the latch init line
-        frames.append(l)
-    return [f[:ninputs].ljust(ninputs, "0") for f in frames]
+def read_cex(path):
+    """{(aiger input index, frame): bit} from ABC's `write_cex -n` ("pi<k>@<frame>=<v>")."""
+    vals = {}
+    for m in re.finditer(r"^pi(\d+)@(\d+)=([01])", open(path).read(), re.M):
+        vals[(int(m.group(1)), int(m.group(2)))] = m.group(3) == "1"
+    return vals
 
 
 PORT_W = {}
@@ -230,6 +221,7 @@ def port_widths():
     if PORT_W:
         return PORT_W
     src = open(os.path.join(ROOT, "rtl", "gru_chiplet.v")).read()
+    src = src[:src.index("`ifdef FORMAL")]       # the port declarations, not the ghost functions
     for m in re.finditer(r"^\s*input\s+(?:\[([^\]:]+):0\]\s+)?(\w+);", src, re.M):
         rng, name = m.group(1), m.group(2)
         if rng is None:
@@ -243,16 +235,17 @@ def port_widths():
 def replay(variant, define, prop, frame, aim, cexfile, wavedir, workdir):
     """Drive the counterexample's inputs into the real RTL under Icarus; VCD + GTKWave save."""
     amap = read_aim(aim)
-    vecs = read_cex(cexfile, max(amap) + 1 if amap else 0)
+    cex = read_cex(cexfile)
     widths = port_widths()
     ncyc = frame + 2
     vals = []     # per cycle: {port: int}
     for k in range(ncyc):
-        bits = vecs[k] if k < len(vecs) else "0" * (max(amap) + 1)
         v = {p: 0 for p in widths}
         for i, (name, bit) in amap.items():
-            if name in v and i < len(bits) and bits[i] == "1":
+            if name in v and cex.get((i, k), False):
                 v[name] |= 1 << bit
+        if k > 0 and not any(f == k for (_, f) in cex):
+            v["rst_ni"] = 1     # past the witness: idle inputs, out of reset
         vals.append(v)
     base = f"formal-{variant.lower()}-{prop}"
     vcd = os.path.join(wavedir, base + ".vcd")
@@ -346,6 +339,9 @@ SHOW = [
 
 def write_gtkw(vcd, gtkw, prop, variant, frame):
     names = vcd_vars(vcd)
+    # Yosys checks an assertion of a clocked always block on the values sampled at the edge,
+    # one step later: a failure reported at step k is the state of cycle k-1.
+    frame = max(frame - 1, 0)
     t_fail = 10 * frame + 5          # the rising edge that ends the violating cycle
     t_end = 10 * (frame + 2)
     # GTKWave: zoom z shows 2^-z time units per 200-pixel frame (not per pixel). Fit the whole
@@ -384,12 +380,16 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", nargs="*", default=None, help="variants (clean, or a define)")
     ap.add_argument("--props", nargs="*", default=None, help="only these properties/covers")
+    ap.add_argument("--all-props", action="store_true",
+                    help="check every mutant against every property (default: its expected ones)")
     a = ap.parse_args()
 
     quick = a.quick
     depth = 8 if quick else 12           # BMC depth (cycles after the first)
     pdr_budget = 0 if quick else 60      # seconds per property; 0 = no proof attempt
-    bmc_budget = 60 if quick else 300    # seconds per property for bmc3
+    bmc_budget = 60 if quick else 120    # seconds per mutant x property for bmc3
+    clean_budget = 15 if quick else 120  # seconds per property of the clean design
+    cover_budget = 60                    # seconds per cover (full form only)
     work = os.path.join(ROOT, "target", "formal")
     wavedir = os.path.join(ROOT, "waves")
     os.makedirs(wavedir, exist_ok=True)
@@ -419,16 +419,16 @@ def main():
     tasks = []   # (variant, define, prop, idx, mode)
     for name, d in variants:
         aig, aim, listing, _ = built[name]
-        g = groups(outputs(listing))
+        g = groups(outputs(aim))
         props = {k: v for k, v in g.items() if k.startswith("p_")}
         if d is None:
             for p, idx in sorted(props.items()):
                 tasks.append((name, d, p, idx, "prop"))
             for c, idx in sorted(g.items()):
-                if c.startswith("c_"):
+                if c.startswith("c_") and not quick:
                     tasks.append((name, d, c, idx, "cover"))
         else:
-            want = EXPECT[d] if quick else sorted(props)
+            want = sorted(props) if a.all_props else EXPECT[d]
             for p in want:
                 tasks.append((name, d, p, props[p], "mutant"))
 
@@ -438,7 +438,7 @@ def main():
         wd = os.path.join(work, name.lower())
         t0 = time.time()
         if mode == "cover":
-            f, n = bmc(aig, idx, depth + 6, None, bmc_budget)
+            f, n = bmc(aig, idx, depth + 6, None, cover_budget)
             return t, ("reached at step %d" % f) if f is not None else \
                 f"NOT reached in {n} steps", time.time() - t0, None
         if mode == "prop" and pdr_budget:
@@ -446,11 +446,11 @@ def main():
             if r is True:
                 return t, "proved", time.time() - t0, None
         cex = os.path.join(wd, p + ".cex")
-        f, reached = bmc(aig, idx, depth, cex, bmc_budget)
+        f, reached = bmc(aig, idx, depth, cex, clean_budget if mode == "prop" else bmc_budget)
         if f is None:
             return t, f"bmc ok to depth {reached}", time.time() - t0, None
         vcd, gtkw = replay(name, d, p, f, aim, cex, wavedir, wd)
-        return t, f"FAILED at step {f}", time.time() - t0, (vcd, gtkw)
+        return t, f"FAILED (violating cycle {max(f - 1, 0)})", time.time() - t0, (vcd, gtkw)
 
     if a.props is not None:
         tasks = [t for t in tasks if t[2] in a.props]
