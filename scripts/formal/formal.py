@@ -155,9 +155,10 @@ def abc(aig, cmds, timeout):
         return out, True
 
 
-def cone(idx):
-    """Sequential cone of consecutive outputs idx[0]..idx[-1] (dangling logic removed)."""
-    return f"cone -s -O {idx[0]} -R {len(idx)}; scleanup; strash; dc2; "
+def cone(i):
+    """Sequential cone of output i alone (dangling logic removed). One output at a time: a
+    property's outputs (p_x and its helpers p_x__k) need not be adjacent in write_aiger's order."""
+    return f"cone -s -O {i} -R 1; scleanup; strash; dc2; "
 
 
 FRAME_RE = re.compile(r"asserted in frame (\d+)")
@@ -165,9 +166,9 @@ DONE_RE = re.compile(r"No output asserted in (\d+) frames")
 STEP_RE = re.compile(r"^\s*(\d+) \+ :", re.M)
 
 
-def bmc(aig, idx, depth, cexfile, budget):
-    """(failed frame or None, depth checked): bmc3 up to `depth` cycles or `budget` seconds."""
-    cmd = cone(idx) + f"bmc3 -v -F {depth + 1}; "
+def bmc1(aig, i, depth, cexfile, budget):
+    """(failed frame or None, depth checked) for output i."""
+    cmd = cone(i) + f"bmc3 -v -F {depth + 1}; "
     if cexfile:
         cmd += f"write_cex -n {cexfile}; "
     out, timed_out = abc(aig, cmd, budget)
@@ -182,16 +183,35 @@ def bmc(aig, idx, depth, cexfile, budget):
     return None, (max(steps) if steps else -1)
 
 
+def bmc(aig, idx, depth, cexfile, budget):
+    """A property (its outputs idx): the earliest failure of any output (its witness in
+    cexfile), else the smallest depth all outputs were checked to."""
+    best, reached = None, depth
+    for i in idx:
+        tmp = cexfile + f".{i}" if cexfile else None
+        f, n = bmc1(aig, i, depth, tmp, max(budget // len(idx), 10))
+        if f is not None and (best is None or f < best):
+            best = f
+            if cexfile:
+                shutil.copyfile(tmp, cexfile)
+        if f is None:
+            reached = min(reached, n)
+    return (best, None) if best is not None else (None, reached)
+
+
 def pdr(aig, idx, budget):
-    """True if proved, False if it found a counterexample, None if undecided."""
-    out, timed_out = abc(aig, cone(idx) + f"pdr -T {budget}; ", budget + 30)
-    if timed_out:
-        return None
-    if "Property proved" in out:
-        return True
-    if "was asserted" in out:
-        return False
-    return None
+    """True if every output of the property is proved, False if one fails, None otherwise."""
+    res = True
+    for i in idx:
+        out, timed_out = abc(aig, cone(i) + f"pdr -T {max(budget // len(idx), 5)}; ",
+                             budget + 30)
+        if timed_out:
+            return None
+        if "was asserted" in out:
+            return False
+        if "Property proved" not in out:
+            res = None
+    return res
 
 
 # ------------------------------------------------------------------ counterexample replay
@@ -388,7 +408,7 @@ def main():
     depth = 8 if quick else 12           # BMC depth (cycles after the first)
     pdr_budget = 0 if quick else 60      # seconds per property; 0 = no proof attempt
     bmc_budget = 60 if quick else 120    # seconds per mutant x property for bmc3
-    clean_budget = 15 if quick else 120  # seconds per property of the clean design
+    clean_budget = 20 if quick else 120  # seconds per property of the clean design
     cover_budget = 60                    # seconds per cover (full form only)
     work = os.path.join(ROOT, "target", "formal")
     wavedir = os.path.join(ROOT, "waves")
