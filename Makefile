@@ -4,11 +4,12 @@ CARGO ?= cargo
 SEED ?= 1
 CYCLES ?= 1000000
 SEEDS ?= 10
-# Debian 12 packages: Verilator builds the model, zlib1g-dev is for FST, Yosys and Icarus lint the RTL.
+# Debian 12 packages: Verilator builds the model, zlib1g-dev is for FST, Yosys and Icarus lint the RTL;
+# Yosys (with its yosys-abc) and Icarus also run the formal checks (scripts/formal.sh).
 DEB_PKGS := verilator zlib1g-dev yosys iverilog g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps abi build run test lint lockstep regress bench waves mutants doc clean
+.PHONY: deps abi build run test lint formal formal-quick lockstep regress bench waves mutants doc clean
 
 # WAVES=1 (as cocotb users type it) dumps waveforms where a target would not: `make regress
 # WAVES=1` dumps every failed seed's. `make run` dumps unless WAVES=0.
@@ -19,6 +20,8 @@ deps:
 	command -v verilator >/dev/null || missing="$$missing verilator"; \
 	[ -f /usr/include/zlib.h ] || missing="$$missing zlib1g-dev"; \
 	command -v yosys >/dev/null || missing="$$missing yosys"; \
+	command -v yosys-abc >/dev/null || missing="$$missing yosys"; \
+	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v iverilog >/dev/null || missing="$$missing iverilog"; \
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	if [ -n "$$missing" ]; then \
@@ -46,6 +49,17 @@ run: build
 test: deps
 	$(CARGO) test --release --workspace
 	bash scripts/lint-rtl.sh --quick
+
+# Formal checking of the RTL (docs/FORMAL.md): every property by PDR (proof) or BMC, every cover,
+# every RTL mutant against the property that must catch it; counterexamples as VCD + GTKWave save
+# file under waves/. formal-quick: shallow BMC, no proofs, no covers. Not part of `make test`: the
+# ten Yosys netlists alone take about 10 minutes on a loaded 2-core machine when not cached
+# (docs/FORMAL.md §6), which the 6-minute budget of make test cannot hold.
+formal: deps
+	bash scripts/formal.sh
+
+formal-quick: deps
+	bash scripts/formal.sh --quick
 
 lint: deps
 	bash scripts/lint-rtl.sh

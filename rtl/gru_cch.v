@@ -263,4 +263,37 @@ module gru_cch #(
         end
     end
 
+`ifdef FORMAL
+    // ---------------------------------------------------------------- formal (docs/FORMAL.md)
+    // INTERRUPT_SYNC completes (status ACTIVE -> IDLE without a command at that edge) only when
+    // no CB of the context is in flight: the engine is not working on one of its CBRs and none
+    // of them has a restart or a completion pending (MICROARCH §8), all as of that edge.
+    reg f_init = 1'b1;
+    always @(posedge clk_i) f_init <= 1'b0;
+    reg f_sync_done;
+    integer fc;
+    always @* begin
+        f_sync_done = 1'b0;
+        for (fc = 0; fc < NUM_CTX; fc = fc + 1)
+            if (cch_status_q[fc*HDL_STATUS_W +: HDL_STATUS_W] == HSTATUS_ACTIVE
+                && cch_status_d[fc*HDL_STATUS_W +: HDL_STATUS_W] == HSTATUS_IDLE
+                && !(start && idx_i == fc[CTX_IW-1:0])
+                && ((eng_busy_i && eng_cur_ctx_i == fc[CTX_IW-1:0])
+                    || |restart_pend_i[fc*CBR_PER_CTX +: CBR_PER_CTX]
+                    || |cmp_pend_i[fc*CBR_PER_CTX +: CBR_PER_CTX]))
+                f_sync_done = 1'b1;
+    end
+    reg f_waited;       // some INTERRUPT_SYNC waited while a CB of its context was in flight
+    always @(posedge clk_i) begin
+        if (!rst_ni) f_waited <= 1'b0;
+        else if (|(cch_sync_wait_q & ctx_in_flight)) f_waited <= 1'b1;
+    end
+    always @(posedge clk_i) begin
+        if (!f_init && rst_ni) begin
+            p_sync_quiet: assert(!f_sync_done);
+            c_sync_waited_done: cover(f_waited && cch_sync_wait_q != 0 && cch_sync_wait_d == 0);
+        end
+    end
+`endif
+
 endmodule

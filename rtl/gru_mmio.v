@@ -154,4 +154,33 @@ module gru_mmio #(
     assign mmio_rsp_err_o   = mmio_rsp_err_q;
     assign mmio_rsp_data_o  = mmio_rsp_data_q;
 
+`ifdef FORMAL
+    // ---------------------------------------------------------------- formal (docs/FORMAL.md)
+    // Every MMIO request gets exactly one response, in the cycle after its edge (and none
+    // without a request); an error response carries no data. A start on a handle whose
+    // status is ACTIVE is refused: err, and no write strobe reaches the handle.
+    reg f_init = 1'b1;
+    reg f_live = 1'b0;
+    reg f_req;
+    always @(posedge clk_i) begin
+        f_init <= 1'b0;
+        f_live <= !f_init;
+        f_req  <= rst_ni && mmio_req_valid_i;
+    end
+    always @(posedge clk_i) begin
+        if (f_live && rst_ni) begin
+            p_mmio_one_response: assert(mmio_rsp_valid_o == f_req);
+            if (mmio_rsp_err_o)
+                p_mmio_one_response__err: assert(mmio_rsp_valid_o && mmio_rsp_data_o == {LINE_W{1'b0}});
+            if (mmio_req_valid_i && mmio_req_write_i && start
+                && ((in_tgh && tgh_active) || (in_tfh && tfh_active) || (in_cch && cch_active))) begin
+                p_start_active_refused: assert(mmio_err_o);
+                p_start_active_refused__nowr: assert(!tgh_wr_o && !tfh_wr_o && !cch_wr_o);
+            end
+            c_start_active_cch: cover(mmio_req_valid_i && mmio_req_write_i && start && in_cch && cch_active);
+            c_start_active_tgh: cover(mmio_req_valid_i && mmio_req_write_i && start && in_tgh && tgh_active);
+        end
+    end
+`endif
+
 endmodule

@@ -288,7 +288,13 @@ module gru_purge #(
         lane_overlap = 1'b0;
         if (purge_busy) begin
             for (pl = 0; pl < PURGE_LANES; pl = pl + 1) begin
+`ifdef FORMAL_MUTANT_PURGE_IGNORES_PAGESIZE
+                // Formal-only mutant (scripts/formal.sh): the entry is compared by its base
+                // page only, as if every entry were 4K.
+                lane_shift = {PS_SHIFT_W{1'b0}};
+`else
                 lane_shift = ps_shift({1'b0, lane_ps[pl*TLB_PS_W +: TLB_PS_W]});
+`endif
                 // Entry range [es, ee) in page-key units, each entry its own page size.
                 lane_es    = {2'b00, lane_vkey[pl*KEY_W +: KEY_W] & head_mask}
                              & ~(({{(RANGE_W-1){1'b0}}, 1'b1} << lane_shift) - 1'b1);

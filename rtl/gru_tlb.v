@@ -262,4 +262,60 @@ module gru_tlb #(
                    tlb_dirty_q[dbg_idx])
         : {DBG_W{1'b0}};
 
+`ifdef FORMAL
+    // ---------------------------------------------------------------- formal (docs/FORMAL.md)
+    // At most one entry matches any lookup (DESIGN §3.3). The TLB keeps this by replacing the
+    // overlapping entry of the same context and ASID on a dropin; only a dropin that overlaps
+    // two or more such entries at once (possible only after the host dropped in pages of
+    // different sizes for the same range without purging in between, which the driver never
+    // does: a page-size change goes through an invalidate) can break it. f_breach records that
+    // host-contract breach (the reference model counts it as multi_match); the property holds
+    // as long as it never happened. Helper: the stronger, inductive invariant that no two valid
+    // entries of one context and ASID overlap.
+    reg f_init = 1'b1;
+    always @(posedge clk_i) f_init <= 1'b0;
+    reg f_breach;
+    always @(posedge clk_i) begin
+        if (!rst_ni) f_breach <= 1'b0;
+        else if (ins_valid_i && (ins_overlap & (ins_overlap - 1'b1)) != {TLB_ENTRIES{1'b0}})
+            f_breach <= 1'b1;
+    end
+    reg f_pair_overlap;
+    reg [TLB_VPN_W:0] f_ei, f_ej;
+    integer fa, fb;
+    always @* begin
+        f_pair_overlap = 1'b0;
+        f_ei = {(TLB_VPN_W+1){1'b0}};
+        f_ej = {(TLB_VPN_W+1){1'b0}};
+        for (fa = 0; fa < TLB_ENTRIES; fa = fa + 1)
+            for (fb = fa + 1; fb < TLB_ENTRIES; fb = fb + 1) begin
+                f_ei = {1'b0, tlb_vpn_q[fa*TLB_VPN_W +: TLB_VPN_W]}
+                    + ({{TLB_VPN_W{1'b0}}, 1'b1} << ps_shift(tlb_ps_q[fa*TLB_PS_W +: TLB_PS_W]));
+                f_ej = {1'b0, tlb_vpn_q[fb*TLB_VPN_W +: TLB_VPN_W]}
+                    + ({{TLB_VPN_W{1'b0}}, 1'b1} << ps_shift(tlb_ps_q[fb*TLB_PS_W +: TLB_PS_W]));
+                if (tlb_valid_q[fa] && tlb_valid_q[fb]
+                    && tlb_ctx_q[fa*TLB_CTX_W +: TLB_CTX_W] == tlb_ctx_q[fb*TLB_CTX_W +: TLB_CTX_W]
+                    && tlb_asid_q[fa*TLB_ASID_W +: TLB_ASID_W] == tlb_asid_q[fb*TLB_ASID_W +: TLB_ASID_W]
+                    && {1'b0, tlb_vpn_q[fa*TLB_VPN_W +: TLB_VPN_W]} < f_ej
+                    && {1'b0, tlb_vpn_q[fb*TLB_VPN_W +: TLB_VPN_W]} < f_ei)
+                    f_pair_overlap = 1'b1;
+            end
+    end
+    always @(posedge clk_i) begin
+        if (!f_init && rst_ni && !f_breach) begin
+            if (lk_en_i)
+                p_tlb_one_match: assert((lk_match & (lk_match - 1'b1)) == {TLB_ENTRIES{1'b0}});
+            p_tlb_one_match__inv: assert(!f_pair_overlap);
+        end
+    end
+    always @(posedge clk_i) begin
+        if (!f_init && rst_ni) begin
+            c_tlb_two_entries_one_ctx: cover(tlb_valid_q[0] && tlb_valid_q[1]
+                && tlb_ctx_q[0 +: TLB_CTX_W] == tlb_ctx_q[TLB_CTX_W +: TLB_CTX_W]
+                && tlb_asid_q[0 +: TLB_ASID_W] == tlb_asid_q[TLB_ASID_W +: TLB_ASID_W]);
+            c_tlb_replace_overlap: cover(ins_valid_i && ins_has_overlap && !f_breach);
+        end
+    end
+`endif
+
 endmodule
