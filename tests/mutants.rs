@@ -24,6 +24,7 @@ const CATCHERS: &[(MutantKind, &str, u64)] = &[
     (MutantKind::Driver(Mutant::InvalidatePageIgnored), "swap_out_classic", 1),
     (MutantKind::Driver(Mutant::NoFlushOnRelease), "exit_then_cb", 1),
     (MutantKind::Driver(Mutant::DropinWrongAsid), "default", 1),
+    (MutantKind::Driver(Mutant::FlushLoadedOnly), "reload_sibling_asid", 1),
     (MutantKind::Rtl(RtlMutant::NoRaceGuard), "default", 1),
     (MutantKind::Rtl(RtlMutant::PurgeSkipLastLane), "default", 1),
     (MutantKind::Rtl(RtlMutant::NoTlbMod), "tlb_mod", 1),

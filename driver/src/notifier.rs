@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use crate::kernel::{AtomicCtx, ProcCtx};
+use crate::kernel::{AtomicCtx, ProcCtx, WaitQueue};
 use crate::mm::{MmId, Pte};
 use crate::trace::{Trace, TraceEvent};
 
@@ -266,6 +266,10 @@ pub struct NotifierChain {
     entries: RefCell<Vec<Entry>>,
     next: std::cell::Cell<u64>,
     watchers: RefCell<Vec<Rc<dyn ChainWatcher>>>,
+    /// Ranges between their start and their end.
+    ranges: std::cell::Cell<u32>,
+    /// Registrations waiting for `ranges` to reach 0.
+    quiet: WaitQueue,
 }
 
 impl NotifierChain {
@@ -281,7 +285,8 @@ impl NotifierChain {
         }
     }
 
-    /// `mmu_notifier_register`.
+    /// `mmu_notifier_register` at mm creation, before any range can start (later registrations
+    /// go through [`NotifierChain::get`], which waits for the ranges in progress).
     pub fn register(&self, notifier: Rc<dyn MmuNotifier>) -> NotifierId {
         self.add(None, notifier)
     }
@@ -302,19 +307,36 @@ impl NotifierChain {
     }
 
     /// `mmu_notifier_get`: the registration keyed `key` gains a reference, or `alloc` makes one.
-    pub fn get(
+    ///
+    /// A new registration waits until no range is between its start and its end, as
+    /// `mmu_notifier_register` does by taking `mmap_lock` for writing and `mm_take_all_locks`
+    /// (which shuts out the rmap walkers). A notifier added inside a range would get its end
+    /// without its start, and a counter such as the GRU's `range_active` would go negative.
+    pub async fn get(
         &self,
+        ctx: &ProcCtx,
         key: &str,
         alloc: impl FnOnce() -> Rc<dyn MmuNotifier>,
     ) -> (NotifierId, Rc<dyn MmuNotifier>) {
-        let mut entries = self.entries.borrow_mut();
-        if let Some(e) = entries.iter_mut().find(|e| e.key.as_deref() == Some(key)) {
-            e.refs += 1;
-            return (e.id, e.notifier.clone());
+        loop {
+            let mut entries = self.entries.borrow_mut();
+            if let Some(e) = entries.iter_mut().find(|e| e.key.as_deref() == Some(key)) {
+                e.refs += 1;
+                return (e.id, e.notifier.clone());
+            }
+            drop(entries);
+            if self.ranges.get() == 0 {
+                break;
+            }
+            self.quiet.wait_event(ctx, || self.ranges.get() == 0).await;
         }
-        drop(entries);
         let notifier = alloc();
         (self.add(Some(key.to_owned()), notifier.clone()), notifier)
+    }
+
+    /// Ranges between their start and their end.
+    pub fn ranges_in_progress(&self) -> u32 {
+        self.ranges.get()
     }
 
     /// `mmu_notifier_put`: drop a reference; the last one unregisters and calls
@@ -390,6 +412,7 @@ impl NotifierChain {
         mm: MmId,
         range: &Range,
     ) -> Result<(), WouldBlock> {
+        self.ranges.set(self.ranges.get() + 1);
         let mut result = Ok(());
         for n in self.snapshot() {
             if let Err(e) = n.invalidate_range_start(ctx, mm, range).await {
@@ -398,8 +421,18 @@ impl NotifierChain {
         }
         if result.is_ok() {
             self.each_watcher(|w| w.range_started(mm, range));
+        } else {
+            // A refused start has no end.
+            self.range_done(ctx);
         }
         result
+    }
+
+    fn range_done(&self, ctx: &ProcCtx) {
+        self.ranges.set(self.ranges.get() - 1);
+        if self.ranges.get() == 0 {
+            self.quiet.wake_all(ctx.kernel());
+        }
     }
 
     /// `mmu_notifier_invalidate_range_end`.
@@ -408,6 +441,7 @@ impl NotifierChain {
         for n in self.snapshot() {
             n.invalidate_range_end(ctx, mm, range).await;
         }
+        self.range_done(ctx);
     }
 
     /// `mmu_notifier_invalidate_page` (classic).

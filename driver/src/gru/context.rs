@@ -107,7 +107,7 @@ impl Gru {
     /// notifier (one per mm, by get/put) on first use.
     pub async fn alloc_context(&self, ctx: &ProcCtx, mm: &Mm, chiplet: usize) -> Result<Rc<Gts>, GruError> {
         self.chiplet(chiplet)?;
-        let (notifier, gms) = self.gru_register_mmu_notifier(mm)?;
+        let (notifier, gms) = self.gru_register_mmu_notifier(ctx, mm).await?;
         let gts = Rc::new(Gts {
             mm: mm.clone(),
             gms,
@@ -228,12 +228,14 @@ impl Gru {
         if t.asid == 0 || (t.ctxbitmap == 0 && t.asid_gen != alloc.generation) {
             t.asid = self.gru_assign_asid(ctx, chiplet, &mut alloc).await?;
             t.asid_gen = alloc.generation;
+            t.used = 0;
             self.0.stats.inc(GruStat::AsidNew);
         } else {
             self.0.stats.inc(GruStat::AsidReuse);
         }
         drop(alloc);
         t.ctxbitmap |= 1 << ctxnum;
+        t.used |= 1 << ctxnum;
         gms.asidmap.set(gms.asidmap.get() | 1 << chiplet);
         Ok(t.asid)
     }

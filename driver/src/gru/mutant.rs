@@ -69,6 +69,11 @@ mutants! {
     AsidReuseNoPurge = "asid_reuse_no_purge":
         "the ASID allocator's limit reset and wrap hand out recycled ASIDs without purging the \
          chiplet: a new mm loaded in an old context slot hits the previous owner's entries",
+    /// A flush names only the contexts loaded now, not those unloaded under the same ASID.
+    FlushLoadedOnly = "flush_loaded_only":
+        "the TGH's ctxbitmap names only the mm's contexts loaded now (Linux's mt_ctxbitmap): a \
+         context unloaded while a sibling keeps the mm's ASID on the chiplet keeps its entries, and \
+         reloading it in the same slot under that ASID reaches frames freed meanwhile",
     /// A read miss is dropped in writable.
     DirtyOnReadDropin = "dirty_on_read_dropin":
         "a read miss is dropped in with dirty = 1: later stores skip TLB_MOD and the write-permission \

@@ -27,6 +27,10 @@ pub struct Tracker {
     pub asid_gen: u32,
     /// Contexts of the mm loaded on the chiplet.
     pub ctxbitmap: u16,
+    /// Context slots loaded under `asid` since it was assigned (a superset of `ctxbitmap`). An
+    /// unloaded slot keeps its entries under the ASID, and a reload into it while a sibling
+    /// context keeps the ASID alive would reach them, so a flush names every one of these.
+    pub used: u16,
 }
 
 /// The GRU's per-mm state (`gru_mm_struct`); it is the mm's MMU notifier.
@@ -124,9 +128,9 @@ impl Gru {
     }
 
     /// `gru_register_mmu_notifier`: the mm's one GRU notifier, by `mmu_notifier_get`.
-    pub(crate) fn gru_register_mmu_notifier(&self, mm: &Mm) -> Result<(NotifierId, Rc<GruMmStruct>), GruError> {
+    pub(crate) async fn gru_register_mmu_notifier(&self, ctx: &ProcCtx, mm: &Mm) -> Result<(NotifierId, Rc<GruMmStruct>), GruError> {
         mm.check_live()?;
-        let (id, _) = mm.notifiers().get(NOTIFIER_KEY, || {
+        let (id, _) = mm.notifiers().get(ctx, NOTIFIER_KEY, || {
             let gms = Rc::new(GruMmStruct {
                 gru: Rc::downgrade(&self.0),
                 mm: mm.id(),
@@ -138,7 +142,7 @@ impl Gru {
             });
             self.0.gms.borrow_mut().insert(mm.id(), gms.clone());
             gms as Rc<dyn MmuNotifier>
-        });
+        }).await;
         let gms = self.gms(mm.id()).ok_or(GruError::NotLoaded)?;
         Ok((id, gms))
     }
@@ -150,8 +154,9 @@ impl Gru {
     }
 
     /// `gru_flush_tlb_range`: for each chiplet where the mm has an ASID, one TGH invalidate
-    /// covering every loaded context of the mm there; a chiplet with none loaded gets no
-    /// hardware access, its ASID is dropped so the next load takes a fresh one.
+    /// covering every context slot loaded under that ASID (loaded now or since unloaded:
+    /// [`Tracker::used`]); a chiplet with none loaded gets no hardware access, its ASID is
+    /// dropped so the next load takes a fresh one.
     pub async fn gru_flush_tlb_range(&self, ctx: &AtomicCtx, gms: &GruMmStruct, start: u64, len: u64) -> Result<(), GruError> {
         let first = start >> PAGE_SHIFT;
         let last = (start + len.max(1) - 1) >> PAGE_SHIFT;
@@ -167,7 +172,7 @@ impl Gru {
             let t = &mut asids[chiplet];
             if t.ctxbitmap != 0 {
                 let asid = t.asid + region(start);
-                let mut ctxbitmap = t.ctxbitmap;
+                let mut ctxbitmap = if self.mutated(Mutant::FlushLoadedOnly) { t.ctxbitmap } else { t.used };
                 if self.mutated(Mutant::CtxbitmapMissingCtx) && ctxbitmap.count_ones() > 1 {
                     ctxbitmap &= !(1 << (15 - ctxbitmap.leading_zeros()));
                 }

@@ -2,11 +2,10 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::rc::Rc;
 
 use gru_driver::kernel::{Kernel, KernelConfig, NoHardware, ProcCtx};
 use gru_driver::mm::{Mm, Mmu, MmuConfig};
-use gru_driver::notifier::{Era, MmuNotifier, Recorder};
+use gru_driver::notifier::{Era, Recorder};
 
 /// A kernel and its primary MMU.
 pub struct Sim {
@@ -44,17 +43,9 @@ impl Sim {
     }
 }
 
-/// Register a recording notifier on `mm` the way the era does it: `mmu_notifier_register` in
-/// the classic era, `mmu_notifier_get` in the modern one.
+/// Register a recording notifier on `mm` (`mmu_notifier_register`; set-up code runs between
+/// ranges, so the wait of `mmu_notifier_get` has nothing to wait for).
 pub fn record(mm: &Mm) {
     let trace = mm.mmu().kernel().trace().clone();
-    match mm.mmu().era() {
-        Era::Classic => {
-            mm.notifiers().register(Recorder::new("rec", trace));
-        }
-        Era::Modern => {
-            mm.notifiers()
-                .get("rec", || Recorder::new("rec", trace) as Rc<dyn MmuNotifier>);
-        }
-    }
+    mm.notifiers().register(Recorder::new("rec", trace));
 }
