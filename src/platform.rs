@@ -20,7 +20,7 @@ use gru_driver::kernel::{Hardware, IrqLevels};
 use gru_driver::mm::Mmu;
 
 use gru_sim::chiplet::{self, Chiplet, MemoryServer};
-use gru_driver::gru::handles::{ctx_of_cbr, PurgeMatch, Stats, Tfh, TfhOpc, Tgh, CBR_PER_CTX};
+use gru_driver::gru::handles::{ctx_of_cbr, Cch, PurgeMatch, Stats, Tfh, TfhOpc, Tgh, CBR_PER_CTX};
 use gru_sim::model::TlbEntry;
 use gru_sim::ports::{ChipState, CycleModel, EvalCount};
 
@@ -39,6 +39,8 @@ pub enum HwEvent {
     /// A TGH invalidate was started; `entries` valid entries matched it when it started,
     /// `from_below` of them pages that begin below its range.
     Purge { cycle: u64, chiplet: usize, tgh: usize, line: Tgh, entries: usize, from_below: usize },
+    /// A CCH command was written (`opc`, as `CchOpc`).
+    Cch { cycle: u64, chiplet: usize, ctx: usize, opc: u8 },
 }
 
 /// Observer of [`HwEvent`]s, called synchronously from the cycle loop.
@@ -216,6 +218,11 @@ impl<M: CycleModel> GruHw<M> {
         inner.chips.get_mut(chiplet).map(|c| c.chip_state())
     }
 
+    /// The context configuration handles of `chiplet` now, from its state (no evaluation).
+    pub fn cch_state(&self, chiplet: usize) -> Vec<Cch> {
+        self.chip_state(chiplet).map(|s| s.cch).unwrap_or_default()
+    }
+
     /// Verilator evaluations of every chiplet so far (zero on the reference model).
     pub fn evals(&self) -> EvalCount {
         let inner = self.0.borrow();
@@ -258,6 +265,9 @@ impl<M: CycleModel> Inner<M> {
                 let (entries, from_below) = self.matching(c, &t);
                 self.observer.emit(HwEvent::Purge { cycle: now, chiplet: c, tgh, line: t, entries, from_below });
             }
+        }
+        if let (true, false, DecodedLine::Cch(ctx, h)) = (req.write, err, line) {
+            self.observer.emit(HwEvent::Cch { cycle: now, chiplet: c, ctx, opc: h.opc });
         }
         if let (true, false, DecodedLine::Tfh(cbr, tfh)) = (req.write, err, line) {
             if tfh.opc == TfhOpc::WriteRestart as u8 || tfh.opc == TfhOpc::WriteOnly as u8 {
@@ -380,10 +390,14 @@ impl<M: CycleModel> GruHardware for GruHw<M> {
     }
 
     fn cb_issue(&self, chiplet: usize, req: CbRequest) -> Result<(), HwError> {
+        let (cycle, observer) = {
+            let inner = self.0.borrow();
+            Self::check(&inner, chiplet)?;
+            (inner.cycle, inner.observer.clone())
+        };
+        // Emitted with the chiplets free: the checks read the issuing context's CCH.
+        observer.emit(HwEvent::Issue { cycle, chiplet, cbr: req.cbr, vaddr: req.vaddr, write: req.write });
         let mut inner = self.0.borrow_mut();
-        Self::check(&inner, chiplet)?;
-        let cycle = inner.cycle;
-        inner.observer.emit(HwEvent::Issue { cycle, chiplet, cbr: req.cbr, vaddr: req.vaddr, write: req.write });
         inner.chips[chiplet].issue_cb(chiplet::CbRequest { cbr: req.cbr, vaddr: req.vaddr, write: req.write, wdata: req.wdata });
         Ok(())
     }

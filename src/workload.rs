@@ -125,6 +125,7 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
                 };
                 let running = running.clone();
                 ctx.kernel().spawn(&format!("gru{p}.{t}"), move |ctx| async move {
+                    th.checker.thread_of(ctx.task(), th.mm.id());
                     th.run(&ctx, rng, per_thread).await;
                     running.set(running.get() - 1);
                 });

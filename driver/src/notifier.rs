@@ -15,7 +15,7 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use crate::kernel::{AtomicCtx, ProcCtx, WaitQueue};
-use crate::mm::{MmId, Pte};
+use crate::mm::{MmId, Pte, PAGE_MASK, PAGE_SIZE};
 use crate::trace::{Trace, TraceEvent};
 
 /// A boxed future borrowing its arguments, the return type of notifier callbacks.
@@ -248,6 +248,9 @@ struct Entry {
 /// (or before any starts `invalidate_range_end`), so it can look at what they left behind.
 /// Linux has no counterpart; watchers never change what the notifiers see.
 pub trait ChainWatcher {
+    /// An invalidation of `[start, end)` (a range, or a classic page) is about to reach the
+    /// notifiers: what the chips do from here on is that invalidation's flush.
+    fn flush_starting(&self, _mm: MmId, _start: u64, _end: u64) {}
     /// Every notifier's `invalidate_range_start` returned.
     fn range_started(&self, _mm: MmId, _range: &Range) {}
     /// No notifier's `invalidate_range_end` has run yet.
@@ -413,6 +416,7 @@ impl NotifierChain {
         range: &Range,
     ) -> Result<(), WouldBlock> {
         self.ranges.set(self.ranges.get() + 1);
+        self.each_watcher(|w| w.flush_starting(mm, range.start, range.end));
         let mut result = Ok(());
         for n in self.snapshot() {
             if let Err(e) = n.invalidate_range_start(ctx, mm, range).await {
@@ -446,6 +450,7 @@ impl NotifierChain {
 
     /// `mmu_notifier_invalidate_page` (classic).
     pub async fn invalidate_page(&self, ctx: &AtomicCtx, mm: MmId, addr: u64) {
+        self.each_watcher(|w| w.flush_starting(mm, addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE));
         for n in self.snapshot() {
             n.invalidate_page(ctx, mm, addr).await;
         }
@@ -454,6 +459,7 @@ impl NotifierChain {
 
     /// `mmu_notifier_change_pte` (classic).
     pub async fn change_pte(&self, ctx: &AtomicCtx, mm: MmId, addr: u64, pte: Pte) {
+        self.each_watcher(|w| w.flush_starting(mm, addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE));
         for n in self.snapshot() {
             n.change_pte(ctx, mm, addr, pte).await;
         }

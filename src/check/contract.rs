@@ -4,36 +4,26 @@
 
 use std::rc::Weak;
 
-use gru_driver::gru::handles::{PageSize, Tfh, HS_CCH_COUNT};
+use gru_driver::gru::handles::{PageSize, Tfh};
 use gru_driver::mm::{MmId, PAGE_SHIFT};
 use gru_driver::notifier::{ChainWatcher, Range};
-use gru_sim::model::TlbEntry;
 
-use super::{holds_asid, Check, Checker};
+use super::ownership::tgh_covers;
+use super::{Check, Checker};
 
 impl Checker {
-    /// The entries of `chiplet`'s TLB that `mm` can hit now: those of a context slot holding
-    /// one of the mm's contexts, under that context's ASIDs. Entries under an ASID the driver
-    /// dropped, or in a slot since unloaded, are unreachable until the ASID is handed out
-    /// again, which takes a full purge of the chiplet.
-    fn reachable(&self, mm: MmId, chiplet: usize) -> Vec<TlbEntry> {
-        let slots: Vec<_> = (0..HS_CCH_COUNT).filter_map(|s| self.gru.loaded(chiplet, s).filter(|g| g.mm_id() == mm).map(|g| (s, g))).collect();
-        if slots.is_empty() {
-            return Vec::new();
-        }
-        (self.tlb)(chiplet)
-            .into_iter()
-            .filter(|e| slots.iter().any(|(s, g)| usize::from(e.ctx) == *s && holds_asid(g, e.asid)))
-            .collect()
-    }
-
     /// The shootdown contract after `what` returned: no chiplet holds an entry `mm` can hit
     /// that overlaps `[start, end)`.
     pub(super) fn scan(&self, what: &str, mm: MmId, start: u64, end: u64) {
+        let task = self.mmu.kernel().current_task();
+        let window = self.flushing.borrow_mut().remove(&(task, mm, start, end));
         if self.released.borrow().contains(&mm) {
             return;
         }
         let (first, last) = (start >> PAGE_SHIFT, (end.max(start + 1) - 1) >> PAGE_SHIFT);
+        if let Some((since, at)) = window {
+            self.covered(what, mm, (start, end), (first, last), since, at);
+        }
         let left: Vec<String> = (0..self.chiplets)
             .flat_map(|c| {
                 self.reachable(mm, c)
@@ -47,21 +37,39 @@ impl Checker {
         self.verdict(self.now(), Check::Contract, bad);
     }
 
+    /// Every context loaded on a chiplet under an ASID `mm` owns (chip CCH state) must be
+    /// covered by a TGH started since the flush began (purges from index `since`, cycle `at`):
+    /// its slot in the bitmap, its ASID for the range's region (or global), the pages of the
+    /// range. A context allocated after the flush began is exempt: it was not loaded when the
+    /// flush chose its contexts, and what it may reach is judged by the entries left.
+    fn covered(&self, what: &str, mm: MmId, (start, end): (u64, u64), (first, last): (u64, u64), since: usize, at: u64) {
+        let purges = self.purges.borrow();
+        let purges = purges.get(since..).unwrap_or_default();
+        let region = ((start >> 61) & 3) as usize;
+        let missed: Vec<String> = (0..self.chiplets)
+            .flat_map(|c| {
+                self.contexts_of(mm, c).into_iter().filter_map(move |(ctx, cch)| {
+                    let asid = cch.asid[region];
+                    let hit = purges.iter().any(|(_, pc, t)| *pc == c && tgh_covers(t, asid, ctx, first, last));
+                    (!hit && self.allocated_at(c, ctx) < at).then(|| format!("chiplet {c} context {ctx} (ASID {asid:#x})"))
+                })
+            })
+            .collect();
+        let bad = (!missed.is_empty()).then(|| {
+            format!("{what} {mm} [{start:#x}, {end:#x}) returned; loaded contexts of {mm} covered by no TGH of the flush: {}", missed.join("; "))
+        });
+        self.verdict(self.now(), Check::FlushCover, bad);
+    }
+
     /// A dropin landed in the TLB: it must not fall in a range whose invalidation has returned
-    /// from `invalidate_range_start` but not reached `invalidate_range_end`.
+    /// from `invalidate_range_start` but not reached `invalidate_range_end`. The range's mm is
+    /// the owner of the fill ASID on the chiplet (the entry is reachable by that mm).
     pub(super) fn installed(&self, cycle: u64, chiplet: usize, t: &Tfh) {
         let len = 1u64 << (PageSize::vpn_shift_of(t.pagesize) + PAGE_SHIFT);
         let (lo, hi) = (t.fillvaddr & !(len - 1), (t.fillvaddr & !(len - 1)) + len);
+        let owner = self.asid_owner(chiplet, t.fillasid);
         let open = self.open.borrow().clone();
-        let bad = open.iter().find(|&&(mm, s, e)| {
-            lo < e
-                && s < hi
-                && (0..HS_CCH_COUNT).any(|slot| {
-                    self.gru
-                        .loaded(chiplet, slot)
-                        .is_some_and(|g| g.mm_id() == mm && holds_asid(&g, t.fillasid))
-                })
-        });
+        let bad = open.iter().find(|&&(mm, s, e)| lo < e && s < hi && owner == Some(mm));
         if let Some((mm, s, e)) = bad {
             let detail = format!(
                 "chiplet {chiplet} installed a dropin of {mm} va {:#x} (asid {:#x}, pfn {}) inside [{s:#x}, {e:#x}) between its invalidate_range_start and invalidate_range_end",
@@ -77,6 +85,15 @@ impl Checker {
 pub(super) struct Watch(pub(super) Weak<Checker>);
 
 impl ChainWatcher for Watch {
+    fn flush_starting(&self, mm: MmId, start: u64, end: u64) {
+        if let Some(c) = self.0.upgrade() {
+            // Keyed by the invalidating task: two tasks may invalidate the same range at once.
+            let task = c.mmu.kernel().current_task();
+            let mark = (c.purges.borrow().len(), c.now());
+            c.flushing.borrow_mut().insert((task, mm, start, end), mark);
+        }
+    }
+
     fn range_started(&self, mm: MmId, range: &Range) {
         if let Some(c) = self.0.upgrade() {
             c.scan("invalidate_range_start", mm, range.start, range.end);

@@ -3,10 +3,10 @@
 
 use std::fmt;
 
-use gru_driver::gru::handles::{PageSize, Tfh, HS_CCH_COUNT};
+use gru_driver::gru::handles::{PageSize, Tfh};
 use gru_driver::mm::{MmId, PAGE_SHIFT, ZERO_PFN};
 
-use super::{holds_asid, Check, Checker};
+use super::{Check, Checker};
 
 /// A frame as a dropin mapped it.
 #[derive(Clone, Copy)]
@@ -65,16 +65,25 @@ impl Checker {
         self.verdict(cycle, Check::FrameLife, bad);
     }
 
-    /// A dropin landed in `chiplet`'s TLB: remember each frame it maps with its generation now.
-    pub(super) fn dropped_in(&self, cycle: u64, chiplet: usize, tfh: &Tfh) {
+    /// A dropin for `cbr` landed in `chiplet`'s TLB: remember each frame it maps with its
+    /// generation now, and whose page it is: the owner of the fill ASID on the chiplet, which
+    /// must be the address space of the thread whose CB missed.
+    pub(super) fn dropped_in(&self, cycle: u64, chiplet: usize, cbr: usize, tfh: &Tfh) {
         let what = format!("cycle {cycle} chiplet {chiplet} asid {:#x}{} pfn {}", tfh.fillasid, if tfh.dirty { " dirty" } else { "" }, tfh.pfn);
         Self::remember(&self.pages, tfh.fillvaddr >> PAGE_SHIFT << PAGE_SHIFT, what);
         Self::remember(&self.frames, tfh.pfn, format!("cycle {cycle} dropped in on chiplet {chiplet} for va {:#x}", tfh.fillvaddr));
         let pages = 1u64 << PageSize::vpn_shift_of(tfh.pagesize);
-        let mm = (0..HS_CCH_COUNT).find_map(|slot| {
-            let g = self.gru.loaded(chiplet, slot)?;
-            holds_asid(&g, tfh.fillasid).then(|| g.mm_id())
-        });
+        let mm = self.asid_owner(chiplet, tfh.fillasid);
+        let issuer = self.cb_owner(chiplet, cbr);
+        let bad = match (mm, issuer) {
+            (Some(owner), Some(issuer)) if owner != issuer => Some(format!(
+                "chiplet {chiplet} CBR {cbr}: a miss of {issuer} was dropped in under ASID {:#x}, which is {owner}'s (va {:#x}, pfn {})",
+                tfh.fillasid, tfh.fillvaddr, tfh.pfn
+            )),
+            _ => None,
+        };
+        self.verdict(cycle, Check::Ownership, bad);
+        let mm = mm.or(issuer);
         let base = tfh.fillvaddr & !((pages << PAGE_SHIFT) - 1);
         let mut d = self.dropped.borrow_mut();
         self.mmu.with_phys(|p| {

@@ -7,6 +7,7 @@
 mod contract;
 mod frame_life;
 mod history;
+mod ownership;
 mod progress;
 mod store;
 
@@ -17,7 +18,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 
-use gru_driver::gru::{Gru, Gts, ASID_INC};
+use gru_driver::gru::handles::{Cch, Tgh};
+use gru_driver::kernel::TaskId;
 use gru_driver::mm::frame::PhysEvent;
 use gru_driver::mm::{Mm, MmId, Mmu, PAGE_SHIFT};
 use gru_driver::notifier::Recorder;
@@ -60,6 +62,13 @@ pub enum Check {
     Progress,
     /// A scenario step gave what its `expect` says (without one: it succeeded).
     Expect,
+    /// Chip accesses belong to the address space of the thread that issued them: no two
+    /// address spaces issue under one ASID of a chiplet between full purges, and every
+    /// completion is of a CB some thread issued.
+    Ownership,
+    /// Every context loaded on a chip under an ASID of an mm is covered by each flush of that
+    /// mm (a TGH naming its slot, its ASID and the range), whether or not it holds entries.
+    FlushCover,
 }
 
 impl fmt::Display for Check {
@@ -73,21 +82,41 @@ impl fmt::Display for Check {
             Check::Hang => "hang",
             Check::Progress => "forward progress",
             Check::Expect => "scenario expectation",
+            Check::Ownership => "ownership",
+            Check::FlushCover => "flush cover",
         })
     }
 }
 
-/// Reads the valid entries of a chiplet's TLB through its debug port.
+/// Reads the valid entries of a chiplet's TLB (its state, or its debug port).
 pub type TlbReader = Box<dyn Fn(usize) -> Vec<TlbEntry>>;
+
+/// Reads the context configuration handles of a chiplet from its state.
+pub type CchReader = Box<dyn Fn(usize) -> Vec<Cch>>;
+
+/// How a run's checks read the chips: ground truth, never the driver's view.
+pub struct ChipReaders {
+    /// The valid TLB entries.
+    pub tlb: TlbReader,
+    /// The CCHs.
+    pub cch: CchReader,
+}
 
 /// All checks of a run: their failures, how often each ran, and the semantic trace.
 pub struct Checker {
     seed: u64,
     replay: String,
     mmu: Mmu,
-    gru: Gru,
     chiplets: usize,
     tlb: TlbReader,
+    cch: CchReader,
+    /// Threads, ASIDs and context loads as the chips and the run show them.
+    owners: RefCell<ownership::Ownership>,
+    /// Every TGH started: (cycle, chiplet, line), for the flushes that asked for them.
+    purges: RefCell<Vec<(u64, usize, Tgh)>>,
+    /// Invalidations under way: (invalidating task, mm, start, end) → (index into `purges`,
+    /// cycle) at their start.
+    flushing: RefCell<HashMap<(Option<TaskId>, MmId, u64, u64), (usize, u64)>>,
     failures: RefCell<Vec<Failure>>,
     counts: RefCell<HashMap<Check, u64>>,
     events: RefCell<Vec<SysEvent>>,
@@ -111,15 +140,18 @@ pub struct Checker {
 
 impl Checker {
     /// The checks of a run of `seed` (replayed by `replay`) over `chiplets` chiplets, reading
-    /// their TLBs with `tlb`.
-    pub fn new(seed: u64, replay: String, chiplets: usize, mmu: Mmu, gru: Gru, tlb: TlbReader) -> Self {
+    /// their state with `chips`.
+    pub fn new(seed: u64, replay: String, chiplets: usize, mmu: Mmu, chips: ChipReaders) -> Self {
         Self {
             seed,
             replay,
             mmu,
-            gru,
             chiplets: chiplets.max(1),
-            tlb,
+            tlb: chips.tlb,
+            cch: chips.cch,
+            owners: RefCell::default(),
+            purges: RefCell::default(),
+            flushing: RefCell::default(),
             failures: RefCell::default(),
             counts: RefCell::default(),
             events: RefCell::default(),
@@ -261,27 +293,29 @@ impl Checker {
             HwEvent::Dropin { cycle, chiplet, cbr, tfh, installed } => {
                 if installed {
                     self.installed(cycle, chiplet, &tfh);
-                    self.dropped_in(cycle, chiplet, &tfh);
+                    self.dropped_in(cycle, chiplet, cbr, &tfh);
                 }
                 self.cb_dropin(chiplet, cbr, &tfh, installed);
                 self.log(SysEvent::dropin(cycle, chiplet, cbr, &tfh, installed));
             }
-            HwEvent::Issue { cycle, chiplet, cbr, vaddr, write } => self.cb_issued(cycle, chiplet, cbr, vaddr, write),
+            HwEvent::Issue { cycle, chiplet, cbr, vaddr, write } => {
+                let mm = self.issuer();
+                if let Some(mm) = mm {
+                    self.attribute(cycle, chiplet, cbr, mm);
+                }
+                self.cb_issued(cycle, chiplet, cbr, vaddr, write, mm);
+            }
             HwEvent::Completion { cycle, chiplet, cbr, status, cause, rdata } => {
                 self.cb_completed(cycle, chiplet, cbr, status, cause);
                 self.log(SysEvent::CbDone { cycle, chiplet, cbr, status, cause, rdata });
             }
             HwEvent::Purge { cycle, chiplet, tgh, line, entries, from_below } => {
                 self.from_below.set(self.from_below.get() + from_below as u64);
+                self.purge_started(chiplet, &line);
+                self.purges.borrow_mut().push((cycle, chiplet, line));
                 self.log(SysEvent::purge(cycle, chiplet, tgh, &line, entries));
             }
+            HwEvent::Cch { cycle, chiplet, ctx, opc } => self.cch_command(cycle, chiplet, ctx, opc),
         }
     }
 }
-
-/// Whether context `g` translates under `asid`: its base ASID (0 means dropped) up to the next
-/// base, one ASID per region.
-fn holds_asid(g: &Gts, asid: u32) -> bool {
-    g.asid() != 0 && (g.asid()..g.asid() + ASID_INC).contains(&asid)
-}
-

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use gru_driver::gru::handles::{CbStatus, Tfh};
+use gru_driver::mm::MmId;
 
 use super::{Check, Checker};
 
@@ -37,15 +38,17 @@ pub(super) struct Outstanding {
     /// The last dropin: fill vaddr, ASID and pfn.
     last_fill: Option<(u64, u32, u64)>,
     reported: bool,
+    /// The address space of the issuing thread, if the run registered it.
+    mm: Option<MmId>,
 }
 
 /// The outstanding CBs by (chiplet, CBR).
 pub(super) type InFlight = HashMap<(usize, u8), Outstanding>;
 
 impl Checker {
-    /// A thread issued a CB.
-    pub(super) fn cb_issued(&self, cycle: u64, chiplet: usize, cbr: u8, vaddr: u64, write: bool) {
-        let o = Outstanding { issued: cycle, vaddr, write, ..Outstanding::default() };
+    /// A thread of `mm` issued a CB.
+    pub(super) fn cb_issued(&self, cycle: u64, chiplet: usize, cbr: u8, vaddr: u64, write: bool, mm: Option<MmId>) {
+        let o = Outstanding { issued: cycle, vaddr, write, mm, ..Outstanding::default() };
         self.in_flight.borrow_mut().insert((chiplet, cbr), o);
     }
 
@@ -65,6 +68,9 @@ impl Checker {
 
     /// A CB completed with `status`.
     pub(super) fn cb_completed(&self, cycle: u64, chiplet: usize, cbr: u8, status: u8, cause: u8) {
+        let issued = self.in_flight.borrow().contains_key(&(chiplet, cbr));
+        let bad = (!issued).then(|| format!("chiplet {chiplet} CBR {cbr} completed (status {status}, cause {cause}) a CB no thread issued"));
+        self.verdict(cycle, Check::Ownership, bad);
         if status == CbStatus::CallOs as u8 {
             if let Some(o) = self.in_flight.borrow_mut().get_mut(&(chiplet, cbr)) {
                 o.call_os += 1;
@@ -76,6 +82,12 @@ impl Checker {
         if self.in_flight.borrow_mut().remove(&(chiplet, cbr)).is_some() {
             self.verdict(cycle, Check::Progress, None);
         }
+    }
+
+    /// The address space whose thread issued the CB outstanding on `cbr`, if known.
+    pub(super) fn cb_owner(&self, chiplet: usize, cbr: usize) -> Option<MmId> {
+        let cbr = u8::try_from(cbr).ok()?;
+        self.in_flight.borrow().get(&(chiplet, cbr)).and_then(|o| o.mm)
     }
 
     /// More than [`MAX_REFAULTS`] faults for one CB fail it at once.

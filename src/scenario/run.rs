@@ -62,6 +62,7 @@ impl Scenario {
                     }
                     ctx.sleep(50).await;
                 };
+                checker.thread_of(ctx.task(), mm.id());
                 let mut th = Runner { ctx: &ctx, gru, checker, world, name: t.name.clone(), mm, base, chiplet: t.chiplet, gts: None };
                 for st in &t.steps {
                     th.step(st).await;

@@ -21,7 +21,7 @@ use gru_driver::kernel::{Kernel, KernelConfig, ProcCtx};
 use gru_driver::mm::{Mm, Mmu, MmuConfig};
 use gru_driver::notifier::Era;
 
-use crate::check::{Check, Checker};
+use crate::check::{Check, ChipReaders, Checker};
 use crate::platform::GruHw;
 use crate::trace::SysEvent;
 use crate::waves::event::{Coder, DbgEvent};
@@ -108,9 +108,9 @@ impl<M: SystemModel> System<M> {
         let mmu = Mmu::new(&kernel, MmuConfig { era: cfg.era, ..MmuConfig::default() });
         let hw = GruHw::new((0..cfg.chiplets.max(1)).map(|_| make()).collect(), &mmu, DEFAULT_MMIO_LATENCY);
         let gru = Gru::new(&kernel, Rc::new(hw.clone()) as Rc<dyn GruHardware>, cfg.gru);
-        let h = hw.clone();
-        let tlb = Box::new(move |c| h.tlb_entries(c));
-        let checker = Rc::new(Checker::new(cfg.seed, cfg.replay.clone(), cfg.chiplets, mmu.clone(), gru.clone(), tlb));
+        let (h, h2) = (hw.clone(), hw.clone());
+        let chips = ChipReaders { tlb: Box::new(move |c| h.tlb_entries(c)), cch: Box::new(move |c| h2.cch_state(c)) };
+        let checker = Rc::new(Checker::new(cfg.seed, cfg.replay.clone(), cfg.chiplets, mmu.clone(), chips));
         // The hardware and physical memory hold the checker weakly: it holds them.
         let c = Rc::downgrade(&checker);
         hw.set_observer(Box::new(move |e| {

@@ -147,6 +147,8 @@ struct Inner {
     clock: Clock,
     trace: Trace,
     current_cpu: Rc<Cell<Option<u32>>>,
+    /// The task being polled now.
+    current_task: Cell<Option<TaskId>>,
     outcome: Cell<Option<Outcome>>,
     sched: RefCell<Sched>,
 }
@@ -181,6 +183,7 @@ impl Kernel {
             clock,
             trace,
             current_cpu,
+            current_task: Cell::new(None),
             outcome: Cell::new(None),
             sched: RefCell::new(sched),
         }))
@@ -383,6 +386,12 @@ impl Kernel {
         self.0.outcome.set(Some(outcome));
     }
 
+    /// The task (thread or interrupt handler) being run now, if any: what a device sees as
+    /// the issuer of a request made from it.
+    pub fn current_task(&self) -> Option<TaskId> {
+        self.0.current_task.get()
+    }
+
     pub(crate) fn current_cpu(&self) -> Option<usize> {
         self.0.current_cpu.get().map(|c| c as usize)
     }
@@ -475,6 +484,7 @@ impl Kernel {
                 return;
             };
             self.0.current_cpu.set(Some(cpu as u32));
+            self.0.current_task.set(Some(task));
             self.0.outcome.set(None);
             let waker = noop_waker();
             let done = fut
@@ -482,6 +492,7 @@ impl Kernel {
                 .poll(&mut Context::from_waker(&waker))
                 .is_ready();
             self.0.current_cpu.set(None);
+            self.0.current_task.set(None);
             self.settle(cpu, now, task, fut, done);
         }
     }
