@@ -67,12 +67,14 @@ lint: deps
 lockstep: deps
 	$(CARGO) run --release --quiet -- lockstep --cycles $(CYCLES) --seed $(SEED)
 
-# The seeded regression: 200 seeds of the random workload on the reference model, 20 on the RTL;
-# every seed's result as JSON and JUnit XML under target/. WAVES=1: a waveform of every failed seed.
+# The seeded regression: 200 seeds on the reference model, 20 on the RTL, of the mixed workload
+# (seed s: default/modern, directed/modern, default/classic, directed/classic by s % 4), so one
+# regression enters every race window of both eras (`coverage: N of N`); every seed's result as
+# JSON and JUnit XML under target/. WAVES=1: a waveform of every failed seed.
 REGRESS_WAVES := $(if $(filter 1,$(WAVES)),--waves-on-fail,)
 regress: build
-	$(CARGO) run --release --quiet -- regress --seeds 1..200 --hw model --out target/regress-model.json --junit target/regress-model.xml $(REGRESS_WAVES)
-	$(CARGO) run --release --quiet -- regress --seeds 1..20 --hw rtl --out target/regress-rtl.json --junit target/regress-rtl.xml $(REGRESS_WAVES)
+	$(CARGO) run --release --quiet -- regress --workload mix --seeds 1..20 --hw rtl --out target/regress-rtl.json --junit target/regress-rtl.xml $(REGRESS_WAVES)
+	$(CARGO) run --release --quiet -- regress --workload mix --seeds 1..200 --hw model --out target/regress-model.json --junit target/regress-model.xml $(REGRESS_WAVES)
 
 # The performance report: bench/REPORT.md, bench/results.json and bench/*.svg. Last line:
 # `bench: system/cpp = <ratio>, irq-share = <pct>%`. BENCH_ARGS adds flags (gru-cosim bench --help).

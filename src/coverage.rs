@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use gru_driver::gru::handles::{CbStatus, CchOpc, HandleStatus, TfhCause, TfhOpc, TfhState, TghOpc, PageSize, TGH_FULL_PURGE_N};
 use gru_driver::gru::hw::DecodedLine;
-use gru_driver::notifier::{Era, Event, NotifierCall};
+use gru_driver::notifier::{Era, Event, NotifierCall, Range};
 use gru_driver::trace::TraceEvent;
 use serde::{Deserialize, Serialize};
 
@@ -55,15 +55,14 @@ pub const POINTS: &[Point] = &[
     p("held.modern.protection_page", M, "a fork write-protect purged entries the chip held"),
     p("held.classic.range", C, "a classic range purged entries the chip held"),
     p("held.classic.invalidate_page", C, "a classic invalidate_page purged an entry the chip held"),
+    p("held.zero_page", None, "a purge removed an entry of the shared zero page (COW break or unmap while the chip read it)"),
+    p("held.dirty_clear", None, "a swap-out, migration or COW break (modern CLEAR, classic invalidate_page) purged a writable entry: the chip may have dirtied the page"),
     // Purges.
     p("purge.hit", None, "a TGH invalidate that removed entries"),
     p("purge.empty", None, "a TGH invalidate that found nothing to remove"),
     p("purge.multi_ctx", None, "one TGH write purging several contexts at once"),
     p("purge.full_asid", None, "a full ASID purge (n = 1023, range over 1024 pages)"),
     p("purge.global", None, "a global purge of every context (ASID limit reset or wrap)"),
-    // Linux splits a THP before any partial operation and flushes [2M base, +2M), so a system
-    // run only reaches this through a bug; the chip-level random stimulus covers it too.
-    p("purge.huge_partial", None, "a purge overlapping a 2M entry whose base is outside the range"),
     p("purge.two_tgh_in_flight", None, "two TGHs of one chiplet in flight at once"),
     // The race guard and the driver's gates.
     p("race.stale_discard_irq", None, "a dropin discarded by the race guard on the interrupt path"),
@@ -74,6 +73,10 @@ pub const POINTS: &[Point] = &[
     p("race.load_during_flush", None, "a context loaded (CCH ALLOCATE/START) while a TGH of its chiplet was in flight"),
     p("race.unload_during_flush", None, "a context unloaded (INTERRUPT_SYNC/DEALLOCATE) while a TGH of its chiplet was in flight"),
     p("race.unload_pending_fault", None, "a DEALLOCATE refused because a fault of the context was pending"),
+    p("race.load_own_flush", None, "a context of an mm loaded (CCH ALLOCATE/START) while a flush of that mm was in progress"),
+    p("race.unload_own_flush", None, "a context of an mm unloaded (INTERRUPT_SYNC/DEALLOCATE) while a flush of that mm was in progress"),
+    p("race.range_active_call_os", None, "a CALL_OS dropin that had to wait because range_active > 0"),
+    p("race.tlbmod_during_protect", M, "a store's TLB_MOD reached the thread (CALL_OS) while an mprotect range was in progress"),
     // TFH commands × the state the driver read before them.
     p("tfh.write_restart.miss_fmm", None, "WRITE_RESTART on a MISS_FMM TFH (interrupt-path dropin)"),
     p("tfh.write_restart.miss_upm", None, "WRITE_RESTART on a MISS_UPM TFH (CALL_OS dropin)"),
@@ -93,6 +96,7 @@ pub const POINTS: &[Point] = &[
     p("asid.reuse", None, "a context reused its mm's ASID"),
     p("asid.wrap", None, "the ASID allocator wrapped (or reset its limit) with contexts loaded"),
     p("asid.zero_skip", None, "a flush skipped a chiplet with no loaded context and dropped the ASID"),
+    p("asid.renewed", None, "an mm issued under a new ASID on a chiplet where it had one (reload after a zero-ASID skip)"),
 ];
 
 /// The points a run or a regression hit: id → times hit (every point listed, 0 if missed).
@@ -175,10 +179,13 @@ pub fn measure<M: SystemModel>(sys: &System<M>) -> Coverage {
     let mut cov = Coverage::new(era);
     kernel_points(sys, era, &mut cov);
     mmio_points(sys, &mut cov);
-    cov.hit_n("purge.huge_partial", sys.checker.huge_partial_purges());
+    for id in ["race.load_own_flush", "race.unload_own_flush", "asid.renewed"] {
+        cov.hit_n(id, sys.checker.window_hits(id));
+    }
     for (id, stat) in [
         ("race.range_active_irq", "tlb_dropin_fail_range_active"),
         ("race.mmap_lock_busy_irq", "intr_mm_lock_failed"),
+        ("race.range_active_call_os", "call_os_wait_queue"),
         ("asid.new", "asid_new"),
         ("asid.reuse", "asid_reuse"),
         ("asid.wrap", "asid_wrap"),
@@ -212,15 +219,37 @@ fn kernel_points<M: SystemModel>(sys: &System<M>, era: Era, cov: &mut Coverage) 
         }
     }
     for e in sys.checker.logged() {
-        if let SysEvent::Purge { cycle, entries, .. } = e {
+        if let SysEvent::Purge { cycle, entries, dirty, .. } = e {
             let i = asks.partition_point(|(c, _)| *c <= cycle);
             if let (true, Some((_, k))) = (entries > 0, i.checked_sub(1).and_then(|i| asks.get(i))) {
                 if POINTS.iter().any(|p| p.id == format!("held.{k}")) {
                     cov.hit(&format!("held.{k}"));
                 }
+                if dirty > 0 && (k == "modern.clear" || k == "classic.invalidate_page") {
+                    cov.hit("held.dirty_clear");
+                }
             }
         }
     }
+}
+
+/// The cycles in which some mprotect range (modern PROTECTION_VMA) was between start and end.
+fn protect_windows<M: SystemModel>(sys: &System<M>) -> Vec<(u64, u64)> {
+    let mut open: Vec<(Range, u64)> = Vec::new();
+    let mut done = Vec::new();
+    for r in sys.kernel.trace().records() {
+        let TraceEvent::Notifier { notifier, call, .. } = &r.event else { continue };
+        match call {
+            NotifierCall::Start(range) if notifier == "mmu" && range.event == Some(Event::ProtectionVma) => open.push((*range, r.cycle)),
+            NotifierCall::End(range) if notifier == "mmu" => {
+                if let Some(i) = open.iter().position(|(o, _)| o == range) {
+                    done.push((open.remove(i).1, r.cycle));
+                }
+            }
+            _ => {}
+        }
+    }
+    done
 }
 
 /// Handle commands, the states read before them, TGHs in flight, completions and dropins.
@@ -302,12 +331,18 @@ fn mmio_points<M: SystemModel>(sys: &System<M>, cov: &mut Coverage) {
             _ => {}
         }
     }
+    let protects = protect_windows(sys);
     for e in logged {
         match e {
-            SysEvent::CbDone { status, cause, .. } => match CbStatus::try_from(u64::from(status)) {
+            SysEvent::CbDone { cycle, status, cause, .. } => match CbStatus::try_from(u64::from(status)) {
                 Ok(CbStatus::Idle) => cov.hit("cb.done"),
                 Ok(CbStatus::Exception) => cov.hit("cb.exception"),
-                Ok(CbStatus::CallOs) if cause == TfhCause::TlbMod as u8 => cov.hit("cb.call_os_mod"),
+                Ok(CbStatus::CallOs) if cause == TfhCause::TlbMod as u8 => {
+                    cov.hit("cb.call_os_mod");
+                    if protects.iter().any(|&(s, e)| s <= cycle && cycle <= e) {
+                        cov.hit("race.tlbmod_during_protect");
+                    }
+                }
                 Ok(CbStatus::CallOs) => cov.hit("cb.call_os_miss"),
                 Err(_) => {}
             },
@@ -317,7 +352,12 @@ fn mmio_points<M: SystemModel>(sys: &System<M>, cov: &mut Coverage) {
                     cov.hit("dropin.huge");
                 }
             }
-            SysEvent::Purge { entries, .. } => cov.hit(if entries > 0 { "purge.hit" } else { "purge.empty" }),
+            SysEvent::Purge { entries, zero, .. } => {
+                cov.hit(if entries > 0 { "purge.hit" } else { "purge.empty" });
+                if zero > 0 {
+                    cov.hit("held.zero_page");
+                }
+            }
             _ => {}
         }
     }

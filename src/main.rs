@@ -359,8 +359,9 @@ struct RegressCli {
     /// Dump the waveform of every failed seed (re-run on the RTL, as `gru-cosim debug`).
     #[arg(long)]
     waves_on_fail: bool,
-    /// The random workload: `default`, or `directed` (steered into the race windows).
-    #[arg(long, default_value = "default", value_parser = ["default", "directed"])]
+    /// The random workload: `default`, `directed` (steered into the race windows), or `mix`
+    /// (seed s runs default/modern, directed/modern, default/classic, directed/classic by s % 4).
+    #[arg(long, default_value = "default", value_parser = ["default", "directed", gru_cosim::regress::MIX])]
     workload: String,
 }
 

@@ -17,7 +17,7 @@ use gru_driver::gru::hw::{
 };
 use gru_driver::gru::irq_line;
 use gru_driver::kernel::{Hardware, IrqLevels};
-use gru_driver::mm::Mmu;
+use gru_driver::mm::{Mmu, ZERO_PFN};
 
 use gru_sim::chiplet::{self, Chiplet, MemoryServer};
 use gru_driver::gru::handles::{ctx_of_cbr, Cch, PurgeMatch, Stats, Tfh, TfhOpc, Tgh, CBR_PER_CTX};
@@ -36,11 +36,22 @@ pub enum HwEvent {
     /// A WRITE_RESTART or WRITE_ONLY was taken; `installed` is false when the chip discarded it
     /// (stale TFH or refused page size), as the TLB shows right after the write.
     Dropin { cycle: u64, chiplet: usize, cbr: usize, tfh: Tfh, installed: bool },
-    /// A TGH invalidate was started; `entries` valid entries matched it when it started,
-    /// `from_below` of them pages that begin below its range.
-    Purge { cycle: u64, chiplet: usize, tgh: usize, line: Tgh, entries: usize, from_below: usize },
-    /// A CCH command was written (`opc`, as `CchOpc`).
-    Cch { cycle: u64, chiplet: usize, ctx: usize, opc: u8 },
+    /// A TGH invalidate was started, and the valid entries it matched then.
+    Purge { cycle: u64, chiplet: usize, tgh: usize, line: Tgh, hits: PurgeHits },
+    /// A CCH command was written (`opc`, as `CchOpc`); `asid` is the region-0 ASID the write
+    /// gave the context (the chip latches the fields at every write).
+    Cch { cycle: u64, chiplet: usize, ctx: usize, opc: u8, asid: u32 },
+}
+
+/// The valid entries a TGH invalidate matched when it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurgeHits {
+    /// Entries matched.
+    pub entries: usize,
+    /// Of them, writable (dirty) entries: the chip may have written the page.
+    pub dirty: usize,
+    /// Of them, entries of the shared zero page.
+    pub zero: usize,
 }
 
 /// Observer of [`HwEvent`]s, called synchronously from the cycle loop.
@@ -262,12 +273,12 @@ impl<M: CycleModel> Inner<M> {
         let line = DecodedLine::decode(req.addr, &shown);
         if let (true, false, DecodedLine::Tgh(tgh, t)) = (req.write, err, line) {
             if t.opc == 1 {
-                let (entries, from_below) = self.matching(c, &t);
-                self.observer.emit(HwEvent::Purge { cycle: now, chiplet: c, tgh, line: t, entries, from_below });
+                let hits = self.matching(c, &t);
+                self.observer.emit(HwEvent::Purge { cycle: now, chiplet: c, tgh, line: t, hits });
             }
         }
         if let (true, false, DecodedLine::Cch(ctx, h)) = (req.write, err, line) {
-            self.observer.emit(HwEvent::Cch { cycle: now, chiplet: c, ctx, opc: h.opc });
+            self.observer.emit(HwEvent::Cch { cycle: now, chiplet: c, ctx, opc: h.opc, asid: h.asid[0] });
         }
         if let (true, false, DecodedLine::Tfh(cbr, tfh)) = (req.write, err, line) {
             if tfh.opc == TfhOpc::WriteRestart as u8 || tfh.opc == TfhOpc::WriteOnly as u8 {
@@ -295,12 +306,17 @@ impl<M: CycleModel> Inner<M> {
         }
     }
 
-    /// Valid entries of chiplet `c` that the TGH invalidate `t` purges (the chip's own match),
-    /// and how many of them begin below its range.
-    fn matching(&mut self, c: usize, t: &Tgh) -> (usize, usize) {
+    /// The valid entries of chiplet `c` that the TGH invalidate `t` purges (the chip's own
+    /// match), counted by kind.
+    fn matching(&mut self, c: usize, t: &Tgh) -> PurgeHits {
         let m = PurgeMatch::new(t);
         let tlb = self.tlb(c);
-        (tlb.iter().filter(|e| m.matches(e)).count(), tlb.iter().filter(|e| m.matches_from_below(e)).count())
+        let hit: Vec<_> = tlb.iter().filter(|e| m.matches(e)).collect();
+        PurgeHits {
+            entries: hit.len(),
+            dirty: hit.iter().filter(|e| e.dirty).count(),
+            zero: hit.iter().filter(|e| e.pfn == ZERO_PFN).count(),
+        }
     }
 
     /// Whether the TLB of chiplet `c` now holds exactly the entry a dropin on `cbr` wrote. The

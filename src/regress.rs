@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use gru_driver::notifier::Era;
 use gru_sim::rtl::WaveFormat;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -273,7 +274,7 @@ pub fn regress(args: &RegressArgs) -> Result<RegressResults, RegressError> {
         for _ in 0..args.jobs.max(1).min(seeds.len().max(1)) {
             scope.spawn(|| {
                 while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let run = RunArgs { seed, waves: None, json: None, ..args.run.clone() };
+                    let run = seed_run(&args.run, seed);
                     let mut r = run_seed(&run);
                     if !r.passed() {
                         bar.set_message(format!("{} failures", failed.fetch_add(1, Ordering::Relaxed) + 1));
@@ -304,6 +305,25 @@ pub fn regress(args: &RegressArgs) -> Result<RegressResults, RegressError> {
         write_junit(j, &out)?;
     }
     Ok(out)
+}
+
+/// `--workload mix`: each seed runs one of [`MIX_PLAN`] by its number, so one regression covers
+/// both workloads in both eras; each seed's replay line names what it ran.
+pub const MIX: &str = "mix";
+
+/// What seed `s` of a mixed regression runs: `MIX_PLAN[s % 4]`. An `--era` given on the command
+/// line applies to every seed.
+pub const MIX_PLAN: [(&str, Era); 4] = [("default", Era::Modern), ("directed", Era::Modern), ("default", Era::Classic), ("directed", Era::Classic)];
+
+/// The run of one seed.
+fn seed_run(run: &RunArgs, seed: u64) -> RunArgs {
+    let mut r = RunArgs { seed, waves: None, json: None, ..run.clone() };
+    if r.workload == MIX {
+        let (workload, era) = MIX_PLAN[(seed % MIX_PLAN.len() as u64) as usize];
+        r.workload = workload.into();
+        r.era = Some(run.era.unwrap_or(era));
+    }
+    r
 }
 
 /// The `run` options of every seed, without the seed.

@@ -46,6 +46,10 @@ pub enum SysEvent {
         global: bool,
         ctxbitmap: u16,
         entries: usize,
+        /// Of the entries, writable (dirty) ones.
+        dirty: usize,
+        /// Of the entries, ones of the shared zero page.
+        zero: usize,
     },
     /// A CB completed (status 0 done, 1 exception, 3 call_os).
     CbDone { cycle: u64, chiplet: usize, cbr: u8, status: u8, cause: u8, rdata: u64 },
@@ -120,8 +124,9 @@ impl SysEvent {
         }
     }
 
-    /// A TGH invalidate started.
-    pub fn purge(cycle: u64, chiplet: usize, tgh: usize, t: &Tgh, entries: usize) -> Self {
+    /// A TGH invalidate started; it matched `entries` valid entries, `dirty` and `zero` of
+    /// them writable and of the zero page.
+    pub fn purge(cycle: u64, chiplet: usize, tgh: usize, t: &Tgh, (entries, dirty, zero): (usize, usize, usize)) -> Self {
         Self::Purge {
             cycle,
             chiplet,
@@ -132,6 +137,8 @@ impl SysEvent {
             global: t.global,
             ctxbitmap: t.ctxbitmap,
             entries,
+            dirty,
+            zero,
         }
     }
 }
@@ -158,7 +165,7 @@ impl SysEvent {
                 u8::from(*dirty),
                 if *installed { "installed" } else { "DISCARDED" }
             ),
-            Self::Purge { cycle, chiplet, tgh, asid, vaddr, n, global, ctxbitmap, entries } => format!(
+            Self::Purge { cycle, chiplet, tgh, asid, vaddr, n, global, ctxbitmap, entries, .. } => format!(
                 "{cycle:>7} chip{chiplet} purge tgh{tgh} asid {asid:#x} va {vaddr:#x} n {n}{} ctx {ctxbitmap:#06x}: {entries} entries",
                 if *global { " global" } else { "" }
             ),

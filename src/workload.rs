@@ -10,10 +10,12 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use gru_driver::gru::{Gru, GruConfig, GruError};
+use gru_driver::gru::handles::CbStatus;
+use gru_driver::gru::hw::{CbCompletion, CbRequest, GruHardware};
+use gru_driver::gru::{Gru, GruConfig, GruError, Gts, CBR_PER_CTX};
 use gru_driver::kernel::ProcCtx;
-use gru_driver::mm::ops::{exit_mm, fork, migrate, mmap, mprotect, munmap, swap_out};
-use gru_driver::mm::{cpu_load, cpu_store, Mm, MmError, Prot, PAGE_SIZE};
+use gru_driver::mm::ops::{exit_mm, fork, migrate, mmap, mprotect, munmap, swap_out, thp_collapse};
+use gru_driver::mm::{cpu_load, cpu_store, Mm, MmError, Prot, HPAGE_SIZE, PAGE_SIZE};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -40,16 +42,19 @@ pub struct WorkloadConfig {
     pub op_gap: u64,
     /// Coverage-directed: steer the run into the race windows the default mix rarely enters —
     /// GRU threads unload and reload their contexts every [`CHURN`] accesses (loads and unloads
-    /// racing flushes, unloads with faults pending), a small ASID limit (wraps and global
-    /// purges with contexts loaded), and munmaps of more than 1024 pages (full ASID purges).
+    /// racing flushes), every other time with a miss left pending (the unload is refused), a
+    /// small ASID limit (wraps and global purges with contexts loaded), munmaps of more than
+    /// 1024 pages (full ASID purges), and a region in a 2M page that khugepaged collapses
+    /// (huge dropins, and the splits that purge them).
     pub directed: bool,
 }
 
 /// Accesses between two context reloads of a directed GRU thread.
 pub const CHURN: u64 = 150;
 
-/// The ASID limit of a directed run: a few dozen context loads wrap it.
-const DIRECTED_MAX_ASID: u32 = 0x60;
+/// The ASID limit of a directed run: bases 0x8..=0x20 per chiplet, so a couple of zero-ASID skips
+/// and reloads wrap it with contexts loaded.
+const DIRECTED_MAX_ASID: u32 = 0x28;
 
 impl Default for WorkloadConfig {
     fn default() -> Self {
@@ -101,8 +106,11 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
     for p in 0..cfg.processes {
         let mm = sys.create_mm();
         let (gru, checker, counts, cfg) = (sys.gru.clone(), sys.checker.clone(), counts.clone(), cfg.clone());
+        let hw: Rc<dyn GruHardware> = Rc::new(sys.hw.clone());
         sys.spawn(&format!("proc{p}"), move |ctx| async move {
-            let len = cfg.pages * PAGE_SIZE;
+            // Directed: the region sits at the start of a 2M-aligned 2M mapping, so khugepaged
+            // can collapse it.
+            let len = if cfg.directed { HPAGE_SIZE } else { cfg.pages * PAGE_SIZE };
             let base = match mmap(&ctx, &mm, None, len, Prot::ReadWrite).await {
                 Ok(b) => b,
                 Err(e) => return checker.verdict(ctx.now(), Check::Kernel, Some(format!("mmap: {e}"))),
@@ -113,6 +121,7 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
                 let rng = ChaCha8Rng::seed_from_u64(seed ^ (g + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
                 let th = GruThread {
                     gru: gru.clone(),
+                    hw: hw.clone(),
                     checker: checker.clone(),
                     counts: counts.clone(),
                     mm: mm.clone(),
@@ -131,7 +140,7 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
                 });
             }
             let rng = ChaCha8Rng::seed_from_u64(seed ^ (p as u64 + 1).wrapping_mul(0xc2b2_ae3d_27d4_eb4f));
-            let cpu = CpuThread { checker: checker.clone(), counts, mm: mm.clone(), base, pages: cfg.pages, op_gap: cfg.op_gap, directed: cfg.directed };
+            let cpu = CpuThread { checker: checker.clone(), counts, mm: mm.clone(), base, len, pages: cfg.pages, op_gap: cfg.op_gap, directed: cfg.directed };
             cpu.run(&ctx, rng, &running).await;
             if let Err(e) = exit_mm(&ctx, &mm).await {
                 checker.verdict(ctx.now(), Check::Kernel, Some(format!("exit: {e}")));
@@ -144,6 +153,8 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
 /// A thread with a GRU context on one chiplet.
 struct GruThread {
     gru: Gru,
+    /// The CB port, for a CB issued by hand (its CALL_OS left unanswered for a while).
+    hw: Rc<dyn GruHardware>,
     checker: Rc<Checker>,
     counts: Rc<WorkloadCounts>,
     mm: Mm,
@@ -165,6 +176,11 @@ impl GruThread {
         let id = self.mm.id();
         for i in 0..accesses {
             if self.churn.is_some_and(|n| i > 0 && i % n == 0) {
+                if i / self.churn.unwrap_or(1) % 2 == 0 {
+                    if let Err(e) = self.unload_with_miss_pending(ctx, &gts, &mut rng, i).await {
+                        return self.checker.verdict(ctx.now(), Check::Kernel, Some(format!("unload with a miss pending: {e}")));
+                    }
+                }
                 if let Err(e) = self.gru.free_context(ctx, gts).await {
                     return self.checker.verdict(ctx.now(), Check::Kernel, Some(format!("free_context: {e}")));
                 }
@@ -173,9 +189,7 @@ impl GruThread {
                     Err(e) => return self.checker.verdict(ctx.now(), Check::Kernel, Some(format!("alloc_context: {e}"))),
                 };
             }
-            let page = rng.gen_range(0..self.pages);
-            let word = self.slot + THREAD_SLOTS * rng.gen_range(0..PAGE_SIZE / 8 / THREAD_SLOTS);
-            let va = self.base + page * PAGE_SIZE + word * 8;
+            let va = self.own_word(&mut rng);
             let cb = rng.gen_range(0..gru_driver::gru::CBR_PER_CTX as u8);
             let store = rng.gen_range(0..100) < self.store_percent;
             let value = (self.slot << 48) | i;
@@ -198,15 +212,69 @@ impl GruThread {
     }
 }
 
+impl GruThread {
+    /// A random word of the thread's own slot in the region.
+    fn own_word(&self, rng: &mut ChaCha8Rng) -> u64 {
+        let page = rng.gen_range(0..self.pages);
+        let word = self.slot + THREAD_SLOTS * rng.gen_range(0..PAGE_SIZE / 8 / THREAD_SLOTS);
+        self.base + page * PAGE_SIZE + word * 8
+    }
+
+    /// Wait for the next completion of `cbr`.
+    async fn completion(&self, ctx: &ProcCtx, cbr: u8) -> CbCompletion {
+        loop {
+            if let Some(c) = self.hw.cb_take(self.chiplet, cbr) {
+                return c;
+            }
+            ctx.sleep(20).await;
+        }
+    }
+
+    /// Unload with a fault pending, as when a thread is descheduled between its CB's CALL_OS and
+    /// its call into the driver: a store issued by hand on CB 0 (likely to need the OS: a page
+    /// never written, swapped out or write-protected); if it ends in CALL_OS, the unload must be
+    /// refused (DEALLOCATE with a fault pending), the context keeps running, and answering the
+    /// miss completes the store. Anything else is a driver failure.
+    async fn unload_with_miss_pending(&self, ctx: &ProcCtx, gts: &Rc<Gts>, rng: &mut ChaCha8Rng, i: u64) -> Result<(), GruError> {
+        let ctxnum = gts.ctxnum().ok_or(GruError::NotLoaded)?;
+        let cbr = gru_driver::gru::handles::cbr_of(ctxnum, 0, CBR_PER_CTX) as u8;
+        let va = self.own_word(rng);
+        let value = (self.slot << 48) | i;
+        self.hw.cb_issue(self.chiplet, CbRequest { cbr, vaddr: va, write: true, wdata: value })?;
+        let mut c = self.completion(ctx, cbr).await;
+        if c.status == CbStatus::CallOs as u8 {
+            match self.gru.gru_unload_context(ctx, gts).await {
+                Err(GruError::UnloadRefused { .. }) => {}
+                Ok(()) => return Err(GruError::Mm(MmError::InvalidArgument("a context with a fault pending was unloaded"))),
+                Err(e) => return Err(e),
+            }
+        }
+        // Answer every CALL_OS, as the user library does (a read-only dropin comes back TLB_MOD).
+        while c.status == CbStatus::CallOs as u8 {
+            self.gru.gru_handle_user_call_os(ctx, gts, 0).await?;
+            c = self.completion(ctx, cbr).await;
+        }
+        match CbStatus::try_from(u64::from(c.status)) {
+            Ok(CbStatus::Idle) => WorkloadCounts::bump(&self.counts.gru_accesses),
+            // The page was unmapped or protected by the CPU thread meanwhile.
+            Ok(CbStatus::Exception) => WorkloadCounts::bump(&self.counts.gru_exceptions),
+            _ => return Err(GruError::CbException { cbr, cause: c.cause }),
+        }
+        Ok(())
+    }
+}
+
 /// A process's CPU thread: mm operations and CPU accesses until the GRU threads are done.
 struct CpuThread {
     checker: Rc<Checker>,
     counts: Rc<WorkloadCounts>,
     mm: Mm,
     base: u64,
+    /// Bytes of the region's mapping (2M in a directed run).
+    len: u64,
     pages: u64,
     op_gap: u64,
-    /// Add munmaps of more than 1024 pages (full ASID purges).
+    /// Add munmaps of more than 1024 pages (full ASID purges) and THP collapses.
     directed: bool,
 }
 
@@ -223,8 +291,9 @@ impl CpuThread {
                     // Past the region too: the kernel flushes the whole range, over GRUMAXINVAL.
                     munmap(ctx, &self.mm, self.base, 1100 * PAGE_SIZE).await?;
                     ctx.sleep(200).await;
-                    mmap(ctx, &self.mm, Some(self.base), self.pages * PAGE_SIZE, Prot::ReadWrite).await.map(drop)
+                    mmap(ctx, &self.mm, Some(self.base), self.len, Prot::ReadWrite).await.map(drop)
                 }).await,
+                5..=9 if self.directed => self.op("thp_collapse", thp_collapse(ctx, &self.mm, self.base)).await,
                 0..=29 => self.cpu_access(ctx, &mut rng, va + slot * 8).await,
                 30..=44 => self.op("munmap", async {
                     let n = rng.gen_range(1..=4u64).min(self.pages - page);

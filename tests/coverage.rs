@@ -47,3 +47,20 @@ fn a_run_counts_its_eras_points_and_a_regression_their_union() {
     assert_eq!((m.era.as_deref(), m.score().0), (None, 2));
     assert_eq!(m.summary(), format!("coverage: 2 of {all} cover points"));
 }
+
+#[test]
+fn each_era_has_forty_windows_and_the_directed_workload_enters_the_rare_ones() {
+    assert!(Coverage::new(Era::Modern).score().1 >= 40 && Coverage::new(Era::Classic).score().1 >= 40);
+    let mut c = Coverage::new(Era::Modern);
+    for seed in 1..=4 {
+        let args = RunArgs { workload: "directed".into(), seed, hw: HwKind::Model, ..RunArgs::default() };
+        let o = execute(&args, false).expect("run");
+        assert!(o.failures.is_empty(), "directed seed {seed}: {:?}", o.failures);
+        c.merge(&o.coverage);
+    }
+    for id in ["race.unload_pending_fault", "dropin.huge", "asid.wrap", "purge.global", "purge.full_asid", "race.load_own_flush", "race.unload_own_flush"] {
+        assert!(hit(&c, id), "directed seeds 1..=4 miss {id}: {:?}", c.missed());
+    }
+    let c = coverage_of("default");
+    assert!(!hit(&c, "dropin.huge") && !hit(&c, "race.unload_pending_fault"), "the default mix has no THP and no hand-issued CB");
+}

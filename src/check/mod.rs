@@ -13,8 +13,8 @@ mod store;
 
 pub use progress::{MAX_REFAULTS, PROGRESS_CYCLES};
 
-use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 
@@ -134,8 +134,8 @@ pub struct Checker {
     pages: RefCell<HashMap<u64, VecDeque<String>>>,
     /// CBs issued and not finally completed.
     in_flight: RefCell<progress::InFlight>,
-    /// Entries purged whose page began below the purge's range (for coverage).
-    from_below: Cell<u64>,
+    /// Race windows the checks saw the run enter, by cover point (for coverage).
+    windows: RefCell<BTreeMap<&'static str, u64>>,
 }
 
 impl Checker {
@@ -161,7 +161,7 @@ impl Checker {
             frames: RefCell::default(),
             pages: RefCell::default(),
             in_flight: RefCell::default(),
-            from_below: Cell::default(),
+            windows: RefCell::default(),
         }
     }
 
@@ -195,10 +195,13 @@ impl Checker {
         self.failures.borrow().clone()
     }
 
-    /// Entries purged so far whose page began below the purge's range (huge entries that only
-    /// part of a purge overlapped).
-    pub fn huge_partial_purges(&self) -> u64 {
-        self.from_below.get()
+    /// How often the run entered the race window of cover point `id`, as the checks saw it.
+    pub fn window_hits(&self, id: &str) -> u64 {
+        self.windows.borrow().get(id).copied().unwrap_or(0)
+    }
+
+    fn saw(&self, id: &'static str) {
+        *self.windows.borrow_mut().entry(id).or_default() += 1;
     }
 
     /// Whether a check failed.
@@ -309,13 +312,12 @@ impl Checker {
                 self.cb_completed(cycle, chiplet, cbr, status, cause);
                 self.log(SysEvent::CbDone { cycle, chiplet, cbr, status, cause, rdata });
             }
-            HwEvent::Purge { cycle, chiplet, tgh, line, entries, from_below } => {
-                self.from_below.set(self.from_below.get() + from_below as u64);
+            HwEvent::Purge { cycle, chiplet, tgh, line, hits } => {
                 self.purge_started(chiplet, &line);
                 self.purges.borrow_mut().push((cycle, chiplet, line));
-                self.log(SysEvent::purge(cycle, chiplet, tgh, &line, entries));
+                self.log(SysEvent::purge(cycle, chiplet, tgh, &line, (hits.entries, hits.dirty, hits.zero)));
             }
-            HwEvent::Cch { cycle, chiplet, ctx, opc } => self.cch_command(cycle, chiplet, ctx, opc),
+            HwEvent::Cch { cycle, chiplet, ctx, opc, asid } => self.cch_command(cycle, chiplet, ctx, opc, asid),
         }
     }
 }

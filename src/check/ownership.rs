@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use gru_driver::gru::handles::{CchState, Cch, Tgh, PageSize, TGH_FULL_PURGE_N, CBR_PER_CTX, ctx_of_cbr, HS_CCH_COUNT};
+use gru_driver::gru::handles::{ctx_of_cbr, Cch, CchOpc, CchState, PageSize, Tgh, CBR_PER_CTX, HS_CCH_COUNT, TGH_FULL_PURGE_N};
 use gru_driver::kernel::TaskId;
 use gru_driver::mm::{MmId, PAGE_SHIFT};
 use gru_sim::model::TlbEntry;
@@ -28,6 +28,8 @@ pub(super) struct Ownership {
     asids: HashMap<(usize, u32), MmId>,
     /// (chiplet, context) → cycle of its last CCH ALLOCATE.
     allocated: HashMap<(usize, usize), u64>,
+    /// (chiplet, mm) → the region-0 ASID the mm last issued under.
+    last_asid: HashMap<(usize, MmId), u32>,
 }
 
 /// Whether TGH `t` purges every context and every ASID of its chiplet.
@@ -69,16 +71,28 @@ impl Checker {
                 }
             }
         }
+        let renewed = self.owners.borrow_mut().last_asid.insert((chiplet, mm), cch.asid[0]).is_some_and(|a| a != cch.asid[0]);
+        if renewed {
+            self.saw("asid.renewed");
+        }
         let bad = clash.map(|(asid, other)| {
             format!("chiplet {chiplet} context {ctx} (CBR {cbr}): {mm} issued under ASID {asid:#x}, which {other} used since the chiplet's last full purge")
         });
         self.verdict(cycle, Check::Ownership, bad);
     }
 
-    /// A CCH command was written: remember when a context was (re)allocated.
-    pub(super) fn cch_command(&self, cycle: u64, chiplet: usize, ctx: usize, opc: u8) {
-        if opc == gru_driver::gru::handles::CchOpc::Allocate as u8 {
+    /// A CCH command was written, giving the context region-0 ASID `asid`: remember when a
+    /// context was (re)allocated, and note loads and unloads racing a flush of their own mm.
+    pub(super) fn cch_command(&self, cycle: u64, chiplet: usize, ctx: usize, opc: u8, asid: u32) {
+        let op = CchOpc::try_from(u64::from(opc));
+        if op == Ok(CchOpc::Allocate) {
             self.owners.borrow_mut().allocated.insert((chiplet, ctx), cycle);
+        }
+        let flushing = self.asid_owner(chiplet, asid).is_some_and(|mm| self.flushing.borrow().keys().any(|k| k.1 == mm));
+        match op {
+            Ok(CchOpc::Allocate | CchOpc::Start) if flushing => self.saw("race.load_own_flush"),
+            Ok(CchOpc::InterruptSync | CchOpc::Deallocate) if flushing => self.saw("race.unload_own_flush"),
+            _ => {}
         }
     }
 
