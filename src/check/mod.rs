@@ -5,6 +5,7 @@
 //! chips' state, the primary MMU's page tables and frames, and the thread that issued an access.
 
 mod contract;
+mod driver_monitor;
 mod frame_life;
 mod history;
 mod ownership;
@@ -69,6 +70,9 @@ pub enum Check {
     /// Every context loaded on a chip under an ASID of an mm is covered by each flush of that
     /// mm (a TGH naming its slot, its ASID and the range), whether or not it holds entries.
     FlushCover,
+    /// The driver keeps its own protocol: TFH read before the `range_active` test, tracker bit
+    /// kept until INTERRUPT_SYNC is done, no ASID held by two address spaces on a chiplet.
+    DriverProtocol,
 }
 
 impl fmt::Display for Check {
@@ -84,6 +88,7 @@ impl fmt::Display for Check {
             Check::Expect => "scenario expectation",
             Check::Ownership => "ownership",
             Check::FlushCover => "flush cover",
+            Check::DriverProtocol => "driver protocol",
         })
     }
 }
@@ -136,6 +141,8 @@ pub struct Checker {
     in_flight: RefCell<progress::InFlight>,
     /// Race windows the checks saw the run enter, by cover point (for coverage).
     windows: RefCell<BTreeMap<&'static str, u64>>,
+    /// The driver protocol monitor's memory.
+    protocol: RefCell<driver_monitor::Protocol>,
 }
 
 impl Checker {
@@ -162,6 +169,7 @@ impl Checker {
             pages: RefCell::default(),
             in_flight: RefCell::default(),
             windows: RefCell::default(),
+            protocol: RefCell::default(),
         }
     }
 

@@ -113,6 +113,12 @@ impl<M: SystemModel> System<M> {
         let checker = Rc::new(Checker::new(cfg.seed, cfg.replay.clone(), cfg.chiplets, mmu.clone(), chips));
         // The hardware and physical memory hold the checker weakly: it holds them.
         let c = Rc::downgrade(&checker);
+        gru.set_protocol_observer(Box::new(move |cycle, e| {
+            if let Some(c) = c.upgrade() {
+                c.protocol_event(cycle, e);
+            }
+        }));
+        let c = Rc::downgrade(&checker);
         hw.set_observer(Box::new(move |e| {
             if let Some(c) = c.upgrade() {
                 c.hw_event(e);

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use super::handles::{Cch, PageSize, HS_CCH_COUNT, HS_TFM_COUNT};
 use super::purge::GruMmStruct;
+use super::protocol::ProtocolEvent;
 use super::stats::GruStat;
 use super::{Gru, GruError, Mutant, ASID_INC, MIN_ASID};
 use crate::kernel::{AtomicCtx, ProcCtx};
@@ -185,6 +186,9 @@ impl Gru {
         let ctxnum = gts.ctxnum.get().ok_or(GruError::NotLoaded)?;
         let chip = self.chiplet(gts.chiplet)?;
         let cch = gts.cch();
+        if self.mutated(Mutant::TrackerClearBeforeSync) {
+            self.gru_unload_mm_tracker(ctx, &gts.gms, gts.chiplet, ctxnum).await;
+        }
         self.cch_interrupt_sync(ctx, gts.chiplet, ctxnum, &cch).await?;
         if let Err(e) = self.cch_deallocate(ctx, gts.chiplet, ctxnum, &cch).await {
             if matches!(e, GruError::UnloadRefused { .. }) {
@@ -237,6 +241,7 @@ impl Gru {
         t.ctxbitmap |= 1 << ctxnum;
         t.used |= 1 << ctxnum;
         gms.asidmap.set(gms.asidmap.get() | 1 << chiplet);
+        self.trace_protocol(ctx.now(), ProtocolEvent::TrackerLoaded { chiplet, ctx: ctxnum, mm: gms.mm(), asid: t.asid });
         Ok(t.asid)
     }
 
@@ -245,6 +250,7 @@ impl Gru {
         let mut asids = gms.asid_lock.lock(ctx).await;
         if let Some(t) = asids.get_mut(chiplet) {
             t.ctxbitmap &= !(1 << ctxnum);
+            self.trace_protocol(ctx.now(), ProtocolEvent::TrackerCleared { chiplet, ctx: ctxnum, mm: gms.mm() });
         }
     }
 
@@ -253,7 +259,10 @@ impl Gru {
         if alloc.limit == 0 {
             alloc.limit = self.0.cfg.max_asid;
         }
-        alloc.next += ASID_INC;
+        // The planted bug hands the driver's first base out a second time.
+        if !(self.mutated(Mutant::AsidHandedTwice) && self.0.stats.get(GruStat::AsidNew) == 1) {
+            alloc.next += ASID_INC;
+        }
         if alloc.next >= alloc.limit {
             return self.gru_reset_asid_limit(ctx, chiplet, alloc).await;
         }
@@ -309,10 +318,11 @@ impl Gru {
     /// The full purge that makes the ASIDs an allocator reset recycles safe to hand out again:
     /// entries of unloaded contexts stay in the TLB under their old ASIDs.
     async fn purge_for_reuse(&self, ctx: &AtomicCtx, chiplet: usize) -> Result<(), GruError> {
-        if self.mutated(Mutant::AsidReuseNoPurge) {
-            return Ok(());
+        if !self.mutated(Mutant::AsidReuseNoPurge) {
+            self.gru_flush_all_tlb(ctx, chiplet).await?;
         }
-        self.gru_flush_all_tlb(ctx, chiplet).await
+        self.trace_protocol(ctx.now(), ProtocolEvent::AsidsRecycled { chiplet });
+        Ok(())
     }
 
     /// The allocator state of `chiplet` (for tests and summaries).

@@ -8,6 +8,7 @@ use super::context::Gts;
 use super::gruhandles::Dropin;
 use super::handles::{self, tfm_addr, CbStatus, HandleStatus, PageSize, Tfh, TfhCause, TfhState, Tfm};
 use super::hw::{CbRequest, MmioRequest};
+use super::protocol::ProtocolEvent;
 use super::purge::wait_range_inactive;
 use super::stats::GruStat;
 use super::{Gru, GruError, Mutant, CBR_PER_CTX};
@@ -82,6 +83,14 @@ impl Gru {
             self.0.stats.inc(GruStat::IntrMmLockFailed);
             return self.tfh_user_polling_mode(ctx, chiplet, cbr).await;
         };
+        if self.mutated(Mutant::RangeCheckBeforeTfhRead) {
+            // The guard before the read: an invalidate that starts in between is not seen here.
+            self.trace_protocol(ctx.now(), ProtocolEvent::RangeActiveTested { chiplet, cbr, mm: gts.mm_id() });
+            if gts.gms.range_active.read() != 0 {
+                self.0.stats.inc(GruStat::TlbDropinFailRangeActive);
+                return self.tfh_user_polling_mode(ctx, chiplet, cbr).await;
+            }
+        }
         let tfh = self.read_tfh(ctx, chiplet, cbr).await?;
         self.gru_try_dropin(Path::Irq(ctx, &lock), &gts, cbr, tfh).await.map(|_| ())
     }
@@ -122,7 +131,11 @@ impl Gru {
         // The TFH is read before range_active: an invalidate that starts after this check
         // marks the TFH stale and the hardware discards the write below.
         smp_rmb(ctx).await;
-        let check_range = user || !self.mutated(Mutant::NoRangeActiveCheck);
+        let early = !user && self.mutated(Mutant::RangeCheckBeforeTfhRead);
+        let check_range = (user || !self.mutated(Mutant::NoRangeActiveCheck)) && !early;
+        if check_range {
+            self.trace_protocol(ctx.now(), ProtocolEvent::RangeActiveTested { chiplet, cbr, mm: gts.mm_id() });
+        }
         if check_range && gts.gms.range_active.read() != 0 {
             self.0.stats.inc(GruStat::TlbDropinFailRangeActive);
             if !user {

@@ -9,6 +9,7 @@ use super::handles::{
     HDL_STATUS,
 };
 use super::hw::MmioRequest;
+use super::protocol::ProtocolEvent;
 use super::stats::HandleKind;
 use super::{Gru, GruError};
 use crate::kernel::AtomicCtx;
@@ -157,7 +158,9 @@ impl Gru {
 
     /// `cch_interrupt_sync`: stop, and wait until none of the context's CBs is in flight.
     pub async fn cch_interrupt_sync(&self, ctx: &AtomicCtx, chiplet: usize, ctxnum: usize, cch: &Cch) -> Result<(), GruError> {
-        self.cch_op(ctx, chiplet, ctxnum, cch, CchOpc::InterruptSync, "cch_interrupt_sync").await
+        self.cch_op(ctx, chiplet, ctxnum, cch, CchOpc::InterruptSync, "cch_interrupt_sync").await?;
+        self.trace_protocol(ctx.now(), ProtocolEvent::InterruptSyncDone { chiplet, ctx: ctxnum });
+        Ok(())
     }
 
     /// `cch_deallocate`: free the context; [`GruError::UnloadRefused`] while a fault of it is
@@ -253,6 +256,8 @@ impl Gru {
     /// Read the TFH of `cbr`.
     pub async fn read_tfh(&self, ctx: &AtomicCtx, chiplet: usize, cbr: usize) -> Result<Tfh, GruError> {
         let h = HandleId { kind: HandleKind::Tfh, index: cbr, chiplet };
-        Ok(Tfh::decode(&self.read_handle(ctx, h).await?))
+        let tfh = Tfh::decode(&self.read_handle(ctx, h).await?);
+        self.trace_protocol(ctx.now(), ProtocolEvent::TfhRead { chiplet, cbr });
+        Ok(tfh)
     }
 }

@@ -10,6 +10,7 @@
 //! | [`stats`] | gruprocfs.c | counters and handle-op latencies |
 //! | [`hw`] | — | the hardware as the driver sees it ([`hw::GruHardware`]) |
 //! | [`mutant`] | — | planted bugs, selected by [`GruConfig::mutant`] |
+//! | [`protocol`] | — | protocol tracepoints for an outside monitor |
 //!
 //! docs/DRIVER.md maps each Linux function to its counterpart here.
 
@@ -20,6 +21,7 @@ pub mod gruhandles;
 pub use gru_abi as handles;
 pub mod hw;
 pub mod mutant;
+pub mod protocol;
 pub mod purge;
 pub mod stats;
 
@@ -184,6 +186,8 @@ pub(crate) struct GruInner {
     pub gms: RefCell<BTreeMap<MmId, Rc<GruMmStruct>>>,
     /// Failures inside notifier callbacks and interrupt handlers, which cannot return them.
     pub errors: RefCell<Vec<GruError>>,
+    /// Protocol tracepoints.
+    pub protocol: protocol::Tracepoints,
 }
 
 /// The driver instance: every chiplet of the machine.
@@ -191,6 +195,15 @@ pub(crate) struct GruInner {
 pub struct Gru(pub(crate) Rc<GruInner>);
 
 impl Gru {
+    /// Report every protocol step to `f` ([`protocol::ProtocolEvent`]).
+    pub fn set_protocol_observer(&self, f: protocol::ProtocolObserver) {
+        self.0.protocol.set(f);
+    }
+
+    pub(crate) fn trace_protocol(&self, cycle: u64, e: protocol::ProtocolEvent) {
+        self.0.protocol.emit(cycle, e);
+    }
+
     /// Bind the driver to `hw`: state per chiplet, and the interrupt handler of fault map `m`
     /// of chiplet `c` on kernel line `c * 16 + m`, routed to CPU `m` (the fault map a context
     /// selects is its thread's CPU).
@@ -209,6 +222,7 @@ impl Gru {
             chiplets,
             gms: RefCell::default(),
             errors: RefCell::default(),
+            protocol: protocol::Tracepoints::default(),
         }));
         for chiplet in 0..gru.num_chiplets() {
             for tfm in 0..handles::HS_TFM_COUNT {

@@ -74,6 +74,20 @@ mutants! {
         "the TGH's ctxbitmap names only the mm's contexts loaded now (Linux's mt_ctxbitmap): a \
          context unloaded while a sibling keeps the mm's ASID on the chiplet keeps its entries, and \
          reloading it in the same slot under that ASID reaches frames freed meanwhile",
+    /// The interrupt path tests `range_active` before it reads the TFH.
+    RangeCheckBeforeTfhRead = "range_check_before_tfh_read":
+        "the interrupt-path dropin tests range_active before reading the TFH: an invalidate that \
+         starts between the test and the read is missed by the driver; only the chip's race guard \
+         (stale TFH) keeps its flush from being undone (driver protocol monitor)",
+    /// Unload clears the tracker bit before INTERRUPT_SYNC has drained the context.
+    TrackerClearBeforeSync = "tracker_clear_before_sync":
+        "unload clears the context's tracker bit before INTERRUPT_SYNC completes: a flush in \
+         that window leaves out a context whose CBs may still be running (driver protocol monitor)",
+    /// The ASID allocator hands a base out twice.
+    AsidHandedTwice = "asid_handed_twice":
+        "the ASID allocator hands a base out again instead of advancing: two address spaces share \
+         an ASID on a chiplet, harmless only while the chip's context tag keeps their entries \
+         apart (driver protocol monitor; chip ownership check)",
     /// A read miss is dropped in writable.
     DirtyOnReadDropin = "dirty_on_read_dropin":
         "a read miss is dropped in with dirty = 1: later stores skip TLB_MOD and the write-permission \

@@ -9,6 +9,7 @@ use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
 use super::handles::{HS_TGH_COUNT, TGH_FULL_PURGE_N, TGH_VADDRMASK};
+use super::protocol::ProtocolEvent;
 use super::stats::GruStat;
 use super::{Gru, GruError, GruInner, Mutant, GRUMAXINVAL};
 use crate::kernel::{cost, smp_mb, smp_rmb, AtomicCtx, Atomic, ProcCtx, SpinLock, WaitQueue};
@@ -187,6 +188,7 @@ impl Gru {
                 if !self.mutated(Mutant::ZeroAsidSkipKeepsAsid) {
                     t.asid = 0;
                     gms.asidmap.set(gms.asidmap.get() & !(1 << chiplet));
+                    self.trace_protocol(ctx.now(), ProtocolEvent::AsidDropped { chiplet, mm: gms.mm() });
                 }
                 self.0.stats.inc(GruStat::FlushTlbGruZeroAsid);
             }
