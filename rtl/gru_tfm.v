@@ -92,10 +92,12 @@ module gru_tfm #(
         tfm_done_d  = tfm_done_q;
         if (rd_clr_i || set_fault_i || set_done_i) for (ni = 0; ni < NUM_TFM; ni = ni + 1) begin
 `ifndef GRU_MUTANT_TFM_NO_CLEAR
+`ifndef GRU_MUTANT_TFM_SET_LOST
             if (rd_clr_i && idx_i == ni[TFM_IW-1:0]) begin
                 tfm_fault_d[ni*NUM_CBR +: NUM_CBR] = {NUM_CBR{1'b0}};
                 tfm_done_d[ni*NUM_CBR +: NUM_CBR]  = {NUM_CBR{1'b0}};
             end
+`endif
 `endif
             if (set_map_i == ni[CCH_TLB_INT_SELECT_W-1:0]) begin
                 if (set_fault_i)
@@ -103,6 +105,14 @@ module gru_tfm #(
                 if (set_done_i)
                     tfm_done_d[ni*NUM_CBR +: NUM_CBR]  = tfm_done_d[ni*NUM_CBR +: NUM_CBR] | set_onehot;
             end
+`ifdef GRU_MUTANT_TFM_SET_LOST
+            // Mutant (read-clear after the set): a bit set at the edge its map is read is
+            // cleared with the returned ones, so that fault is never reported.
+            if (rd_clr_i && idx_i == ni[TFM_IW-1:0]) begin
+                tfm_fault_d[ni*NUM_CBR +: NUM_CBR] = {NUM_CBR{1'b0}};
+                tfm_done_d[ni*NUM_CBR +: NUM_CBR]  = {NUM_CBR{1'b0}};
+            end
+`endif
         end
     end
 

@@ -60,6 +60,9 @@ pub enum Check {
     Progress,
     /// A scenario step gave what its `expect` says (without one: it succeeded).
     Expect,
+    /// The chip's own contract, layer by layer (`gru_sim::monitor`): race-guard stale marks,
+    /// purge completeness, fault bits across a read, one match per lookup.
+    ChipMonitor,
 }
 
 impl fmt::Display for Check {
@@ -73,6 +76,7 @@ impl fmt::Display for Check {
             Check::Hang => "hang",
             Check::Progress => "forward progress",
             Check::Expect => "scenario expectation",
+            Check::ChipMonitor => "chip monitor",
         })
     }
 }
@@ -150,6 +154,14 @@ impl Checker {
         if let Some(detail) = detail {
             self.events.borrow_mut().push(SysEvent::Check { cycle, check, ok: false, detail: detail.clone() });
             self.failures.borrow_mut().push(Failure { cycle, check, detail });
+        }
+    }
+
+    /// Record that `check` ran `n` more times without failing (checks evaluated elsewhere,
+    /// such as the chip monitors).
+    pub fn ran(&self, check: Check, n: u64) {
+        if n > 0 {
+            *self.counts.borrow_mut().entry(check).or_default() += n;
         }
     }
 
@@ -274,6 +286,10 @@ impl Checker {
             HwEvent::Purge { cycle, chiplet, tgh, line, entries, from_below } => {
                 self.from_below.set(self.from_below.get() + from_below as u64);
                 self.log(SysEvent::purge(cycle, chiplet, tgh, &line, entries));
+            }
+            HwEvent::Monitor { cycle, chiplet, ref violation } => {
+                let detail = format!("chiplet {chiplet} [{}]: {}", violation.monitor, violation.detail);
+                self.verdict(cycle, Check::ChipMonitor, Some(detail));
             }
         }
     }
