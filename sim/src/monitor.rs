@@ -10,13 +10,13 @@
 //!
 //! Cost: nothing happens on a cycle without an MMIO request and without a purge in flight. While
 //! a TGH is ACTIVE the monitor polls the cheap [`Activity`] registers each cycle; a full snapshot
-//! is read only at a TGH start or completion, a miss latched during a purge, a TFH command and a
+//! is read only at a TGH start or completion, a miss latched during a purge, a dropin and a
 //! TFM read that raced a miss.
 
 use std::fmt;
 
 use crate::handles::{
-    self as h, CchOpc, HandleStatus, PageSize, PurgeMatch, TfhState, Tgh, TghOpc, CBR_PER_CTX,
+    self as h, CchOpc, HandleStatus, PageSize, PurgeMatch, TfhOpc, TfhState, Tgh, TghOpc, CBR_PER_CTX,
     TGH_FULL_PURGE_N,
 };
 use crate::model::TlbEntry;
@@ -140,7 +140,7 @@ enum Req {
     None,
     /// A write to TGH g; `start` if it starts an INVALIDATE.
     TghWrite { g: usize, start: bool },
-    /// A command on a TFH.
+    /// A dropin (WRITE_RESTART or WRITE_ONLY) on a TFH.
     TfhCmd,
     /// A read of fault map m.
     TfmRead(usize),
@@ -167,7 +167,9 @@ fn decode(inp: &PortsIn) -> Req {
     if let Some(g) = slot(addr, h::HS_TGH_BASE, h::HS_TGH_COUNT) {
         return Req::TghWrite { g, start: cmd && h::TGH_OPC.get(d) == TghOpc::Invalidate as u64 };
     }
-    if cmd && slot(addr, h::HS_TFH_BASE, h::HS_TFH_COUNT).is_some() {
+    // Only a dropin can write the TLB: other TFH commands need no snapshot.
+    let dropin = [TfhOpc::WriteRestart, TfhOpc::WriteOnly].map(|o| o as u64).contains(&h::TFH_OPC.get(d));
+    if cmd && dropin && slot(addr, h::HS_TFH_BASE, h::HS_TFH_COUNT).is_some() {
         return Req::TfhCmd;
     }
     match slot(addr, h::HS_CCH_BASE, h::HS_CCH_COUNT) {
@@ -188,7 +190,7 @@ pub struct Before {
     req: Req,
     /// The activity before the edge, when the request needs it.
     act: Option<Activity>,
-    /// The whole state before the edge (TFH commands: the TLB they change).
+    /// The whole state before the edge (dropins: the TLB they change).
     state: Option<ChipState>,
 }
 
@@ -278,7 +280,7 @@ impl ChipMonitor {
             }
             Req::TfhCmd => {
                 let s = state.get_or_insert_with(|| m.chip_state());
-                self.tfh_command(cycle, b.state.as_ref().expect("read before a TFH command"), s);
+                self.tfh_command(cycle, b.state.as_ref().expect("read before a dropin"), s);
             }
             Req::TfmRead(map) if latched => {
                 let s = state.get_or_insert_with(|| m.chip_state());
@@ -390,7 +392,7 @@ impl ChipMonitor {
         }
     }
 
-    /// (d), and the purges' bookkeeping, after a TFH command: the entry a dropin wrote.
+    /// (d), and the purges' bookkeeping, after a dropin: the entry it wrote.
     fn tfh_command(&mut self, cycle: u64, pre: &ChipState, s: &ChipState) {
         if s.stats.stale > pre.stats.stale {
             self.hit(ChipCover::StaleDiscarded);
