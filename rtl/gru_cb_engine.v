@@ -386,10 +386,9 @@ module gru_cb_engine #(
     assign miss_vaddr_o = cur_vaddr;
     assign miss_asid_o  = cur_asid;
     assign miss_ctx_o   = cur_ctx;
-`ifdef FORMAL_MUTANT_GUARD_START_ONLY
-    // Formal-only mutant (scripts/formal.sh; not built by sim/build.rs, not linted): the race
-    // guard marks only misses pending when an INVALIDATE starts, not a miss that latches while
-    // one is already running.
+`ifdef GRU_MUTANT_GUARD_START_ONLY
+    // Mutant (race guard marks only at the start): only misses pending when an INVALIDATE
+    // starts are marked stale, not a miss that latches while one is already running.
     assign miss_stale_o = 1'b0;
     /* verilator lint_off UNUSED */
     wire unused_tgh_active = |tgh_active_ctx_i;

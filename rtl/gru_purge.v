@@ -332,13 +332,22 @@ module gru_purge #(
                 // Fault injection GRU_MUTANT_TGH_STUCK: the handle is popped (its purge is
                 // done) but its status never leaves ACTIVE, so a driver waiting on it times out.
 `ifndef GRU_MUTANT_TGH_STUCK
+`ifndef GRU_MUTANT_PURGE_DONE_EARLY
                 tgh_status_d[head*HDL_STATUS_W +: HDL_STATUS_W] = HSTATUS_IDLE;
+`endif
 `endif
                 purge_fifo_d = purge_fifo_q >> TGH_IW;
                 purge_cnt_d  = purge_cnt_q - 1'b1;
             end else begin
                 purge_idx_d = purge_idx_q + PURGE_LANES[IDX_W-1:0];
             end
+`ifdef GRU_MUTANT_PURGE_DONE_EARLY
+            // Mutant (done when taken): the handle reads IDLE from the edge the engine takes
+            // its first group, while the rest of its purge still runs (the pop stays on the
+            // last group).
+            if (purge_idx_q == {IDX_W{1'b0}})
+                tgh_status_d[head*HDL_STATUS_W +: HDL_STATUS_W] = HSTATUS_IDLE;
+`endif
         end
         push_slot = purge_cnt_d;
         if (start) begin

@@ -291,7 +291,14 @@ module gru_tfh #(
                 TFHOP_WRITE_RESTART: begin
                     if (!cur_p) begin
                         cmd_status = HSTATUS_EXCEPTION;
+`ifdef GRU_MUTANT_RESTART_CLEARS_STALE
+                    // Mutant (order of operations): the restart clears `stale` before the
+                    // guard reads it, so a stale WRITE_RESTART installs (WRITE_ONLY still
+                    // refuses).
+                    end else if (1'b0) begin
+`else
                     end else if (guard_stale) begin
+`endif
                         cmd_stale_drop = 1'b1;               // race guard: re-execute, miss again
                         cmd_restart    = 1'b1;
                         cmd_state      = TFHSTATE_IDLE;
@@ -386,10 +393,19 @@ module gru_tfh #(
                 tfh_ctxnum_d[ni*TFH_CTXNUM_W +: TFH_CTXNUM_W] = miss_ctx_i;
                 tfh_stale_d[ni]                               = miss_stale_i;
             end
+`ifdef GRU_MUTANT_STALE_SAME_EDGE
+            // Mutant (stale marking on the pre-edge state): a miss latching at the edge an
+            // INVALIDATE starts is not yet pending, so it escapes both marks.
+            if (inval_start_i
+                && is_pending(tfh_state_q[ni*HDL_STATE_W +: HDL_STATE_W])
+                && inval_bitmap_i[tfh_ctxnum_q[ni*TFH_CTXNUM_W +: TFH_CTXNUM_W]])
+                tfh_stale_d[ni] = 1'b1;
+`else
             if (inval_start_i
                 && is_pending(tfh_state_d[ni*HDL_STATE_W +: HDL_STATE_W])
                 && inval_bitmap_i[tfh_ctxnum_d[ni*TFH_CTXNUM_W +: TFH_CTXNUM_W]])
                 tfh_stale_d[ni] = 1'b1;
+`endif
         end
     end
 

@@ -83,26 +83,38 @@ module gru_tfm #(
     // ---------------------------------------------------------------- next state
     // fault_d = (fault_q & ~returned) | newly_set
     // (Mutant GRU_MUTANT_TFM_NO_CLEAR, lost read-and-clear: a read returns the bits but clears
-    // nothing, so the interrupt line stays high and the handler sees the same faults forever.)
+    // nothing, so the interrupt line stays high and the handler sees the same faults forever.
+    // Mutant GRU_MUTANT_TFM_SET_LOST, read-clear after set: the clear is applied after the
+    // set, so a fault bit set at the edge its map is read is cleared unreported.)
     // A select value >= NUM_TFM sets nothing.
     wire [NUM_CBR-1:0] set_onehot = {{(NUM_CBR-1){1'b0}}, 1'b1} << set_cbr_i;
+`ifdef GRU_MUTANT_TFM_SET_LOST
+    localparam CLEAR_LATE = 1'b1;
+`else
+    localparam CLEAR_LATE = 1'b0;
+`endif
     integer ni;
+    reg     clr;
     always @* begin
         tfm_fault_d = tfm_fault_q;
         tfm_done_d  = tfm_done_q;
+        clr         = 1'b0;
         if (rd_clr_i || set_fault_i || set_done_i) for (ni = 0; ni < NUM_TFM; ni = ni + 1) begin
 `ifndef GRU_MUTANT_TFM_NO_CLEAR
-            if (rd_clr_i && idx_i == ni[TFM_IW-1:0]) begin
+            clr = rd_clr_i && idx_i == ni[TFM_IW-1:0];
+`endif
+            if (clr && !CLEAR_LATE) begin
                 tfm_fault_d[ni*NUM_CBR +: NUM_CBR] = {NUM_CBR{1'b0}};
                 tfm_done_d[ni*NUM_CBR +: NUM_CBR]  = {NUM_CBR{1'b0}};
             end
-`endif
             if (set_map_i == ni[CCH_TLB_INT_SELECT_W-1:0]) begin
                 if (set_fault_i)
                     tfm_fault_d[ni*NUM_CBR +: NUM_CBR] = tfm_fault_d[ni*NUM_CBR +: NUM_CBR] | set_onehot;
                 if (set_done_i)
                     tfm_done_d[ni*NUM_CBR +: NUM_CBR]  = tfm_done_d[ni*NUM_CBR +: NUM_CBR] | set_onehot;
             end
+            if (clr && CLEAR_LATE)
+                {tfm_fault_d[ni*NUM_CBR +: NUM_CBR], tfm_done_d[ni*NUM_CBR +: NUM_CBR]} = {2*NUM_CBR{1'b0}};
         end
     end
 

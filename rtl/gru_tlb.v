@@ -174,8 +174,15 @@ module gru_tlb #(
         ins_has_overlap = |ins_overlap;
         ins_has_free    = ~&tlb_valid_q;
         ins_use_rr = 1'b0;
+`ifdef GRU_MUTANT_INSTALL_NO_REPLACE
+        // Mutant (install ignores the overlap): a dropin takes a free entry even when an entry
+        // of the same context and ASID overlaps it, so two entries match one lookup.
+        if (ins_has_free) ins_tgt = ins_free_idx;
+        else if (ins_has_overlap) ins_tgt = ins_overlap_idx;
+`else
         if (ins_has_overlap) ins_tgt = ins_overlap_idx;
         else if (ins_has_free) ins_tgt = ins_free_idx;
+`endif
         else begin
             ins_tgt    = rr_q;
             ins_use_rr = 1'b1;

@@ -7,7 +7,8 @@ use gru_sim::lockstep::Lockstep;
 use gru_sim::model::{Params, RefModel};
 use gru_sim::ports::CycleModel;
 use gru_sim::rtl::{Rtl, WaveFormat};
-use gru_sim::stimulus::{RandomMemory, RandomTraffic};
+use gru_sim::monitor::ChipCover;
+use gru_sim::stimulus;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -98,21 +99,34 @@ pub fn demo(seed: u64, waves: Option<WaveFormat>) -> Result<bool, ChipletError> 
     }
 }
 
-/// Random lockstep over `cycles` cycles; prints `lockstep: <N> cycles, <D> divergences`.
+/// Random lockstep over `cycles` cycles with the chip monitors on; prints `lockstep: <N>
+/// cycles, <D> divergences`, then `lockstep coverage: <N> of <M> cover points`. False on a
+/// divergence or a monitor violation.
 pub fn lockstep(cycles: u64, seed: u64) -> Result<bool, ChipletError> {
-    let mut chip = Chiplet::new(checked(WaveFormat::Fst), Box::new(RandomMemory::new(seed, 8)));
-    let mut traffic = RandomTraffic::new(seed);
     let t = Instant::now();
-    traffic.run(&mut chip, cycles);
+    let (mut chip, stats) = stimulus::monitored(checked(WaveFormat::Fst), seed, cycles);
     let secs = t.elapsed().as_secs_f64();
+    let monitor = chip.monitor().expect("monitors on");
+    let violation = monitor.violation().cloned();
+    let missed: Vec<&str> = monitor.missed().into_iter().map(ChipCover::name).collect();
     let lock = chip.model_mut();
     let n = lock.cycles();
-    println!("traffic: {:?}", traffic.stats);
+    println!("traffic: {stats:?}");
     println!("speed: {:.0} cycles/s (RTL and model together)", n as f64 / secs);
     if let Some(d) = lock.divergence() {
         eprintln!("{d}");
+    }
+    if let Some(v) = &violation {
+        eprintln!("chip monitor {v}");
+    }
+    if lock.divergence().is_some() || violation.is_some() {
         eprintln!("replay: make lockstep CYCLES={cycles} SEED={seed}");
     }
+    if !missed.is_empty() {
+        println!("cover points not hit: {}", missed.join(", "));
+    }
     println!("lockstep: {n} cycles, {} divergences", lock.divergences());
-    Ok(lock.divergences() == 0)
+    let total = ChipCover::ALL.len();
+    println!("lockstep coverage: {} of {total} cover points", total - missed.len());
+    Ok(lock.divergences() == 0 && violation.is_none())
 }

@@ -244,6 +244,9 @@ struct SystemCli {
     /// Plant this bug (see `list`); a check must then fail.
     #[arg(long, value_parser = mutants::find)]
     mutant: Option<MutantKind>,
+    /// Switch the chip monitors off (the end-to-end checks alone).
+    #[arg(long)]
+    no_chip_monitors: bool,
 }
 
 impl SystemCli {
@@ -269,6 +272,7 @@ impl SystemCli {
             json: None,
             accesses: self.accesses,
             mutant: self.mutant,
+            no_chip_monitors: self.no_chip_monitors,
         }
     }
 }

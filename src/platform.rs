@@ -22,10 +22,11 @@ use gru_driver::mm::{Mmu, ZERO_PFN};
 use gru_sim::chiplet::{self, Chiplet, MemoryServer};
 use gru_driver::gru::handles::{ctx_of_cbr, Cch, PurgeMatch, Stats, Tfh, TfhOpc, Tgh, CBR_PER_CTX};
 use gru_sim::model::TlbEntry;
+use gru_sim::monitor::Violation;
 use gru_sim::ports::{ChipState, CycleModel, EvalCount};
 
 /// What the chiplets did beyond MMIO, reported to the observer as it happens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HwEvent {
     /// A memory-port access (the value read or written).
     Mem { cycle: u64, chiplet: usize, paddr: u64, write: bool, value: u64 },
@@ -41,6 +42,8 @@ pub enum HwEvent {
     /// A CCH command was written (`opc`, as `CchOpc`); `asid` is the region-0 ASID the write
     /// gave the context (the chip latches the fields at every write).
     Cch { cycle: u64, chiplet: usize, ctx: usize, opc: u8, asid: u32 },
+    /// A chip monitor's first violation on `chiplet` (at the edge of kernel cycle `cycle`).
+    Monitor { cycle: u64, chiplet: usize, violation: Violation },
 }
 
 /// The valid entries a TGH invalidate matched when it started.
@@ -125,6 +128,8 @@ struct Inner<M: CycleModel> {
     /// Read TLBs through the debug port, 256 evaluated reads each, as before the state
     /// snapshot existed (benchmark baseline only).
     debug_port_reads: bool,
+    /// Chiplets whose monitor violation was reported (only the first one is).
+    monitor_reported: Vec<bool>,
 }
 
 /// N chiplets as the driver and the kernel see them; cheap to clone (a shared handle).
@@ -162,7 +167,22 @@ impl<M: CycleModel> GruHw<M> {
             observer,
             coder: None,
             debug_port_reads: false,
+            monitor_reported: vec![false; n],
         })), Rc::default())
+    }
+
+    /// Check the chip monitors of every chiplet from now on (call it right after
+    /// [`GruHw::new`], on chips just out of reset); a violation reaches the observer as
+    /// [`HwEvent::Monitor`].
+    pub fn enable_monitors(&self) {
+        for chip in &mut self.0.borrow_mut().chips {
+            chip.enable_monitor();
+        }
+    }
+
+    /// Chip-monitor evaluations over every chiplet so far.
+    pub fn monitor_evaluations(&self) -> u64 {
+        self.0.borrow().chips.iter().filter_map(|c| c.monitor()).map(|m| m.evaluations()).sum()
     }
 
     /// Show on `dbg_event_i` what `coder` makes of each MMIO transaction and CB completion,
@@ -341,6 +361,12 @@ impl<M: CycleModel> Hardware for GruHw<M> {
         }
         for c in 0..inner.chips.len() {
             inner.step_chip(c, cycle);
+            if !inner.monitor_reported[c] {
+                if let Some(v) = inner.chips[c].monitor().and_then(|m| m.violation()).cloned() {
+                    inner.monitor_reported[c] = true;
+                    inner.observer.emit(HwEvent::Monitor { cycle, chiplet: c, violation: v });
+                }
+            }
             let done: Vec<CbCompletion> = inner.chips[c]
                 .take_completions()
                 .into_iter()

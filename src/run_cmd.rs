@@ -108,6 +108,8 @@ pub struct RunArgs {
     pub accesses: Option<u64>,
     /// A planted bug (see [`crate::mutants::catalogue()`]); `None` runs the correct system.
     pub mutant: Option<MutantKind>,
+    /// Switch the chip monitors off (to show what the end-to-end checks alone catch).
+    pub no_chip_monitors: bool,
 }
 
 impl Default for RunArgs {
@@ -124,6 +126,7 @@ impl Default for RunArgs {
             json: None,
             accesses: None,
             mutant: None,
+            no_chip_monitors: false,
         }
     }
 }
@@ -161,6 +164,9 @@ impl RunArgs {
         }
         if let Some(m) = self.mutant {
             line += &format!(" --mutant {}", m.name());
+        }
+        if self.no_chip_monitors {
+            line += " --no-chip-monitors";
         }
         line
     }
@@ -252,6 +258,7 @@ fn setup(args: &RunArgs) -> Result<(Work, SystemConfig), RunError> {
         cfg.gru = w.gru_config(cfg.gru);
     }
     cfg.gru.mutant = args.mutant.and_then(MutantKind::driver);
+    cfg.chip_monitors = !args.no_chip_monitors;
     Ok((wl, cfg))
 }
 

@@ -42,7 +42,12 @@ EXPECT = {
     "GRU_MUTANT_ASID_ALIAS": ["p_lookup_exact"],
     "GRU_MUTANT_TFM_NO_CLEAR": ["p_irq_exact"],
     "GRU_MUTANT_TGH_STUCK": ["p_tgh_start_refused"],
-    "FORMAL_MUTANT_GUARD_START_ONLY": ["p_race_miss_stale"],
+    "GRU_MUTANT_GUARD_START_ONLY": ["p_race_miss_stale"],
+    "GRU_MUTANT_STALE_SAME_EDGE": ["p_race_miss_stale", "p_race_dropin"],
+    "GRU_MUTANT_RESTART_CLEARS_STALE": ["p_race_dropin"],
+    "GRU_MUTANT_TFM_SET_LOST": ["p_tfm_read_exact"],
+    "GRU_MUTANT_INSTALL_NO_REPLACE": ["p_tlb_one_match"],
+    "GRU_MUTANT_PURGE_DONE_EARLY": ["p_purge_range", "p_purge_full"],
     "FORMAL_MUTANT_PURGE_IGNORES_PAGESIZE": ["p_purge_range"],
 }
 

@@ -77,6 +77,11 @@ template <size_t N> void put(rust::Vec<uint32_t> &v, const VlWide<N> &w) {
     X(stat_stale, u_stats, stat_stale_q) X(stat_purges, u_stats, stat_purges_q)              \
     X(stat_purged, u_stats, stat_purged_q) X(stat_mmio_errors, u_stats, stat_mmio_errors_q)
 
+// The few registers a chip monitor polls while a purge runs (a subset of the above).
+#define GRU_ACTIVITY_REGS(X)                                                                \
+    X(tgh_status, u_purge, tgh_status_q) X(tfh_state, u_tfh, tfh_state_q)                    \
+    X(stat_misses, u_stats, stat_misses_q) X(stat_tlbmod, u_stats, stat_tlbmod_q)
+
 template <class Model, class Trace> class HarnessImpl final : public Harness {
 public:
     HarnessImpl() : ctx_(new VerilatedContext) {
@@ -176,6 +181,7 @@ public:
 #define GRU_PUT(FIELD, INST, REG) put(out.FIELD, r.gru_chiplet__DOT__##INST##__DOT__##REG);
         if (parts & 1) { GRU_TLB_REGS(GRU_PUT) }
         if (parts & 2) { GRU_OTHER_REGS(GRU_PUT) }
+        if (parts & 4) { GRU_ACTIVITY_REGS(GRU_PUT) }
 #undef GRU_PUT
     }
 

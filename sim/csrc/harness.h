@@ -22,7 +22,8 @@ public:
     // one eval).
     virtual void peek_tlb(uint8_t idx, PortsOut &out) = 0;
     // Copy the state registers straight out of the model (no eval): the TLB's if `parts` has
-    // bit 0, every other one if it has bit 1. Registers not asked for are left alone.
+    // bit 0, every other one if it has bit 1, the activity registers (TGH status, TFH state,
+    // miss counters) if it has bit 2. Registers not asked for are left alone.
     virtual void state(uint8_t parts, RtlRegs &out) const = 0;
     // eval() calls so far: those that apply clock cycles (and the initial settle), and those
     // that only settle the debug read.

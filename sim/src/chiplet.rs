@@ -4,6 +4,7 @@
 
 use crate::handles;
 use crate::model::TlbEntry;
+use crate::monitor::ChipMonitor;
 use crate::ports::{ChipState, CycleModel, PortsIn, PortsOut};
 use std::collections::VecDeque;
 
@@ -123,6 +124,8 @@ pub struct Chiplet<M: CycleModel> {
     mem_pending: VecDeque<(u64, u8, u64)>,
     cb_queue: VecDeque<CbRequest>,
     completions: Vec<Completion>,
+    /// The chip monitors, when switched on.
+    monitor: Option<ChipMonitor>,
     /// Cycles an MMIO response or a handle may take before it is reported as stuck.
     pub timeout: u64,
 }
@@ -138,6 +141,7 @@ impl<M: CycleModel> Chiplet<M> {
             mem_pending: VecDeque::new(),
             cb_queue: VecDeque::new(),
             completions: Vec::new(),
+            monitor: None,
             timeout: 100_000,
         };
         c.reset();
@@ -153,6 +157,17 @@ impl<M: CycleModel> Chiplet<M> {
             self.out = self.model.cycle(&self.inp).clone();
         }
         self.inp.rst_n = true;
+    }
+
+    /// Check the chip monitors ([`ChipMonitor`]) at every edge from now on (a chip just out
+    /// of reset: call it right after [`Chiplet::new`]).
+    pub fn enable_monitor(&mut self) {
+        self.monitor = Some(ChipMonitor::new());
+    }
+
+    /// The chip monitors, if switched on: their first violation, evaluations and cover counts.
+    pub fn monitor(&self) -> Option<&ChipMonitor> {
+        self.monitor.as_ref()
     }
 
     /// The cycle model underneath.
@@ -252,7 +267,11 @@ impl<M: CycleModel> Chiplet<M> {
             }
             _ => self.inp.mem_rsp_valid = false,
         }
+        let watched = self.monitor.as_mut().map(|m| m.before(&mut self.model, &self.inp));
         self.out = self.model.cycle(&self.inp).clone();
+        if let (Some(m), Some(b)) = (self.monitor.as_mut(), watched) {
+            m.after(&mut self.model, b);
+        }
         if cb_sent {
             self.cb_queue.pop_front();
         }

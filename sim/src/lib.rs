@@ -11,6 +11,7 @@ pub mod chiplet;
 pub use gru_abi as handles;
 pub mod lockstep;
 pub mod model;
+pub mod monitor;
 pub mod mutant;
 pub mod ports;
 pub mod rtl;

@@ -6,7 +6,7 @@
 //! appears, named like a port (`state.tfh[5]`).
 
 use crate::model::TlbEntry;
-use crate::ports::{ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
+use crate::ports::{Activity, ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -239,6 +239,11 @@ impl<D: CycleModel, R: CycleModel> CycleModel for Lockstep<D, R> {
             self.diverged(self.state_cycle(), what, ev, av);
         }
         a
+    }
+
+    /// The DUT's: the snapshots are compared at the lockstep's own pace, not per poll.
+    fn activity(&mut self) -> Activity {
+        self.dut.activity()
     }
 
     fn evals(&self) -> EvalCount {

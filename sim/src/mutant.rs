@@ -28,19 +28,43 @@ pub enum RtlMutant {
     AsidAlias,
     /// `GRU_MUTANT_TFM_NO_CLEAR`: reading a fault map does not clear it.
     TfmNoClear,
+    /// `GRU_MUTANT_GUARD_START_ONLY`: a miss latching while an invalidate of its context runs
+    /// is not marked stale (only misses pending at the start are).
+    GuardStartOnly,
+    /// `GRU_MUTANT_STALE_SAME_EDGE`: the start of an invalidate marks stale on the pre-edge
+    /// state, missing a miss that latches at the same edge.
+    StaleSameEdge,
+    /// `GRU_MUTANT_RESTART_CLEARS_STALE`: WRITE_RESTART clears `stale` before the race guard
+    /// reads it.
+    RestartClearsStale,
+    /// `GRU_MUTANT_TFM_SET_LOST`: a fault bit set at the edge its map is read is cleared with
+    /// the returned ones.
+    TfmSetLost,
+    /// `GRU_MUTANT_INSTALL_NO_REPLACE`: a dropin takes a free entry instead of the overlapping
+    /// entry of its context and ASID.
+    InstallNoReplace,
+    /// `GRU_MUTANT_PURGE_DONE_EARLY`: a TGH reads IDLE from its first purge group on, while
+    /// the rest of its purge still runs.
+    PurgeDoneEarly,
     /// `GRU_MUTANT_TGH_STUCK` (fault injection): a TGH purges but never leaves ACTIVE.
     TghStuck,
 }
 
 impl RtlMutant {
     /// Every variant, catalogue mutants first, then fault injection.
-    pub const ALL: [RtlMutant; 7] = [
+    pub const ALL: [RtlMutant; 13] = [
         RtlMutant::NoRaceGuard,
         RtlMutant::PurgeSkipLastLane,
         RtlMutant::NoTlbMod,
         RtlMutant::PurgeNIsCount,
         RtlMutant::AsidAlias,
         RtlMutant::TfmNoClear,
+        RtlMutant::GuardStartOnly,
+        RtlMutant::StaleSameEdge,
+        RtlMutant::RestartClearsStale,
+        RtlMutant::TfmSetLost,
+        RtlMutant::InstallNoReplace,
+        RtlMutant::PurgeDoneEarly,
         RtlMutant::TghStuck,
     ];
 
@@ -58,6 +82,12 @@ impl RtlMutant {
             RtlMutant::PurgeNIsCount => "rtl_purge_n_is_count",
             RtlMutant::AsidAlias => "rtl_asid_alias",
             RtlMutant::TfmNoClear => "rtl_tfm_no_clear",
+            RtlMutant::GuardStartOnly => "rtl_guard_start_only",
+            RtlMutant::StaleSameEdge => "rtl_stale_same_edge",
+            RtlMutant::RestartClearsStale => "rtl_restart_clears_stale",
+            RtlMutant::TfmSetLost => "rtl_tfm_set_lost",
+            RtlMutant::InstallNoReplace => "rtl_install_no_replace",
+            RtlMutant::PurgeDoneEarly => "rtl_purge_done_early",
             RtlMutant::TghStuck => "rtl_tgh_stuck",
         }
     }
@@ -71,6 +101,12 @@ impl RtlMutant {
             RtlMutant::PurgeNIsCount => "GRU_MUTANT_PURGE_N_IS_COUNT",
             RtlMutant::AsidAlias => "GRU_MUTANT_ASID_ALIAS",
             RtlMutant::TfmNoClear => "GRU_MUTANT_TFM_NO_CLEAR",
+            RtlMutant::GuardStartOnly => "GRU_MUTANT_GUARD_START_ONLY",
+            RtlMutant::StaleSameEdge => "GRU_MUTANT_STALE_SAME_EDGE",
+            RtlMutant::RestartClearsStale => "GRU_MUTANT_RESTART_CLEARS_STALE",
+            RtlMutant::TfmSetLost => "GRU_MUTANT_TFM_SET_LOST",
+            RtlMutant::InstallNoReplace => "GRU_MUTANT_INSTALL_NO_REPLACE",
+            RtlMutant::PurgeDoneEarly => "GRU_MUTANT_PURGE_DONE_EARLY",
             RtlMutant::TghStuck => "GRU_MUTANT_TGH_STUCK",
         }
     }
@@ -101,6 +137,30 @@ impl RtlMutant {
             RtlMutant::TfmNoClear => {
                 "lost read-and-clear: reading a fault map clears nothing, the interrupt stays \
                  high and the driver services the same faults forever (a hang)"
+            }
+            RtlMutant::GuardStartOnly => {
+                "race guard marks only at the start: a miss latching while an invalidate of its \
+                 context runs is not stale, so its dropin installs a translation the purge passed"
+            }
+            RtlMutant::StaleSameEdge => {
+                "stale marking on the pre-edge state: a miss latching at the edge an invalidate \
+                 starts escapes the race guard"
+            }
+            RtlMutant::RestartClearsStale => {
+                "order of operations: WRITE_RESTART clears stale before the race guard reads \
+                 it, so a dropin made stale by an invalidate installs anyway"
+            }
+            RtlMutant::TfmSetLost => {
+                "read-clear after set: a fault bit set at the edge its map is read is cleared \
+                 unreported, and that CB waits for a fault the driver never sees"
+            }
+            RtlMutant::InstallNoReplace => {
+                "install ignores the overlap: a dropin (the TLB_MOD upgrade) takes a free entry \
+                 next to the one it replaces, so two entries match one lookup"
+            }
+            RtlMutant::PurgeDoneEarly => {
+                "done when taken: a TGH reads IDLE from the edge the purge engine takes its \
+                 first group, while the rest of its purge still runs"
             }
             RtlMutant::TghStuck => {
                 "fault injection: a TGH purges but never leaves ACTIVE, so the driver's wait \
@@ -178,7 +238,7 @@ mod tests {
     fn only_tgh_stuck_is_fault_injection() {
         assert_eq!(RtlMutant::ALL.iter().filter(|m| m.is_fault_injection()).count(), 1);
         assert!(RtlMutant::TghStuck.is_fault_injection());
-        assert_eq!(RtlMutant::catalogue().count(), 6);
+        assert_eq!(RtlMutant::catalogue().count(), 12);
     }
 
     #[test]

@@ -118,6 +118,37 @@ impl ChipState {
     }
 }
 
+/// The few registers a chip monitor polls on the cycles a purge runs (cheap to read on every
+/// model: the RTL copies three vectors, not the whole state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Bit g: TGH g is ACTIVE.
+    pub tgh_active: u32,
+    /// Bit t: TFH t holds a pending miss (MISS_UPM, MISS_FMM or HW_ERR).
+    pub tfh_pending: u128,
+    /// Misses latched so far: the TLB_MISS plus TLB_MOD counters, so a change names the edge a
+    /// miss latched at.
+    pub latches: u64,
+}
+
+impl Activity {
+    /// The activity part of a full snapshot.
+    pub fn of(s: &ChipState) -> Self {
+        Self::from_parts(&s.tgh, &s.tfh, s.stats.misses + s.stats.tlbmod)
+    }
+
+    /// The activity of these TGHs and TFHs, `latches` misses latched so far.
+    pub fn from_parts(tgh: &[Tgh], tfh: &[Tfh], latches: u64) -> Self {
+        use crate::handles::{HandleStatus, TfhState};
+        let pending = |t: &Tfh| TfhState::try_from(u64::from(t.state)).is_ok_and(TfhState::is_pending);
+        Activity {
+            tgh_active: tgh.iter().enumerate().filter(|(_, g)| g.status == HandleStatus::Active as u8).fold(0, |m, (i, _)| m | 1 << i),
+            tfh_pending: tfh.iter().enumerate().filter(|(_, t)| pending(t)).fold(0, |m, (i, _)| m | 1 << i),
+            latches,
+        }
+    }
+}
+
 /// Verilator `eval()` calls of an RTL model, by purpose (a reference model never evaluates).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EvalCount {
@@ -146,6 +177,11 @@ pub trait CycleModel {
     /// cheap part of [`CycleModel::chip_state`].
     fn tlb_state(&mut self) -> Vec<TlbEntry> {
         self.chip_state().tlb
+    }
+    /// The TGH statuses, pending TFHs and miss count now, read without evaluating anything:
+    /// the part of [`CycleModel::chip_state`] a monitor polls while a purge runs.
+    fn activity(&mut self) -> Activity {
+        Activity::of(&self.chip_state())
     }
     /// Verilator evaluations so far (zero for models that are not Verilated).
     fn evals(&self) -> EvalCount {

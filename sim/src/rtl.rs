@@ -7,7 +7,7 @@
 use crate::handles;
 use crate::model::{Params, TlbEntry};
 use crate::mutant::RtlMutant;
-use crate::ports::{ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
+use crate::ports::{Activity, ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
 use std::path::Path;
 
 // BUILT_MUTANT_DEFINES: the GRU_MUTANT_ defines found in rtl/, one model variant each.
@@ -228,6 +228,8 @@ impl Rtl {
 /// Which registers [`ffi::Harness::state`] copies.
 const PART_TLB: u8 = 1;
 const PART_OTHER: u8 = 2;
+/// The registers of [`Activity`]: TGH status, TFH state, the miss counters.
+const PART_ACTIVITY: u8 = 4;
 
 /// Widths of the TLB entry fields (rtl/gru_defs.vh `TLB_*_W`, docs/MICROARCH.md §3).
 const TLB_CTX_W: usize = 4;
@@ -374,6 +376,22 @@ impl ffi::RtlRegs {
     }
 }
 
+impl ffi::RtlRegs {
+    /// The [`Activity`] of a `PART_ACTIVITY` copy, for parameters `p`.
+    fn activity(&self, p: &Params) -> Activity {
+        use handles::{HandleStatus, TfhState};
+        let st = w(handles::HDL_STATUS);
+        let sa = w(handles::HDL_STATE);
+        let active = |g: &usize| elem(&self.tgh_status, *g, st) == HandleStatus::Active as u64;
+        let pending = |t: &usize| TfhState::try_from(elem(&self.tfh_state, *t, sa)).is_ok_and(TfhState::is_pending);
+        Activity {
+            tgh_active: (0..p.num_tgh).filter(active).fold(0, |m, g| m | 1 << g),
+            tfh_pending: (0..p.num_cbr).filter(pending).fold(0, |m, t| m | 1 << t),
+            latches: bits(&self.stat_misses, 0, 64) + bits(&self.stat_tlbmod, 0, 64),
+        }
+    }
+}
+
 /// Bits of the CBRs that exist.
 fn cbr_mask(p: &Params) -> u128 {
     u128::MAX >> (128 - p.num_cbr)
@@ -414,6 +432,12 @@ impl CycleModel for Rtl {
         let mut regs = ffi::RtlRegs::default();
         self.harness.state(PART_TLB, &mut regs);
         regs.tlb(self.params().tlb_entries)
+    }
+
+    fn activity(&mut self) -> Activity {
+        let mut regs = ffi::RtlRegs::default();
+        self.harness.state(PART_ACTIVITY, &mut regs);
+        regs.activity(&self.params())
     }
 
     fn evals(&self) -> EvalCount {

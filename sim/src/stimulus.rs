@@ -5,7 +5,7 @@
 use crate::chiplet::{CbRequest, Chiplet, MemoryServer};
 use crate::handles::{self as h, Field};
 use crate::model::TlbEntry;
-use crate::ports::{ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
+use crate::ports::{Activity, ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -65,6 +65,9 @@ impl<M: CycleModel> CycleModel for Recorder<M> {
     }
     fn tlb_state(&mut self) -> Vec<TlbEntry> {
         self.inner.tlb_state()
+    }
+    fn activity(&mut self) -> Activity {
+        self.inner.activity()
     }
     fn evals(&self) -> EvalCount {
         self.inner.evals()
@@ -295,4 +298,14 @@ impl RandomTraffic {
             self.act(chip);
         }
     }
+}
+
+/// `cycles` cycles of the traffic of `seed` on `model`, with the chip monitors on (their
+/// violation and cover counts are in [`Chiplet::monitor`]): what `gru-cosim lockstep` runs.
+pub fn monitored<M: CycleModel>(model: M, seed: u64, cycles: u64) -> (Chiplet<M>, TrafficStats) {
+    let mut chip = Chiplet::new(model, Box::new(RandomMemory::new(seed, 8)));
+    chip.enable_monitor();
+    let mut traffic = RandomTraffic::new(seed);
+    traffic.run(&mut chip, cycles);
+    (chip, traffic.stats)
 }

@@ -73,6 +73,9 @@ pub enum Check {
     /// The driver keeps its own protocol: TFH read before the `range_active` test, tracker bit
     /// kept until INTERRUPT_SYNC is done, no ASID held by two address spaces on a chiplet.
     DriverProtocol,
+    /// The chip's own contract, layer by layer (`gru_sim::monitor`): race-guard stale marks,
+    /// purge completeness, fault bits across a read, one match per lookup.
+    ChipMonitor,
 }
 
 impl fmt::Display for Check {
@@ -89,6 +92,7 @@ impl fmt::Display for Check {
             Check::Ownership => "ownership",
             Check::FlushCover => "flush cover",
             Check::DriverProtocol => "driver protocol",
+            Check::ChipMonitor => "chip monitor",
         })
     }
 }
@@ -190,6 +194,14 @@ impl Checker {
         if let Some(detail) = detail {
             self.events.borrow_mut().push(SysEvent::Check { cycle, check, ok: false, detail: detail.clone() });
             self.failures.borrow_mut().push(Failure { cycle, check, detail });
+        }
+    }
+
+    /// Record that `check` ran `n` more times without failing (checks evaluated elsewhere,
+    /// such as the chip monitors).
+    pub fn ran(&self, check: Check, n: u64) {
+        if n > 0 {
+            *self.counts.borrow_mut().entry(check).or_default() += n;
         }
     }
 
@@ -326,6 +338,10 @@ impl Checker {
                 self.log(SysEvent::purge(cycle, chiplet, tgh, &line, (hits.entries, hits.dirty, hits.zero)));
             }
             HwEvent::Cch { cycle, chiplet, ctx, opc, asid } => self.cch_command(cycle, chiplet, ctx, opc, asid),
+            HwEvent::Monitor { cycle, chiplet, ref violation } => {
+                let detail = format!("chiplet {chiplet} [{}]: {}", violation.monitor, violation.detail);
+                self.verdict(cycle, Check::ChipMonitor, Some(detail));
+            }
         }
     }
 }

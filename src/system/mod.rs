@@ -52,6 +52,8 @@ pub struct SystemConfig {
     pub waves: Option<WavePlan>,
     /// The command that replays this run, printed with every failure.
     pub replay: String,
+    /// Check the chip monitors on every chiplet (`gru_sim::monitor`).
+    pub chip_monitors: bool,
 }
 
 impl Default for SystemConfig {
@@ -64,6 +66,7 @@ impl Default for SystemConfig {
             gru: GruConfig::default(),
             waves: None,
             replay: String::new(),
+            chip_monitors: true,
         }
     }
 }
@@ -107,6 +110,9 @@ impl<M: SystemModel> System<M> {
         let kernel = Kernel::new(KernelConfig { num_cpus: cfg.cpus, seed: cfg.seed, ..KernelConfig::default() });
         let mmu = Mmu::new(&kernel, MmuConfig { era: cfg.era, ..MmuConfig::default() });
         let hw = GruHw::new((0..cfg.chiplets.max(1)).map(|_| make()).collect(), &mmu, DEFAULT_MMIO_LATENCY);
+        if cfg.chip_monitors {
+            hw.enable_monitors();
+        }
         let gru = Gru::new(&kernel, Rc::new(hw.clone()) as Rc<dyn GruHardware>, cfg.gru);
         let (h, h2) = (hw.clone(), hw.clone());
         let chips = ChipReaders { tlb: Box::new(move |c| h.tlb_entries(c)), cch: Box::new(move |c| h2.cch_state(c)) };
@@ -234,6 +240,7 @@ impl<M: SystemModel> System<M> {
         self.close_waves();
         self.check_lockstep();
         let now = self.kernel.now();
+        self.checker.ran(Check::ChipMonitor, self.hw.monitor_evaluations());
         driver_errors(now);
         // A run stopped early by a failure leaves operations half done: their invariants are
         // not meant to hold yet.

@@ -16,7 +16,7 @@ mod tlb;
 pub use gru_abi::TlbEntry;
 
 use crate::handles::{Stat, Stats};
-use crate::ports::{ChipState, CycleModel, PortsIn, PortsOut};
+use crate::ports::{Activity, ChipState, CycleModel, PortsIn, PortsOut};
 use cb_engine::Engine;
 use cch::Cchs;
 use mmio::MmioFx;
@@ -275,6 +275,11 @@ impl CycleModel for RefModel {
 
     fn tlb_state(&mut self) -> Vec<TlbEntry> {
         self.tlb.entries.clone()
+    }
+
+    fn activity(&mut self) -> Activity {
+        let line = self.stats.line();
+        Activity::from_parts(&self.purge.tgh, &self.tfh.tfh, line[Stat::Misses as usize] + line[Stat::TlbMod as usize])
     }
 }
 
