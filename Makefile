@@ -95,22 +95,25 @@ endif
 # RTL line and toggle coverage, and functional coverage (README "Coverage", docs/CHECKING.md):
 # a coverage build of gru-cosim in its own target dir (GRU_RTL_COVERAGE=1, sim/build.rs: the
 # normal build never carries the counters), every golden scenario, COV_SEEDS seeds of the default
-# and directed workloads and COV_LOCKSTEP_SEEDS runs of the chip-level random lockstep on it,
+# and directed workloads, the scenarios of scripts/coverage/ (windows nothing else reaches) and
+# COV_LOCKSTEP_SEEDS runs of the chip-level random lockstep on it,
 # then `gru-cosim coverage` merges, converts and renders target/coverage/index.html. A failing
-# seed still counts (coverage measures stimulus; `make regress` judges it). Last line:
+# seed still counts (coverage measures stimulus; `make regress` judges it). The counters make
+# the RTL some 30x slower, hence COV_ACCESSES-long workload runs. Last line:
 # `rtl coverage: line L%, toggle T%`; fails below 95% RTL line coverage.
 COV_DIR := target/coverage
 COV_BIN := target/coverage-build/release/gru-cosim
-COV_SEEDS ?= 1..4
+COV_SEEDS ?= 1..2
+COV_ACCESSES ?= 5000
 COV_LOCKSTEP_SEEDS ?= 1 2 3 4
 COV_CYCLES ?= 200000
 coverage: deps
 	GRU_RTL_COVERAGE=1 CARGO_TARGET_DIR=target/coverage-build $(CARGO) build --release --quiet --bin gru-cosim
 	rm -rf $(COV_DIR)
 	@export GRU_RTL_COVERAGE_DIR=$(COV_DIR)/dat; \
-	for s in golden/scenarios/*.toml; do n=$$(basename $$s .toml); printf 'scenario %-28s ' $$n; $(COV_BIN) run $$n | tail -1; done; \
+	for s in golden/scenarios/*.toml scripts/coverage/*.toml; do printf 'scenario %-34s ' $$s; $(COV_BIN) run $$s | tail -1; done; \
 	for w in default directed; do \
-	  $(COV_BIN) regress --workload $$w --seeds $(COV_SEEDS) --hw rtl --out $(COV_DIR)/regress-$$w.json | tail -1; done; \
+	  $(COV_BIN) regress --workload $$w --seeds $(COV_SEEDS) --accesses $(COV_ACCESSES) --hw rtl --out $(COV_DIR)/regress-$$w.json | tail -1; done; \
 	for s in $(COV_LOCKSTEP_SEEDS); do $(COV_BIN) lockstep --cycles $(COV_CYCLES) --seed $$s | tail -1; done
 	$(COV_BIN) coverage --dat $(COV_DIR)/dat --results $(COV_DIR)/regress-default.json --results $(COV_DIR)/regress-directed.json --out $(COV_DIR) --min-line 95
 
