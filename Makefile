@@ -111,7 +111,7 @@ coverage: deps
 	GRU_RTL_COVERAGE=1 CARGO_TARGET_DIR=target/coverage-build $(CARGO) build --release --quiet --bin gru-cosim
 	rm -rf $(COV_DIR)
 	@export GRU_RTL_COVERAGE_DIR=$(COV_DIR)/dat; \
-	for s in golden/scenarios/*.toml scripts/coverage/*.toml; do printf 'scenario %-34s ' $$s; $(COV_BIN) run $$s | tail -1; done; \
+	for s in golden/scenarios/*.toml scripts/coverage/*.toml; do printf 'scenario %-50s ' $$s; $(COV_BIN) run $$s | tail -1; done; \
 	for w in default directed; do \
 	  $(COV_BIN) regress --workload $$w --seeds $(COV_SEEDS) --accesses $(COV_ACCESSES) --hw rtl --out $(COV_DIR)/regress-$$w.json | tail -1; done; \
 	for s in $(COV_LOCKSTEP_SEEDS); do $(COV_BIN) lockstep --cycles $(COV_CYCLES) --seed $$s | tail -1; done

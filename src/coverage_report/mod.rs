@@ -134,7 +134,7 @@ fn index(r: &Report) -> String {
     let mut s = String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>gru-cosim coverage</title></head><body>\n");
     writeln!(s, "<h1>gru-cosim coverage</h1>\n<p>{} ({} RTL counter files merged)</p>\n<table>", esc(&r.summary()), r.dat_files).unwrap();
     s.push_str(&row("rtl/index.html", "RTL lines (rtl/, genhtml)", &r.line));
-    s.push_str(&row("rtl-toggle/index.html", "RTL signal toggles (rtl/, genhtml)", &r.toggle));
+    s.push_str(&row("rtl-toggle/index.html", "RTL signal bits toggled (rtl/, genhtml per signal)", &r.toggle));
     s.push_str(&row("functional.html", "functional cover points", &r.functional));
     writeln!(s, "</table>\n<p><a href=\"rtl-uncovered.txt\">{} RTL line points never hit</a></p>\n</body></html>", r.uncovered.len()).unwrap();
     s
