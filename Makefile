@@ -95,7 +95,7 @@ endif
 # RTL line and toggle coverage, and functional coverage (README "Coverage", docs/CHECKING.md):
 # a coverage build of gru-cosim in its own target dir (GRU_RTL_COVERAGE=1, sim/build.rs: the
 # normal build never carries the counters), every golden scenario, COV_SEEDS seeds of the default
-# and directed workloads, the scenarios of scripts/coverage/ (windows nothing else reaches) and
+# and directed workloads and of the default one in the classic era, the scenarios of scripts/coverage/ (windows nothing else reaches) and
 # COV_LOCKSTEP_SEEDS runs of the chip-level random lockstep on it,
 # then `gru-cosim coverage` merges, converts and renders target/coverage/index.html. A failing
 # seed still counts (coverage measures stimulus; `make regress` judges it). The counters make
@@ -112,10 +112,11 @@ coverage: deps
 	rm -rf $(COV_DIR)
 	@export GRU_RTL_COVERAGE_DIR=$(COV_DIR)/dat; \
 	for s in golden/scenarios/*.toml scripts/coverage/*.toml; do printf 'scenario %-50s ' $$s; $(COV_BIN) run $$s | tail -1; done; \
-	for w in default directed; do \
-	  $(COV_BIN) regress --workload $$w --seeds $(COV_SEEDS) --accesses $(COV_ACCESSES) --hw rtl --out $(COV_DIR)/regress-$$w.json | tail -1; done; \
+	for w in default directed classic; do \
+	  case $$w in classic) a="--workload default --era classic";; *) a="--workload $$w";; esac; \
+	  $(COV_BIN) regress $$a --seeds $(COV_SEEDS) --accesses $(COV_ACCESSES) --hw rtl --out $(COV_DIR)/regress-$$w.json | tail -1; done; \
 	for s in $(COV_LOCKSTEP_SEEDS); do $(COV_BIN) lockstep --cycles $(COV_CYCLES) --seed $$s | tail -1; done
-	$(COV_BIN) coverage --dat $(COV_DIR)/dat --results $(COV_DIR)/regress-default.json --results $(COV_DIR)/regress-directed.json --out $(COV_DIR) --min-line 95
+	$(COV_BIN) coverage --dat $(COV_DIR)/dat $(foreach w,default directed classic,--results $(COV_DIR)/regress-$(w).json) --out $(COV_DIR) --min-line 95
 
 # API documentation; sim/build.rs sees `cargo doc` and does not run Verilator.
 doc:
