@@ -31,8 +31,8 @@
 //! `CARGO_TARGET_DIR`, so the normal build never carries the counters): the two main variants
 //! are verilated with `--coverage-line --coverage-toggle` and compiled at `MUTANT_OPT` (the
 //! coverage stimulus is short; the build time is what counts), `verilated_cov.cpp` is linked,
-//! the harness writes each model's counters when it is dropped (`csrc/harness.cpp`), and no
-//! mutant variant is built (`BUILT_MUTANT_DEFINES` is empty).
+//! the harness writes each model's counters when it is dropped or at process exit
+//! (`csrc/harness.cpp`), and no mutant variant is built (`BUILT_MUTANT_DEFINES` is empty).
 //!
 //! Every variant also reads `rtl_tb/gru_trace_cycle.sv`, which binds a trace-only cycle counter
 //! into `gru_chiplet` (`TOP.gru_chiplet.trace_cycle.cycle`, the kernel cycle number); rtl/ is
