@@ -5,11 +5,12 @@ SEED ?= 1
 CYCLES ?= 1000000
 SEEDS ?= 10
 # Debian 12 packages: Verilator builds the model, zlib1g-dev is for FST, Yosys and Icarus lint the RTL;
-# Yosys (with its yosys-abc) and Icarus also run the formal checks (scripts/formal.sh).
-DEB_PKGS := verilator zlib1g-dev yosys iverilog g++ make
+# Yosys (with its yosys-abc) and Icarus also run the formal checks (scripts/formal.sh); lcov's
+# genhtml renders `make coverage`'s RTL report.
+DEB_PKGS := verilator zlib1g-dev yosys iverilog g++ make lcov
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps abi build run test lint formal formal-quick lockstep regress bench waves mutants doc clean
+.PHONY: deps abi build run test lint formal formal-quick lockstep regress bench waves mutants doc clean coverage
 
 # WAVES=1 (as cocotb users type it) dumps waveforms where a target would not: `make regress
 # WAVES=1` dumps every failed seed's. `make run` dumps unless WAVES=0.
@@ -24,6 +25,7 @@ deps:
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v iverilog >/dev/null || missing="$$missing iverilog"; \
 	command -v g++ >/dev/null || missing="$$missing g++"; \
+	command -v genhtml >/dev/null || missing="$$missing lcov"; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
 	  $(SUDO) apt-get update -qq && \
@@ -91,6 +93,32 @@ ifdef SCENARIO
 else
 	$(CARGO) run --release --quiet -- run default --seed $(SEED) --waves-around shootdown
 endif
+
+# RTL line and toggle coverage, and functional coverage (README "Coverage", docs/CHECKING.md):
+# a coverage build of gru-cosim in its own target dir (GRU_RTL_COVERAGE=1, sim/build.rs: the
+# normal build never carries the counters), every golden scenario, COV_SEEDS seeds of the default
+# and directed workloads and of the default one in the classic era, the scenarios of scripts/coverage/ (windows nothing else reaches) and
+# COV_LOCKSTEP_SEEDS runs of the chip-level random lockstep on it,
+# then `gru-cosim coverage` merges, converts and renders target/coverage/index.html. A failing
+# seed still counts (coverage measures stimulus; `make regress` judges it). The counters make
+# the RTL some 30x slower, hence COV_ACCESSES-long workload runs. Last line:
+# `rtl coverage: line L%, toggle T%`; fails below 95% RTL line coverage.
+COV_DIR := target/coverage
+COV_BIN := target/coverage-build/release/gru-cosim
+COV_SEEDS ?= 1..2
+COV_ACCESSES ?= 5000
+COV_LOCKSTEP_SEEDS ?= 1 2 3 4
+COV_CYCLES ?= 200000
+coverage: deps
+	GRU_RTL_COVERAGE=1 CARGO_TARGET_DIR=target/coverage-build $(CARGO) build --release --quiet --bin gru-cosim
+	rm -rf $(COV_DIR)
+	@export GRU_RTL_COVERAGE_DIR=$(COV_DIR)/dat; \
+	for s in golden/scenarios/*.toml scripts/coverage/*.toml; do printf 'scenario %-50s ' $$s; $(COV_BIN) run $$s | tail -1; done; \
+	for w in default directed classic; do \
+	  case $$w in classic) a="--workload default --era classic";; *) a="--workload $$w";; esac; \
+	  $(COV_BIN) regress $$a --seeds $(COV_SEEDS) --accesses $(COV_ACCESSES) --hw rtl --out $(COV_DIR)/regress-$$w.json | tail -1; done; \
+	for s in $(COV_LOCKSTEP_SEEDS); do $(COV_BIN) lockstep --cycles $(COV_CYCLES) --seed $$s | tail -1; done
+	$(COV_BIN) coverage --dat $(COV_DIR)/dat $(foreach w,default directed classic,--results $(COV_DIR)/regress-$(w).json) --out $(COV_DIR) --min-line 95
 
 # API documentation; sim/build.rs sees `cargo doc` and does not run Verilator.
 doc:

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 pub mod chiplet_cmds;
 pub mod coverage;
+pub mod coverage_report;
 pub mod mutants;
 pub mod platform;
 pub mod run_cmd;

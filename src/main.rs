@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gru_cosim::chiplet_cmds;
+use gru_cosim::coverage_report;
 use gru_cosim::mutants::{self, MutantKind};
 use gru_cosim::regress::{self, regress, RegressArgs, RegressResults, Seeds, Shard};
 use gru_cosim::run_cmd::{self, RunArgs, WORKLOADS};
@@ -94,6 +95,25 @@ enum Cmd {
         format: DumpFormat,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// The coverage report of a coverage build's runs (`make coverage`): merge the RTL
+    /// counter files, write lcov files and genhtml reports of RTL line and toggle coverage, the
+    /// functional cover points of the given regressions, and an index.html linking them. The
+    /// last line is `rtl coverage: line L%, toggle T%`; exit status 1 if the line coverage is
+    /// below --min-line.
+    Coverage {
+        /// Where the coverage build's runs wrote their counters (GRU_RTL_COVERAGE_DIR).
+        #[arg(long, default_value = "target/coverage/dat")]
+        dat: std::path::PathBuf,
+        /// Regression results files (`regress --out`) for the functional page.
+        #[arg(long = "results")]
+        results: Vec<std::path::PathBuf>,
+        /// The output directory.
+        #[arg(long, default_value = "target/coverage")]
+        out: std::path::PathBuf,
+        /// Fail when the RTL line coverage is below this percentage.
+        #[arg(long, default_value_t = 0.0)]
+        min_line: f64,
     },
     /// List the workloads `run` knows and the mutants `--mutant` plants.
     List,
@@ -412,6 +432,19 @@ fn run(cmd: Cmd) -> Result<bool, String> {
             let results = regress(&args).map_err(|e| e.to_string())?;
             print_results(&results, &args.out, args.junit.as_deref());
             Ok(results.failed == 0)
+        }
+        Cmd::Coverage { dat, results, out, min_line } => {
+            let args = coverage_report::ReportArgs { dat_dir: dat, results, out, src_root: ".".into() };
+            let r = coverage_report::report(&args).map_err(|e| e.to_string())?;
+            let f = &r.functional;
+            println!("report      {}", args.out.join("index.html").display());
+            println!("functional  {} of {} cover points hit (functional.html)", f.hit, f.total);
+            println!("rtl         {} line points never hit (rtl-uncovered.txt)", r.uncovered.len());
+            println!("{}", r.summary());
+            if r.line.percent() < min_line {
+                eprintln!("coverage: RTL line coverage {:.1}% is below --min-line {min_line}%", r.line.percent());
+            }
+            Ok(r.line.percent() >= min_line)
         }
         Cmd::Merge { files, out, junit } => {
             let parts = files.iter().map(|f| regress::read_results(f)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;

@@ -5,6 +5,14 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#if VM_COVERAGE
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <unistd.h>
+#include "verilated_cov.h"
+#endif
 
 // Vgru_fst.h, Vgru_vcd.h, every mutant's Vgru_m_<name>.h, their root classes (which hold
 // every signal; sim/csrc/introspect.vlt makes the state registers public) and
@@ -16,6 +24,52 @@
 
 namespace gru {
 namespace {
+
+#if VM_COVERAGE
+// A coverage build (sim/build.rs, GRU_RTL_COVERAGE=1) writes each model's line and toggle
+// counters to $GRU_RTL_COVERAGE_DIR (default target/coverage/dat) as rtl-<pid>-<n>.dat, when
+// the model is destroyed or, for a model still alive then, at process exit: a system run's
+// models are not always dropped before exit (its kernel, driver and hardware handles hold each
+// other), and a run that returned must still count. Every model has its own VerilatedContext
+// and so its own counters; a name per process and model keeps parallel runs and the chiplets of
+// one run from overwriting each other, and `make coverage` merges them all.
+class CoverageFiles {
+public:
+    static CoverageFiles &get() {
+        // Never destroyed: the exit handler uses it after static destructors may have run.
+        static CoverageFiles *files = new CoverageFiles;
+        return *files;
+    }
+    void add(VerilatedContext *ctx) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        // Registered after the Verilator runtime's statics exist, so it runs before they go.
+        if (!hooked_) hooked_ = std::atexit([] { get().write_all(); }) == 0;
+        live_.insert(ctx);
+    }
+    void remove(VerilatedContext *ctx) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (live_.erase(ctx)) write(*ctx);
+    }
+
+private:
+    void write_all() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (VerilatedContext *ctx : live_) write(*ctx);
+        live_.clear();
+    }
+    void write(VerilatedContext &ctx) {
+        const char *env = std::getenv("GRU_RTL_COVERAGE_DIR");
+        const std::filesystem::path dir(env && *env ? env : "target/coverage/dat");
+        std::filesystem::create_directories(dir);
+        const std::string name = "rtl-" + std::to_string(getpid()) + "-" + std::to_string(seq_++) + ".dat";
+        ctx.coveragep()->write((dir / name).c_str());
+    }
+    std::mutex mutex_;
+    std::set<VerilatedContext *> live_;
+    bool hooked_ = false;
+    unsigned seq_ = 0;
+};
+#endif
 
 // Wide Verilator ports are arrays of 32-bit words; the Rust side uses 64-bit words.
 template <class W> void put_wide(W &dst, const std::array<uint64_t, 8> &src) {
@@ -88,6 +142,9 @@ public:
         // Must precede model construction so the model registers its trace callbacks.
         ctx_->traceEverOn(true);
         model_.reset(new Model(ctx_.get(), "TOP"));
+#if VM_COVERAGE
+        CoverageFiles::get().add(ctx_.get());
+#endif
         model_->clk_i = 0;
         model_->rst_ni = 0;
         model_->eval();
@@ -96,6 +153,9 @@ public:
     ~HarnessImpl() override {
         close_trace();
         model_->final();
+#if VM_COVERAGE
+        CoverageFiles::get().remove(ctx_.get());
+#endif
     }
 
     void cycle(const PortsIn &in, PortsOut &out) override {
