@@ -35,10 +35,11 @@ git ls-files -z --cached --others --exclude-standard \
     | tar --null -T - --ignore-failed-read -cf - 2>/dev/null \
     | tar -xf - -C "$tree"
 
-# One mutant at a time: the machine is shared (cargo-mutants' --jobs). Round-robin shards each
+# One mutant at a time, as the shared machines need: --in-place is serial by construction
+# (cargo-mutants refuses --jobs with it). Round-robin shards each
 # take every n-th mutant of every file, so one shard's score is a sample of the whole and the
 # shards take about the same time; --no-shuffle keeps the order, and a shard, reproducible.
-(cd "$tree" && cargo mutants --package gru-driver --in-place --jobs 1 --no-shuffle --sharding round-robin \
+(cd "$tree" && cargo mutants --package gru-driver --in-place --no-shuffle --sharding round-robin \
     "${shard[@]}" --output "$root" "$@") || rc=$?
 # 2: mutants missed, 3: some timed out: a score all the same. Anything else (4: the gate fails
 # without a mutant, 1: usage) is no score.
