@@ -28,17 +28,21 @@ command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants
 
 # Mirror the working tree (tracked and untracked, ignored files left out): remove everything but
 # the copy's target/, then unpack with the original file times, so unchanged files stay
-# unchanged for cargo.
+# unchanged for cargo. Runs from the worktree root: `$d` is the same directory in both.
 mkdir -p "$tree"
 find "$tree" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
 git ls-files -z --cached --others --exclude-standard \
-    | tar --null -T - --ignore-failed-read -cf - 2>/dev/null \
+    | tar --null -T - --ignore-failed-read --format=posix -cf - 2>/dev/null \
     | tar -xf - -C "$tree"
+# Directories too: sim/build.rs reruns Verilator when rtl/'s own time changes, and unpacking
+# made every directory anew.
+(cd "$tree" && find . -path ./target -prune -o -type d -print0) \
+    | while IFS= read -r -d '' d; do [ -d "$d" ] && touch -r "$d" "$tree/$d"; done
 
 # One mutant at a time, as the shared machines need: --in-place is serial by construction
-# (cargo-mutants refuses --jobs with it). Round-robin shards each
-# take every n-th mutant of every file, so one shard's score is a sample of the whole and the
-# shards take about the same time; --no-shuffle keeps the order, and a shard, reproducible.
+# (cargo-mutants refuses --jobs with it). Round-robin shards each take every n-th mutant of
+# every file, so one shard's score is a sample of the whole and the shards take about the same
+# time; --no-shuffle keeps the order, and a shard, reproducible.
 (cd "$tree" && cargo mutants --package gru-driver --in-place --no-shuffle --sharding round-robin \
     "${shard[@]}" --output "$root" "$@") || rc=$?
 # 2: mutants missed, 3: some timed out: a score all the same. Anything else (4: the gate fails
