@@ -24,7 +24,11 @@ fn model(workload: &str, seed: u64, era: Option<Era>) -> RunArgs {
     RunArgs { workload: workload.into(), seed, hw: HwKind::Model, era, ..RunArgs::default() }
 }
 
+/// Ignored in `cargo test`: it takes about a minute and repeats runs the golden test and the
+/// regression already make; `make mutation` runs it with `--include-ignored`
+/// (.cargo/mutants.toml).
 #[test]
+#[ignore = "the mutation gate: make mutation runs it"]
 fn every_check_passes_on_the_gate_runs() {
     let caught = mutants::hunt(DEFAULT_SEEDS, |w, s| model(w, s, None)).expect("run");
     if let Some(c) = caught {
