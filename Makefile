@@ -10,7 +10,7 @@ SEEDS ?= 10
 DEB_PKGS := verilator zlib1g-dev yosys iverilog g++ make lcov
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps abi build run test lint formal formal-quick lockstep regress bench waves mutants doc clean coverage
+.PHONY: deps abi build run test lint formal formal-quick lockstep regress bench waves mutants mutation doc clean coverage
 
 # WAVES=1 (as cocotb users type it) dumps waveforms where a target would not: `make regress
 # WAVES=1` dumps every failed seed's. `make run` dumps unless WAVES=0.
@@ -128,6 +128,13 @@ doc:
 # ends with `mutants: <K> of <M> caught`, exit 1 if one escaped.
 mutants: build
 	$(CARGO) run --release --quiet -- mutants --seeds $(SEEDS)
+
+# The checks' mutation score from an outside tool (docs/MUTATION.md): cargo-mutants over
+# driver/src/gru/, each mutant run through driver/tests/mutation_gate.rs on the reference model,
+# one at a time. SHARD=k/n runs shard k (0-based) of n; installs cargo-mutants if missing. Ends
+# with `mutation: caught C, missed M, unviable U, timeout T of N` (also in mutants.out/score.txt).
+mutation: deps
+	bash scripts/mutation.sh $(SHARD)
 
 clean:
 	$(CARGO) clean

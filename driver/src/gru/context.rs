@@ -190,11 +190,15 @@ impl Gru {
             self.gru_unload_mm_tracker(ctx, &gts.gms, gts.chiplet, ctxnum).await;
         }
         self.cch_interrupt_sync(ctx, gts.chiplet, ctxnum, &cch).await?;
-        if let Err(e) = self.cch_deallocate(ctx, gts.chiplet, ctxnum, &cch).await {
-            if matches!(e, GruError::UnloadRefused { .. }) {
-                self.cch_start(ctx, gts.chiplet, ctxnum, &cch).await?;
+        match self.cch_deallocate(ctx, gts.chiplet, ctxnum, &cch).await {
+            Err(GruError::UnloadRefused { .. }) if self.mutated(Mutant::UnloadIgnoresRefusal) => {}
+            Err(e) => {
+                if matches!(e, GruError::UnloadRefused { .. }) {
+                    self.cch_start(ctx, gts.chiplet, ctxnum, &cch).await?;
+                }
+                return Err(e);
             }
-            return Err(e);
+            Ok(()) => {}
         }
         self.gru_unload_mm_tracker(ctx, &gts.gms, gts.chiplet, ctxnum).await;
         chip.gts.borrow_mut()[ctxnum] = None;
@@ -229,7 +233,8 @@ impl Gru {
         let mut asids = gms.asid_lock.lock(ctx).await;
         let t = &mut asids[chiplet];
         let mut alloc = chip.asid.lock(ctx).await;
-        if t.asid == 0 || (t.ctxbitmap == 0 && t.asid_gen != alloc.generation) {
+        let stale = (t.asid_gen != alloc.generation) != self.mutated(Mutant::TrackerGenInverted);
+        if t.asid == 0 || (t.ctxbitmap == 0 && stale) {
             t.asid = self.gru_assign_asid(ctx, chiplet, &mut alloc).await?;
             t.asid_gen = alloc.generation;
             t.used = 0;

@@ -65,7 +65,7 @@ impl Gru {
                     self.report(e);
                 }
             }
-            if self.0.hw.irq_lines(chiplet) & 1 << tfm == 0 {
+            if self.0.hw.irq_lines(chiplet) & 1 << tfm == 0 || self.mutated(Mutant::IntrReadsMapOnce) {
                 return;
             }
         }
@@ -120,7 +120,7 @@ impl Gru {
         if tfh.stale {
             self.0.stats.inc(GruStat::TfhStaleOnFault);
         }
-        let write = tfh.cause == TfhCause::TlbMod as u8;
+        let write = tfh.cause == TfhCause::TlbMod as u8 && !self.mutated(Mutant::StoreMissAsRead);
         if tfh.missasid == 0 {
             self.0.stats.inc(GruStat::TlbDropinFailNoAsid);
             if !user {
@@ -174,7 +174,8 @@ impl Gru {
             }
             self.gru_update_cch(ctx, gts).await?;
         }
-        let dirty = (pte.write && pte.dirty) || (!write && self.mutated(Mutant::DirtyOnReadDropin));
+        let dirty = (pte.write && (pte.dirty || self.mutated(Mutant::DropinIgnoresPteDirty)))
+            || (!write && self.mutated(Mutant::DirtyOnReadDropin));
         let asid = if self.mutated(Mutant::DropinWrongAsid) { tfh.missasid + 1 } else { tfh.missasid };
         let d = Dropin { pfn: pte.page_paddr() >> 12, vaddr, asid, dirty, pagesize };
         self.tfh_write_restart(ctx, chiplet, cbr, &d).await?;

@@ -101,6 +101,46 @@ mutants! {
         "the dropin's fillasid is the miss ASID + 1 (the next region's ASID): the installed entry \
          never matches, the CB misses again and the driver drops in again, forever — a livelock in \
          which every dropin looks like progress",
+    /// The flush tests the next chiplet's bit of `asidmap`.
+    AsidmapBitOffByOne = "asidmap_bit_off_by_one":
+        "the flush's walk over asidmap tests bit c + 1 for chiplet c: a chiplet is flushed when its \
+         neighbour holds the mm's ASID, and the last chiplet never is",
+    /// The TGH's vaddr is a page number.
+    TghVaddrInPages = "tgh_vaddr_in_pages":
+        "the TGH's vaddr is the range's first page number instead of its address (a unit slip): \
+         the purge covers pages far below the range and the range keeps its entries",
+    /// `range_active` drops back at the end of `invalidate_range_start`.
+    RangeActiveEndsAtStart = "range_active_ends_at_start":
+        "range_active is decremented when invalidate_range_start's flush finishes instead of in \
+         invalidate_range_end: a miss between the two drops in the old PTE, which the range then \
+         changes and frees",
+    /// `invalidate_range_end` wakes nobody.
+    NoWakeOnRangeEnd = "no_wake_on_range_end":
+        "invalidate_range_end lowers range_active but wakes no waiter: a user fault path sleeping \
+         for the range stays asleep (a lost wake-up) until some later range ends, or forever",
+    /// A read miss on a clean writable PTE is dropped in writable.
+    DropinIgnoresPteDirty = "dropin_ignores_pte_dirty":
+        "the dropin's dirty bit is the PTE's write bit alone: a read miss on a writable but clean \
+         PTE (after writeback, madvise FREE, a swap-in) drops in a writable entry, and the chip's \
+         stores then skip TLB_MOD and leave the page clean, to be dropped or not written back",
+    /// A TLB_MOD miss is serviced as a read miss.
+    StoreMissAsRead = "store_miss_as_read":
+        "the dropin takes every miss as a read (TLB_MOD cause ignored): a store to a read-only or \
+         clean page gets a read-only entry again, and the CB faults with TLB_MOD forever",
+    /// The ASID generation test of `gru_load_mm_tracker` is inverted.
+    TrackerGenInverted = "tracker_gen_inverted":
+        "gru_load_mm_tracker's generation test is inverted: an mm whose ASID is from before a wrap \
+         keeps it, though the allocator may have handed it to another mm since, and the two mms \
+         hit each other's entries",
+    /// A refused DEALLOCATE is taken as done.
+    UnloadIgnoresRefusal = "unload_ignores_refusal":
+        "gru_unload_context ignores a refused DEALLOCATE (as Linux does): the context, its fault \
+         still pending, is forgotten by the driver while the chip keeps it, and the slot is \
+         handed out again",
+    /// The interrupt handler reads its fault map once.
+    IntrReadsMapOnce = "intr_reads_map_once":
+        "gru_intr reads its fault map once and returns: a fault bit set after the read keeps the \
+         level line high without a new edge, and its CB waits forever",
     /// `release` leaves the mm's contexts running.
     NoFlushOnRelease = "no_flush_on_release":
         "release neither stops nor flushes the mm's contexts: after exit unmaps everything (with no \

@@ -166,8 +166,10 @@ impl Gru {
         let cap = if self.mutated(Mutant::NoFullPurgeAbove1024) { GRUMAXINVAL - 1 } else { GRUMAXINVAL };
         let num = if self.mutated(Mutant::FirstPageOnly) { 1 } else { pages.min(cap) };
         let n = if num >= GRUMAXINVAL { TGH_FULL_PURGE_N } else { (num - 1) as u16 };
+        let vaddr = if self.mutated(Mutant::TghVaddrInPages) { first } else { start };
         self.0.stats.inc(GruStat::FlushTlb);
-        for chiplet in (0..self.num_chiplets()).filter(|c| gms.asidmap.get() & 1 << c != 0) {
+        let skew = usize::from(self.mutated(Mutant::AsidmapBitOffByOne));
+        for chiplet in (0..self.num_chiplets()).filter(|c| gms.asidmap.get() >> (c + skew) & 1 != 0) {
             self.0.stats.inc(GruStat::FlushTlbGru);
             let mut asids = gms.asid_lock.lock(ctx).await;
             let t = &mut asids[chiplet];
@@ -179,7 +181,7 @@ impl Gru {
                 }
                 let tgh = self.get_lock_tgh_handle(ctx, chiplet).await?;
                 let r = self
-                    .tgh_invalidate(ctx, chiplet, tgh, start, TGH_VADDRMASK.value_mask(), asid, 0, false, n, ctxbitmap)
+                    .tgh_invalidate(ctx, chiplet, tgh, vaddr, TGH_VADDRMASK.value_mask(), asid, 0, false, n, ctxbitmap)
                     .await;
                 self.unlock_tgh_handle(chiplet, tgh);
                 r?;
@@ -249,6 +251,9 @@ impl MmuNotifier for GruMmStruct {
             if !self.mutated(Mutant::FlushInRangeEnd) {
                 self.flush(ctx, range.start, range.end).await;
             }
+            if self.mutated(Mutant::RangeActiveEndsAtStart) {
+                self.range_active.dec();
+            }
             Ok(())
         })
     }
@@ -261,11 +266,13 @@ impl MmuNotifier for GruMmStruct {
             }
             if self.mutated(Mutant::RangeActiveBool) {
                 self.range_active.set(0);
-            } else {
+            } else if !self.mutated(Mutant::RangeActiveEndsAtStart) {
                 self.range_active.dec();
             }
             smp_mb(ctx).await;
-            self.wait_queue.wake_all(ctx.kernel());
+            if !self.mutated(Mutant::NoWakeOnRangeEnd) {
+                self.wait_queue.wake_all(ctx.kernel());
+            }
         })
     }
 
