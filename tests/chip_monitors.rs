@@ -70,6 +70,43 @@ fn fault_read_and_one_match_fire_before_the_end_to_end_symptom() {
     }
 }
 
+/// A dropin that upgrades a clean entry to a dirty one while a free entry sits below it: with
+/// `rtl_install_no_replace` the dirty copy goes to the free entry, the lower index wins every
+/// lookup, and the stale clean copy is never used — no end-to-end symptom, two matches.
+/// (MADV_FREE leaves page 1's PTE writable and clean, so its GRU load is dropped in clean; the
+/// munmap of page 0 frees entry 0.)
+const CLEAN_THEN_DIRTY: &str = r#"description = "a clean entry upgraded above a free one"
+[[process]]
+name = "a"
+pages = 2
+[[thread]]
+name = "t0"
+process = "a"
+chiplet = 0
+steps = [
+  { op = "cpu_store", page = 0, value = 0x1 },
+  { op = "cpu_store", page = 1, value = 0x2 },
+  { op = "madvise", page = 1, advice = "free" },
+  { op = "gru_load", page = 0, expect = { value = 0x1 } },
+  { op = "gru_load", page = 1, expect = { value = 0x2 } },
+  { op = "munmap", page = 0 },
+  { op = "gru_store", page = 1, value = 0x3 },
+  { op = "gru_load", page = 1, expect = { value = 0x3 } },
+  { op = "cpu_load", page = 1, expect = { value = 0x3 } },
+]
+"#;
+
+#[test]
+fn one_match_fires_on_a_duplicate_entry_that_no_lookup_reveals() {
+    let dir = std::env::temp_dir().join(format!("gru-chip-monitors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("clean_then_dirty.toml");
+    std::fs::write(&path, CLEAN_THEN_DIRTY).unwrap();
+    let path = path.display().to_string();
+    assert!(failures(&path, 1, None, true).is_empty(), "the chip as designed passes");
+    masked_but_monitored(RtlMutant::InstallNoReplace, &path, 1, Monitor::OneMatch);
+}
+
 #[test]
 fn monitors_pass_the_reference_model_in_the_default_workload() {
     let args = RunArgs { hw: HwKind::Model, ..RunArgs::default() };
