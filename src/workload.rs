@@ -245,7 +245,11 @@ impl GruThread {
         if c.status == CbStatus::CallOs as u8 {
             match self.gru.gru_unload_context(ctx, gts).await {
                 Err(GruError::UnloadRefused { .. }) => {}
-                Ok(()) => return Err(GruError::Mm(MmError::InvalidArgument("a context with a fault pending was unloaded"))),
+                Ok(()) => {
+                    let detail = format!("chiplet {} context {ctxnum} was unloaded with the fault of CBR {cbr} pending", self.chiplet);
+                    self.checker.verdict(ctx.now(), Check::Kernel, Some(detail));
+                    return Ok(());
+                }
                 Err(e) => return Err(e),
             }
         }

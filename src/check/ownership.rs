@@ -30,6 +30,10 @@ pub(super) struct Ownership {
     allocated: HashMap<(usize, usize), u64>,
     /// (chiplet, mm) → the region-0 ASID the mm last issued under.
     last_asid: HashMap<(usize, MmId), u32>,
+    /// (chiplet, context) → its CCH as read from the chip since its last CCH write. A CCH's
+    /// state and ASIDs change only at a CCH command, so one read serves every CB until the
+    /// next: a full-state read per CB issue was a quarter of an RTL run.
+    cch: HashMap<(usize, usize), Cch>,
 }
 
 /// Whether TGH `t` purges every context and every ASID of its chiplet.
@@ -58,7 +62,17 @@ impl Checker {
     /// chiplet; one already used by another address space since the last full purge fails.
     pub(super) fn attribute(&self, cycle: u64, chiplet: usize, cbr: u8, mm: MmId) {
         let ctx = ctx_of_cbr(usize::from(cbr), CBR_PER_CTX);
-        let Some(cch) = (self.cch)(chiplet).get(ctx).copied().filter(allocated) else { return };
+        let cached = self.owners.borrow().cch.get(&(chiplet, ctx)).copied();
+        let Some(cch) = cached.or_else(|| {
+            let read = (self.cch)(chiplet).get(ctx).copied()?;
+            self.owners.borrow_mut().cch.insert((chiplet, ctx), read);
+            Some(read)
+        }) else {
+            return;
+        };
+        if !allocated(&cch) {
+            return;
+        }
         let mut clash = None;
         {
             let mut o = self.owners.borrow_mut();
@@ -85,9 +99,12 @@ impl Checker {
     /// context was (re)allocated, and note loads and unloads racing a flush of their own mm.
     pub(super) fn cch_command(&self, cycle: u64, chiplet: usize, ctx: usize, opc: u8, asid: u32) {
         let op = CchOpc::try_from(u64::from(opc));
+        let mut o = self.owners.borrow_mut();
+        o.cch.remove(&(chiplet, ctx));
         if op == Ok(CchOpc::Allocate) {
-            self.owners.borrow_mut().allocated.insert((chiplet, ctx), cycle);
+            o.allocated.insert((chiplet, ctx), cycle);
         }
+        drop(o);
         let flushing = self.asid_owner(chiplet, asid).is_some_and(|mm| self.flushing.borrow().keys().any(|k| k.1 == mm));
         match op {
             Ok(CchOpc::Allocate | CchOpc::Start) if flushing => self.saw("race.load_own_flush"),
