@@ -14,7 +14,7 @@ module gru_cch #(
     ctx_pending_i,
     eng_busy_i, eng_cur_ctx_i, restart_pend_i, cmp_pend_i,
     cch_state_o, cch_asid_o, cch_sizeavail_o, cch_tfm_fault_bit_enable_o,
-    cch_tlb_int_enable_o, cch_tlb_int_select_o
+    cch_tlb_int_enable_o, cch_tlb_int_select_o, sync_idle_o
 );
 `include "gru_defs.vh"
 
@@ -64,11 +64,13 @@ module gru_cch #(
     output [NUM_CTX-1:0]                      cch_tfm_fault_bit_enable_o;
     output [NUM_CTX-1:0]                      cch_tlb_int_enable_o;
     output [NUM_CTX*CCH_TLB_INT_SELECT_W-1:0] cch_tlb_int_select_o;
+    output                                    sync_idle_o;   // no INTERRUPT_SYNC waiting (§12)
 
     // ---------------------------------------------------------------- state
     reg [NUM_CTX*HDL_STATUS_W-1:0]          cch_status_q, cch_status_d;
     reg [NUM_CTX*HDL_STATE_W-1:0]           cch_state_q, cch_state_d;
     reg [NUM_CTX-1:0]                       cch_sync_wait_q, cch_sync_wait_d;
+    assign sync_idle_o = !(|cch_sync_wait_q);
     reg [NUM_CTX*CCH_OPC_W-1:0]             cch_opc_q;
     reg [NUM_CTX-1:0]                       cch_delresp_q;
     reg [NUM_CTX-1:0]                       cch_tfm_fault_bit_enable_q;

@@ -26,7 +26,8 @@ module gru_chiplet #(
     mem_req_valid_o, mem_req_ready_i, mem_req_paddr_o, mem_req_write_o, mem_req_wdata_o,
     mem_req_tag_o, mem_rsp_valid_i, mem_rsp_tag_i, mem_rsp_rdata_i,
     irq_o,
-    dbg_event_i, dbg_tlb_idx_i, dbg_tlb_entry_o
+    dbg_event_i, dbg_tlb_idx_i, dbg_tlb_entry_o,
+    quiet_o
 );
 `include "gru_defs.vh"
 
@@ -84,8 +85,22 @@ module gru_chiplet #(
     input  [7:0]   dbg_tlb_idx_i;
     output [127:0] dbg_tlb_entry_o;
 
+    // The next edge changes no register if the inputs are idle (MICROARCH §12): the host's
+    // rule for skipping a cycle without evaluating it.
+    output         quiet_o;
+
     assign mmio_req_ready_o = 1'b1;   // one MMIO request every cycle
     assign cb_cmp_cbr_o     = cb_cmp_cbr;   // zero-extended when NUM_CBR < 128
+    // §12: engine idle with nothing pending (cb_req_ready_o), no output pulse left to drop, no
+    // purge queued, no INTERRUPT_SYNC waiting.
+`ifdef FORMAL_MUTANT_QUIET_IGNORES_PURGE
+    // Formal-only mutant (scripts/formal.sh): quiet while a purge is still queued.
+    assign quiet_o = cb_req_ready_o && !cb_cmp_valid_o && !mem_req_valid_o && !mmio_rsp_valid_o &&
+                     sync_idle;
+`else
+    assign quiet_o = cb_req_ready_o && !cb_cmp_valid_o && !mem_req_valid_o && !mmio_rsp_valid_o &&
+                     purge_idle && sync_idle;
+`endif
 
     // The software event code, registered only so that it shows in waveforms next to the
     // hardware it explains.
@@ -129,6 +144,7 @@ module gru_chiplet #(
     wire                   purge_done;
     wire [NUM_CTX-1:0]     tgh_active_ctx;
     wire                   inval_start;
+    wire                   purge_idle;
     wire [NUM_CTX-1:0]     inval_bitmap;
 
     // TFH.
@@ -152,6 +168,7 @@ module gru_chiplet #(
     wire [NUM_CTX-1:0]                      cch_tfm_fault_bit_enable;
     wire [NUM_CTX-1:0]                      cch_tlb_int_enable;
     wire [NUM_CTX*CCH_TLB_INT_SELECT_W-1:0] cch_tlb_int_select;
+    wire                                    sync_idle;
 
     // CB engine.
     wire [CBR_IW-1:0]      cb_cmp_cbr;
@@ -213,7 +230,7 @@ module gru_chiplet #(
         .tlb_ps_i(tlb_ps),
         .purge_clr_o(purge_clr), .purge_nclr_o(purge_nclr), .purge_done_o(purge_done),
         .tgh_active_ctx_o(tgh_active_ctx), .inval_start_o(inval_start),
-        .inval_bitmap_o(inval_bitmap)
+        .inval_bitmap_o(inval_bitmap), .purge_idle_o(purge_idle)
     );
 
     gru_tfh #(.NUM_CTX(NUM_CTX), .NUM_CBR(NUM_CBR), .CBR_PER_CTX(CBR_PER_CTX)) u_tfh (
@@ -242,7 +259,8 @@ module gru_chiplet #(
         .cmp_pend_i(cmp_pend),
         .cch_state_o(cch_state), .cch_asid_o(cch_asid), .cch_sizeavail_o(cch_sizeavail),
         .cch_tfm_fault_bit_enable_o(cch_tfm_fault_bit_enable),
-        .cch_tlb_int_enable_o(cch_tlb_int_enable), .cch_tlb_int_select_o(cch_tlb_int_select)
+        .cch_tlb_int_enable_o(cch_tlb_int_enable), .cch_tlb_int_select_o(cch_tlb_int_select),
+        .sync_idle_o(sync_idle)
     );
 
     gru_tfm #(
@@ -825,9 +843,45 @@ module gru_chiplet #(
         end
     end
 
+    // ---------------------------------------------------------------- quiet (MICROARCH §12)
+    // An edge of idle inputs on a quiet chip changes nothing: every output (the debug read
+    // aside: its index is an input), the TLB, the CCH states and ASIDs, the contexts of ACTIVE
+    // TGHs, the counters, and quiet_o itself. The host skips such edges without evaluating.
+    reg                              f_qi = 1'b0;     // the last edge was quiet and idle
+    reg  [5:0]                       f_q_pulse;
+    reg  [7+2+6+64-1:0]              f_q_cmp;
+    reg  [NUM_TFM-1:0]               f_q_irq;
+    reg  [TLB_ENTRIES-1:0]           f_q_valid;
+    reg  [TLB_ENTRIES*(TLB_CTX_W+TLB_ASID_W+TLB_VPN_W+TLB_PS_W)-1:0] f_q_tlb;
+    reg  [NUM_CTX*(HDL_STATE_W+ASID_PER_CTX)-1:0] f_q_cch;
+    reg  [NUM_CTX-1:0]               f_q_tgh;
+    reg  [LINE_W-1:0]                f_q_stat;
+    wire [5:0] f_pulse = {quiet_o, cb_req_ready_o, mmio_rsp_valid_o, mmio_rsp_err_o, cb_cmp_valid_o,
+                          mem_req_valid_o};
+    wire [7+2+6+64-1:0] f_cmp = {cb_cmp_cbr_o, cb_cmp_status_o, cb_cmp_cause_o, cb_cmp_rdata_o};
+    always @(posedge clk_i) begin
+        f_qi      <= rst_ni && quiet_o && !mmio_req_valid_i && !cb_req_valid_i && !mem_req_ready_i &&
+                     !mem_rsp_valid_i && dbg_event_i == dbg_event_q;
+        f_q_pulse <= f_pulse;
+        f_q_cmp   <= f_cmp;
+        f_q_irq   <= irq_o;
+        f_q_valid <= tlb_valid;
+        f_q_tlb   <= {tlb_ctx, tlb_asid, tlb_vpn, tlb_ps};
+        f_q_cch   <= {cch_state, cch_asid};
+        f_q_tgh   <= tgh_active_ctx;
+        f_q_stat  <= stat_rd_line;
+        if (f_live2 && f_qi) begin
+            p_quiet_idle: assert(f_pulse == f_q_pulse && f_cmp == f_q_cmp && mmio_rsp_data_o == {LINE_W{1'b0}});
+            p_quiet_idle__tlb: assert(tlb_valid == f_q_valid && {tlb_ctx, tlb_asid, tlb_vpn, tlb_ps} == f_q_tlb);
+            p_quiet_idle__rest: assert(irq_o == f_q_irq && {cch_state, cch_asid} == f_q_cch &&
+                                       tgh_active_ctx == f_q_tgh && stat_rd_line == f_q_stat);
+        end
+    end
+
     // ---------------------------------------------------------------- covers (non-vacuity)
     always @(posedge clk_i) begin
         if (f_live) begin
+            c_quiet_idle: cover(f_live2 && f_qi && |tlb_valid);
             c_race_miss_stale: cover(f_rd_tfh && f_rd_pend && f_rd_race);
             c_race_dropin: cover(f_dropin && f_sel_pend && f_sel_race);
             c_install_pending: cover(ins_valid && f_sel_pend);

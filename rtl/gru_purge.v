@@ -14,7 +14,7 @@ module gru_purge #(
     sel_i, wr_i, idx_i, dwen_i, data_i, rd_line_o,
     tlb_valid_i, tlb_ctx_i, tlb_asid_i, tlb_vpn_i, tlb_ps_i,
     purge_clr_o, purge_nclr_o, purge_done_o,
-    tgh_active_ctx_o, inval_start_o, inval_bitmap_o
+    tgh_active_ctx_o, inval_start_o, inval_bitmap_o, purge_idle_o
 );
 `include "gru_defs.vh"
 
@@ -69,6 +69,7 @@ module gru_purge #(
     output [NUM_CTX-1:0]     tgh_active_ctx_o;
     output                   inval_start_o;
     output [NUM_CTX-1:0]     inval_bitmap_o;
+    output                   purge_idle_o;    // FIFO empty: the engine steps nowhere (§12)
 
     // ---------------------------------------------------------------- state
     reg [NUM_TGH*HDL_STATUS_W-1:0]      tgh_status_q, tgh_status_d;
@@ -86,6 +87,8 @@ module gru_purge #(
     reg [NUM_TGH*TGH_IW-1:0] purge_fifo_q, purge_fifo_d;
     reg [CNT_W-1:0]          purge_cnt_q, purge_cnt_d;
     reg [IDX_W-1:0]          purge_idx_q, purge_idx_d;
+
+    assign purge_idle_o = purge_cnt_q == {CNT_W{1'b0}};
 
     function [PS_SHIFT_W-1:0] ps_shift;
         input [TGH_PAGESIZE_W-1:0] code;        // a TGH code > 8 is treated as 4K
@@ -410,5 +413,30 @@ module gru_purge #(
             end
         end
     end
+
+`ifdef FORMAL
+    // ---------------------------------------------------------------- formal (docs/FORMAL.md)
+    // A TGH leaves ACTIVE only at the edge its purge completes: it is the head and is popped
+    // after its last group (MICROARCH §7). p_purge_range checks the TLB at that edge, so
+    // together they say what software relies on when it reads IDLE: the purge is done.
+    reg f_init = 1'b1;
+    always @(posedge clk_i) f_init <= 1'b0;
+    reg f_left_early;
+    integer fl;
+    always @* begin
+        f_left_early = 1'b0;
+        for (fl = 0; fl < NUM_TGH; fl = fl + 1)
+            if (tgh_status_q[fl*HDL_STATUS_W +: HDL_STATUS_W] == HSTATUS_ACTIVE
+                && tgh_status_d[fl*HDL_STATUS_W +: HDL_STATUS_W] != HSTATUS_ACTIVE
+                && !(purge_done_o && head == fl[TGH_IW-1:0]))
+                f_left_early = 1'b1;
+    end
+    always @(posedge clk_i) begin
+        if (!f_init && rst_ni) begin
+            p_tgh_idle_done: assert(!f_left_early);
+            c_tgh_idle_done: cover(purge_done_o);
+        end
+    end
+`endif
 
 endmodule

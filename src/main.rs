@@ -267,6 +267,10 @@ struct SystemCli {
     /// Switch the chip monitors off (the end-to-end checks alone).
     #[arg(long)]
     no_chip_monitors: bool,
+    /// Evaluate every chiplet every cycle: no idle skipping, no fast-forward (the same run,
+    /// slower; for comparison).
+    #[arg(long)]
+    no_skip: bool,
 }
 
 impl SystemCli {
@@ -293,6 +297,7 @@ impl SystemCli {
             accesses: self.accesses,
             mutant: self.mutant,
             no_chip_monitors: self.no_chip_monitors,
+            no_skip: self.no_skip,
         }
     }
 }

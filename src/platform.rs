@@ -130,6 +130,9 @@ struct Inner<M: CycleModel> {
     debug_port_reads: bool,
     /// Chiplets whose monitor violation was reported (only the first one is).
     monitor_reported: Vec<bool>,
+    /// The last cycle ticked: the kernel skips ticks only while every chiplet is quiescent,
+    /// and the next tick applies the cycles between as idle ones.
+    last_tick: Option<u64>,
 }
 
 /// N chiplets as the driver and the kernel see them; cheap to clone (a shared handle).
@@ -168,6 +171,7 @@ impl<M: CycleModel> GruHw<M> {
             coder: None,
             debug_port_reads: false,
             monitor_reported: vec![false; n],
+            last_tick: None,
         })), Rc::default())
     }
 
@@ -178,6 +182,21 @@ impl<M: CycleModel> GruHw<M> {
         for chip in &mut self.0.borrow_mut().chips {
             chip.enable_monitor();
         }
+    }
+
+    /// Skip the cycles in which a chiplet can change nothing (on by default; docs/MICROARCH.md
+    /// §12): each chiplet applies them without evaluating, and while every chiplet is
+    /// quiescent with no MMIO request on its way the kernel jumps to its next event. Off
+    /// (`--no-skip`), every chiplet is evaluated every cycle. A run is the same either way.
+    pub fn set_skip(&self, on: bool) {
+        for chip in &mut self.0.borrow_mut().chips {
+            chip.set_skip(on);
+        }
+    }
+
+    /// Chiplet cycles applied without an evaluation so far, over every chiplet.
+    pub fn skipped_cycles(&self) -> u64 {
+        self.0.borrow().chips.iter().map(|c| c.skipped()).sum()
     }
 
     /// Chip-monitor evaluations over every chiplet so far.
@@ -350,6 +369,14 @@ impl<M: CycleModel> Inner<M> {
 impl<M: CycleModel> Hardware for GruHw<M> {
     fn tick(&mut self, cycle: u64) {
         let mut inner = self.0.borrow_mut();
+        // Cycles the kernel skipped (see `needs_every_cycle`): idle on every chiplet.
+        let gap = inner.last_tick.map_or(0, |last| cycle.saturating_sub(last + 1));
+        if gap > 0 {
+            for chip in &mut inner.chips {
+                chip.idle(gap);
+            }
+        }
+        inner.last_tick = Some(cycle);
         inner.cycle = cycle;
         inner.observer.cycle.set(cycle);
         for (chiplet, code) in self.1.take() {
@@ -381,6 +408,17 @@ impl<M: CycleModel> Hardware for GruHw<M> {
             }
             inner.completions[c].extend(done);
         }
+    }
+
+    /// Every cycle unless each chiplet is quiescent (quiet, no CB request queued, no memory
+    /// response due, no new debug event), no MMIO request is on its way and no software event
+    /// waits to be shown: then no tick can change anything until software acts.
+    fn needs_every_cycle(&self) -> bool {
+        let inner = self.0.borrow();
+        inner.last_tick.is_none()
+            || !self.1.borrow().is_empty()
+            || inner.outbound.iter().any(|q| !q.is_empty())
+            || !inner.chips.iter().all(|c| c.quiescent())
     }
 
     fn irq_levels(&self) -> IrqLevels {

@@ -110,6 +110,8 @@ pub struct RunArgs {
     pub mutant: Option<MutantKind>,
     /// Switch the chip monitors off (to show what the end-to-end checks alone catch).
     pub no_chip_monitors: bool,
+    /// Evaluate every chiplet every cycle ([`SystemConfig::skip`] off).
+    pub no_skip: bool,
 }
 
 impl Default for RunArgs {
@@ -127,6 +129,7 @@ impl Default for RunArgs {
             accesses: None,
             mutant: None,
             no_chip_monitors: false,
+            no_skip: false,
         }
     }
 }
@@ -167,6 +170,9 @@ impl RunArgs {
         }
         if self.no_chip_monitors {
             line += " --no-chip-monitors";
+        }
+        if self.no_skip {
+            line += " --no-skip";
         }
         line
     }
@@ -229,6 +235,8 @@ pub struct Outcome {
     pub debug: String,
     /// The cover points the run hit.
     pub coverage: Coverage,
+    /// Chiplet cycles applied without an evaluation (idle skipping, fast-forward).
+    pub skipped: u64,
 }
 
 /// Fail now, before a run, if `path` cannot be written (its directory is created).
@@ -259,6 +267,7 @@ fn setup(args: &RunArgs) -> Result<(Work, SystemConfig), RunError> {
     }
     cfg.gru.mutant = args.mutant.and_then(MutantKind::driver);
     cfg.chip_monitors = !args.no_chip_monitors;
+    cfg.skip = !args.no_skip;
     Ok((wl, cfg))
 }
 
@@ -465,6 +474,7 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
         replay: sys.checker.replay().to_owned(),
         debug: args.debug_command(),
         coverage: coverage::measure(&sys),
+        skipped: sys.hw.skipped_cycles(),
     };
     if args.json.is_none() && !verbose {
         return Ok(outcome);
@@ -481,6 +491,13 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
     let c = sys.config();
     println!("gru-cosim run {} --seed {} on {:?}: {} chiplets, {} CPUs, {} era", args.workload, args.seed, args.hw, c.chiplets, c.cpus, c.era);
     println!("  cycles           {cycles}  wall {wall:.2} s  {:.0} cycles/s", cycles as f64 / wall.max(1e-9));
+    let chip_cycles = cycles * c.chiplets as u64;
+    let skipped = outcome.skipped;
+    println!(
+        "  idle skipping    {skipped} of {chip_cycles} chiplet cycles applied without evaluation ({:.1}%){}",
+        100.0 * skipped as f64 / chip_cycles.max(1) as f64,
+        if c.skip { "" } else { ": off (--no-skip)" }
+    );
     println!(
         "  accesses         GRU {} ({} ended in EXCEPTION), CPU {}",
         counts.gru_accesses.get(),

@@ -77,3 +77,32 @@ fn short_regression_passes_and_writes_its_results_file() {
     assert_eq!(read_results(&out).unwrap(), report, "every seed in the file");
     assert!(report.results.iter().all(|r| r.verdict == "pass" && r.cycles > 0 && r.failure.is_none()));
 }
+
+/// The `--json` trace of `args`, and the chiplet cycles it skipped.
+fn json_trace(args: &RunArgs, tag: &str) -> (Vec<u8>, u64) {
+    let path = std::env::temp_dir().join(format!("gru-skip-{}-{tag}.jsonl", std::process::id()));
+    let out = run_cmd::execute(&RunArgs { json: Some(path.clone()), ..args.clone() }, false).expect("run");
+    assert!(out.failures.is_empty(), "{tag}: {:?}", out.failures);
+    let trace = std::fs::read(&path).expect("trace written");
+    std::fs::remove_file(&path).ok();
+    (trace, out.skipped)
+}
+
+#[test]
+fn idle_skipping_leaves_the_trace_byte_for_byte_the_same() {
+    let golden = |name: &str| format!("{}/golden/scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    let runs = [
+        RunArgs { seed: 2, hw: HwKind::Rtl, accesses: Some(4_000), ..RunArgs::default() },
+        RunArgs { seed: 3, hw: HwKind::Lockstep, era: Some(Era::Classic), accesses: Some(3_000), ..RunArgs::default() },
+        RunArgs { workload: "directed".into(), seed: 4, hw: HwKind::Model, accesses: Some(4_000), ..RunArgs::default() },
+        RunArgs { workload: golden("multi_chiplet_shootdown"), hw: HwKind::Rtl, ..RunArgs::default() },
+        RunArgs { workload: golden("fault_during_invalidate"), hw: HwKind::Rtl, ..RunArgs::default() },
+    ];
+    for (i, args) in runs.iter().enumerate() {
+        let (skipping, skipped) = json_trace(args, &format!("{i}-skip"));
+        let (every, none) = json_trace(&RunArgs { no_skip: true, ..args.clone() }, &format!("{i}-every"));
+        assert_eq!(none, 0, "{}: --no-skip evaluates every cycle", args.command());
+        assert!(skipped > 0, "{}: nothing was skipped", args.command());
+        assert!(skipping == every, "{}: the trace differs with --no-skip", args.command());
+    }
+}

@@ -47,8 +47,9 @@ EXPECT = {
     "GRU_MUTANT_RESTART_CLEARS_STALE": ["p_race_dropin"],
     "GRU_MUTANT_TFM_SET_LOST": ["p_tfm_read_exact"],
     "GRU_MUTANT_INSTALL_NO_REPLACE": ["p_tlb_one_match"],
-    "GRU_MUTANT_PURGE_DONE_EARLY": ["p_purge_range", "p_purge_full"],
+    "GRU_MUTANT_PURGE_DONE_EARLY": ["p_tgh_idle_done"],
     "FORMAL_MUTANT_PURGE_IGNORES_PAGESIZE": ["p_purge_range"],
+    "FORMAL_MUTANT_QUIET_IGNORES_PURGE": ["p_quiet_idle"],
 }
 
 
@@ -412,7 +413,7 @@ def main():
     quick = a.quick
     depth = 8 if quick else 12           # BMC depth (cycles after the first)
     pdr_budget = 0 if quick else 60      # seconds per property; 0 = no proof attempt
-    bmc_budget = 60 if quick else 120    # seconds per mutant x property for bmc3
+    bmc_budget = 60 if quick else 300    # seconds per mutant x property for bmc3
     clean_budget = 20 if quick else 120  # seconds per property of the clean design
     cover_budget = 60                    # seconds per cover (full form only)
     work = os.path.join(ROOT, "target", "formal")

@@ -163,6 +163,16 @@ public:
         read(out);
     }
 
+    void idle(uint64_t n) override {
+        if (trace_ && !paused_) {
+            for (uint64_t i = 0; i < n; ++i) clock();
+        } else {
+            // No register of the chip changes; the testbench's cycle counter does.
+            model_->rootp->gru_chiplet__DOT__trace_cycle__DOT__cycle += n;
+            cycles_ += n;
+        }
+    }
+
     uint64_t replay(rust::Slice<const PortsIn> inputs) override {
         uint64_t sum = 0;
         for (const PortsIn &in : inputs) {
@@ -194,6 +204,12 @@ private:
         m.mem_rsp_rdata_i = in.mem_rsp_rdata;
         m.dbg_event_i = in.dbg_event;
         m.dbg_tlb_idx_i = in.dbg_tlb_idx;
+        clock();
+    }
+
+    // One cycle of the inputs driven now.
+    void clock() {
+        Model &m = *model_;
         // Cycle n: inputs settle with the clock low at 2n, the edge is at 2n+1 (1 ns units).
         m.clk_i = 0;
         m.eval();
@@ -225,6 +241,7 @@ private:
         out.mem_req_tag = m.mem_req_tag_o;
         out.irq = m.irq_o;
         get_wide(out.dbg_tlb_entry, m.dbg_tlb_entry_o);
+        out.quiet = m.quiet_o;
     }
 
 public:

@@ -18,6 +18,9 @@ public:
     virtual ~Harness() = default;
     // Drive the inputs with the clock low, raise the clock, and return the outputs after the edge.
     virtual void cycle(const PortsIn &in, PortsOut &out) = 0;
+    // `n` cycles of the inputs last driven on a quiet chip (docs/MICROARCH.md §12): counted
+    // without evaluating, or clocked and dumped as usual while a dump is being written.
+    virtual void idle(uint64_t n) = 0;
     // Read TLB entry `idx` through the combinational debug port without a clock edge (costs
     // one eval).
     virtual void peek_tlb(uint8_t idx, PortsOut &out) = 0;

@@ -6,6 +6,7 @@ use crate::handles;
 use crate::model::TlbEntry;
 use crate::monitor::ChipMonitor;
 use crate::ports::{ChipState, CycleModel, PortsIn, PortsOut};
+use crate::skip::Skipping;
 use std::collections::VecDeque;
 
 /// Serves the chiplet's memory port: every physical access the chip makes goes through here.
@@ -116,7 +117,8 @@ pub enum ChipletError {
 
 /// A chiplet at transaction level, over any cycle model.
 pub struct Chiplet<M: CycleModel> {
-    model: M,
+    /// The model, skipping the cycles its chip says change nothing (docs/MICROARCH.md §12).
+    model: Skipping<M>,
     inp: PortsIn,
     out: PortsOut,
     mem: Box<dyn MemoryServer>,
@@ -134,7 +136,7 @@ impl<M: CycleModel> Chiplet<M> {
     /// Wrap `model`, serve its memory port from `mem`, and reset it.
     pub fn new(model: M, mem: Box<dyn MemoryServer>) -> Self {
         let mut c = Chiplet {
-            model,
+            model: Skipping::new(model),
             inp: PortsIn::default(),
             out: PortsOut::default(),
             mem,
@@ -159,6 +161,41 @@ impl<M: CycleModel> Chiplet<M> {
         self.inp.rst_n = true;
     }
 
+    /// Skip quiet cycles (on by default): a cycle whose inputs are idle after an edge that left
+    /// `quiet_o` high is applied with [`CycleModel::idle`], which changes nothing (docs/MICROARCH.md
+    /// §12) and costs no evaluation. Off, every cycle is evaluated.
+    pub fn set_skip(&mut self, on: bool) {
+        self.model.set_on(on);
+    }
+
+    /// Cycles applied without an evaluation so far.
+    pub fn skipped(&self) -> u64 {
+        self.model.skipped()
+    }
+
+    /// Nothing can change until an input does: the chip is quiet, no CB request waits, no
+    /// memory response is due and no MMIO request or new debug event is set up. Then
+    /// [`Chiplet::idle`] may stand for any number of [`Chiplet::step`]s.
+    pub fn quiescent(&self) -> bool {
+        self.cb_queue.is_empty() && !self.inp.mmio_req_valid && self.mem_pending.is_empty()
+            && self.model.would_skip(&self.idle_inputs())
+    }
+
+    /// This cycle's inputs with nothing requested, accepted or answered.
+    fn idle_inputs(&self) -> PortsIn {
+        PortsIn { cb_req_valid: false, mem_req_ready: false, mem_rsp_valid: false, ..self.inp.clone() }
+    }
+
+    /// `n` cycles of a [`Chiplet::quiescent`] chip, applied without evaluating.
+    ///
+    /// # Panics
+    /// If the chip is not quiescent: the cycles would not be exact.
+    pub fn idle(&mut self, n: u64) {
+        assert!(self.quiescent(), "idle cycles on a chiplet that is not quiescent");
+        self.inp = self.idle_inputs();
+        self.model.idle(&self.inp, n);
+    }
+
     /// Check the chip monitors ([`ChipMonitor`]) at every edge from now on (a chip just out
     /// of reset: call it right after [`Chiplet::new`]).
     pub fn enable_monitor(&mut self) {
@@ -172,12 +209,12 @@ impl<M: CycleModel> Chiplet<M> {
 
     /// The cycle model underneath.
     pub fn model(&self) -> &M {
-        &self.model
+        &self.model.inner
     }
 
     /// The cycle model underneath (to open waveforms, inspect the reference model...).
     pub fn model_mut(&mut self) -> &mut M {
-        &mut self.model
+        &mut self.model.inner
     }
 
     /// The memory server.
@@ -267,10 +304,15 @@ impl<M: CycleModel> Chiplet<M> {
             }
             _ => self.inp.mem_rsp_valid = false,
         }
-        let watched = self.monitor.as_mut().map(|m| m.before(&mut self.model, &self.inp));
-        self.out = self.model.cycle(&self.inp).clone();
-        if let (Some(m), Some(b)) = (self.monitor.as_mut(), watched) {
-            m.after(&mut self.model, b);
+        if self.model.would_skip(&self.inp) {
+            // Nothing changes, outputs included; the monitors have no edge to check.
+            self.model.cycle(&self.inp);
+        } else {
+            let watched = self.monitor.as_mut().map(|m| m.before(&mut self.model, &self.inp));
+            self.out = self.model.cycle(&self.inp).clone();
+            if let (Some(m), Some(b)) = (self.monitor.as_mut(), watched) {
+                m.after(&mut self.model, b);
+            }
         }
         if cb_sent {
             self.cb_queue.pop_front();

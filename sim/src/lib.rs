@@ -15,4 +15,5 @@ pub mod monitor;
 pub mod mutant;
 pub mod ports;
 pub mod rtl;
+pub mod skip;
 pub mod stimulus;

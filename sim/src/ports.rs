@@ -54,10 +54,28 @@ pub mod ffi {
         pub irq: u16,
         /// TLB entry `dbg_tlb_idx` in the layout of docs/MICROARCH.md §3.
         pub dbg_tlb_entry: [u64; 2],
+        /// The next edge changes no register if the inputs are idle (docs/MICROARCH.md §12).
+        pub quiet: bool,
     }
 }
 
 pub use ffi::{PortsIn, PortsOut};
+
+impl PortsIn {
+    /// Whether these inputs leave a quiet chip as it is (docs/MICROARCH.md §12), `last` being
+    /// the inputs of the previous edge: out of reset, no request, response or acceptance on any
+    /// port, and the same debug inputs (`dbg_event_i` is registered; `dbg_tlb_idx_i` selects an
+    /// output).
+    pub fn idle_after(&self, last: &PortsIn) -> bool {
+        self.rst_n
+            && !self.mmio_req_valid
+            && !self.cb_req_valid
+            && !self.mem_req_ready
+            && !self.mem_rsp_valid
+            && self.dbg_event == last.dbg_event
+            && self.dbg_tlb_idx == last.dbg_tlb_idx
+    }
+}
 
 use crate::handles::{Cch, Stats, Tfh, Tfm, Tgh};
 use crate::model::TlbEntry;
@@ -164,6 +182,15 @@ pub struct EvalCount {
 pub trait CycleModel {
     /// Drive `inp`, apply one rising clock edge and return the outputs after it.
     fn cycle(&mut self, inp: &PortsIn) -> &PortsOut;
+    /// Apply `n` cycles of the idle inputs `inp` to a quiet chip (docs/MICROARCH.md §12): the
+    /// caller has seen `quiet` in the last outputs and `inp` idle after the last inputs, so no
+    /// register and no output changes. Models that know it skip the evaluation and only count
+    /// the cycles; by default every cycle is applied.
+    fn idle(&mut self, inp: &PortsIn, n: u64) {
+        for _ in 0..n {
+            self.cycle(inp);
+        }
+    }
     /// Cycles applied since construction.
     fn cycles(&self) -> u64;
     /// TLB entry `idx` as the combinational debug port shows it now, without a clock edge

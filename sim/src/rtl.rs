@@ -87,6 +87,7 @@ mod ffi {
         fn new_harness(vcd: bool) -> UniquePtr<Harness>;
         fn new_mutant_harness(define: &str) -> Result<UniquePtr<Harness>>;
         fn cycle(self: Pin<&mut Harness>, inp: &PortsIn, out: &mut PortsOut);
+        fn idle(self: Pin<&mut Harness>, n: u64);
         fn peek_tlb(self: Pin<&mut Harness>, idx: u8, out: &mut PortsOut);
         fn state(self: &Harness, parts: u8, out: &mut RtlRegs);
         fn clock_evals(self: &Harness) -> u64;
@@ -410,6 +411,12 @@ impl CycleModel for Rtl {
         self.harness.pin_mut().cycle(inp, &mut self.out);
         self.cycles += 1;
         &self.out
+    }
+
+    /// No evaluation unless a dump is being written (then every edge is dumped as it would be).
+    fn idle(&mut self, _inp: &PortsIn, n: u64) {
+        self.harness.pin_mut().idle(n);
+        self.cycles += n;
     }
 
     fn cycles(&self) -> u64 {

@@ -54,6 +54,11 @@ impl<M: CycleModel> CycleModel for Recorder<M> {
         self.inputs.push(inp.clone());
         self.inner.cycle(inp)
     }
+    /// Recorded as `n` cycles: a replay evaluates every cycle.
+    fn idle(&mut self, inp: &PortsIn, n: u64) {
+        self.inputs.extend(std::iter::repeat(inp.clone()).take(n as usize));
+        self.inner.idle(inp, n);
+    }
     fn cycles(&self) -> u64 {
         self.inner.cycles()
     }

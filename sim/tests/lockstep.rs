@@ -5,8 +5,9 @@
 use gru_sim::chiplet::Chiplet;
 use gru_sim::lockstep::Lockstep;
 use gru_sim::model::RefModel;
-use gru_sim::ports::CycleModel;
+use gru_sim::ports::{ChipState, CycleModel, PortsIn, PortsOut};
 use gru_sim::rtl::{Rtl, WaveFormat};
+use gru_sim::skip::Skipping;
 use gru_sim::stimulus::{RandomMemory, RandomTraffic};
 
 fn run(seed: u64, cycles: u64) {
@@ -61,6 +62,8 @@ fn chip_states_agree_every_cycle_and_cost_no_eval() {
     let mut lock = Lockstep::new(Rtl::new(WaveFormat::Fst), RefModel::new(Default::default()));
     lock.set_state_every(1);
     let mut chip = Chiplet::new(lock, Box::new(RandomMemory::new(5, 8)));
+    // Every cycle evaluated and compared (a skipped one evaluates nothing).
+    chip.set_skip(false);
     let mut traffic = RandomTraffic::new(5);
     traffic.run(&mut chip, 20_000);
     let lock = chip.model_mut();
@@ -131,4 +134,64 @@ fn the_chip_monitor_mutants_diverge_under_random_traffic() {
         let (mut chip, _) = gru_sim::stimulus::monitored(lock, 1, 100_000);
         assert!(chip.model_mut().divergence().is_some(), "{m}: no divergence in 100k cycles of random traffic");
     }
+}
+
+/// `cycles` cycles of random traffic on `skipping` (skips quiet cycles) in lockstep with
+/// `every` (evaluates every cycle), the whole state compared every 64 cycles; the pair's
+/// first divergence and the cycles skipped.
+fn skip_pair<M: CycleModel, E: CycleModel>(skipping: M, every: E, seed: u64, cycles: u64) -> (Option<String>, u64) {
+    let mut lock = Lockstep::new(Skipping::new(skipping), every);
+    lock.set_state_every(64);
+    let mut chip = Chiplet::new(lock, Box::new(RandomMemory::new(seed, 8)));
+    // The pair's DUT side decides what to skip; the chiplet evaluates every cycle of the pair.
+    chip.set_skip(false);
+    RandomTraffic::new(seed).run(&mut chip, cycles);
+    let lock = chip.model_mut();
+    (lock.divergence().map(|d| d.to_string()), lock.dut.skipped())
+}
+
+#[test]
+fn skipping_quiet_cycles_matches_evaluating_every_cycle_over_a_million_cycles() {
+    // The RTL's own quiet_o decides: 10^6 cycles of random traffic, every output every cycle.
+    let (div, skipped) = skip_pair(Rtl::new(WaveFormat::Fst), Rtl::new(WaveFormat::Fst), 11, 1_000_000);
+    assert_eq!(div, None, "replay: seed 11, 10^6 cycles");
+    assert!(skipped > 50_000, "the traffic left quiet stretches to skip: {skipped}");
+    // The reference model's quiet, the same way.
+    let model = || RefModel::new(Default::default());
+    let (div, skipped) = skip_pair(model(), model(), 12, 1_000_000);
+    assert_eq!(div, None, "replay: seed 12, 10^6 cycles");
+    assert!(skipped > 50_000, "{skipped}");
+}
+
+/// A chip that always claims to be quiet, even while its purge or CB engine works.
+struct QuietLiar {
+    inner: RefModel,
+    out: PortsOut,
+}
+
+impl CycleModel for QuietLiar {
+    fn cycle(&mut self, inp: &PortsIn) -> &PortsOut {
+        self.out = self.inner.cycle(inp).clone();
+        self.out.quiet = true;
+        &self.out
+    }
+    fn idle(&mut self, inp: &PortsIn, n: u64) {
+        self.inner.idle(inp, n);
+    }
+    fn cycles(&self) -> u64 {
+        self.inner.cycles()
+    }
+    fn peek_tlb(&mut self, idx: u8) -> [u64; 2] {
+        self.inner.peek_tlb(idx)
+    }
+    fn chip_state(&mut self) -> ChipState {
+        self.inner.chip_state()
+    }
+}
+
+#[test]
+fn a_chip_whose_quiet_output_lies_diverges_from_evaluating_every_cycle() {
+    let liar = QuietLiar { inner: RefModel::new(Default::default()), out: PortsOut::default() };
+    let (div, _) = skip_pair(liar, RefModel::new(Default::default()), 11, 100_000);
+    assert!(div.is_some(), "skipping cycles in which the chip works must show as a divergence");
 }

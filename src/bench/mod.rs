@@ -208,13 +208,15 @@ pub fn default_run<M: SystemModel>(cfg: &BenchConfig, waves: Option<PathBuf>, ma
 }
 
 /// How the system reads chip state and runs spinning tasks: the default, or the way of before
-/// the state snapshot and `spin_until`, for comparison. A run is the same either way.
+/// the state snapshot, `spin_until` and idle skipping, for comparison. A run is the same either way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Mode {
     /// Read every TLB through the debug port, one evaluation per index 0..=255.
     pub debug_port: bool,
     /// Poll tasks spinning on an MMIO response every cycle.
     pub poll_spins: bool,
+    /// Evaluate every chiplet every cycle (no idle skipping, no fast-forward).
+    pub no_skip: bool,
 }
 
 /// [`default_run`] in `mode`.
@@ -237,6 +239,7 @@ pub fn default_run_reading<M: SystemModel>(
     let sys = System::new(scfg, make)?;
     sys.hw.read_tlb_through_debug_port(mode.debug_port);
     sys.kernel.set_skip_spins(!mode.poll_spins);
+    sys.hw.set_skip(!mode.no_skip);
     let counts = workload::spawn(&sys, &WorkloadConfig { accesses: cfg.accesses, ..WorkloadConfig::default() });
     let t = Instant::now();
     let r = sys.run(500_000_000);

@@ -54,6 +54,9 @@ pub struct SystemConfig {
     pub replay: String,
     /// Check the chip monitors on every chiplet (`gru_sim::monitor`).
     pub chip_monitors: bool,
+    /// Skip the cycles in which a chiplet can change nothing, and fast-forward while every
+    /// chiplet is quiescent ([`GruHw::set_skip`]); the run is the same either way.
+    pub skip: bool,
 }
 
 impl Default for SystemConfig {
@@ -67,6 +70,7 @@ impl Default for SystemConfig {
             waves: None,
             replay: String::new(),
             chip_monitors: true,
+            skip: true,
         }
     }
 }
@@ -113,6 +117,7 @@ impl<M: SystemModel> System<M> {
         if cfg.chip_monitors {
             hw.enable_monitors();
         }
+        hw.set_skip(cfg.skip);
         let gru = Gru::new(&kernel, Rc::new(hw.clone()) as Rc<dyn GruHardware>, cfg.gru);
         let (h, h2) = (hw.clone(), hw.clone());
         let chips = ChipReaders { tlb: Box::new(move |c| h.tlb_entries(c)), cch: Box::new(move |c| h2.cch_state(c)) };

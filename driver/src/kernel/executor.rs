@@ -456,19 +456,34 @@ impl Kernel {
         let s = self.0.sched.borrow();
         let now = self.now();
         let cpu_ready = s.cpus.iter().enumerate().filter_map(|(i, c)| {
+            // A task spinning until a later cycle is not polled before it (`skip_spin`), and
+            // its CPU takes nothing else meanwhile unless an interrupt is pending.
+            let spin = c.running().and_then(|t| s.tasks.get(&t)).map_or(0, |t| t.spin_until);
+            let spinning = s.skip_spins && s.pending[i].is_empty() && spin > now;
             let work = c.running().is_some() || !s.runnable.is_empty() || !s.pending[i].is_empty();
-            work.then_some(c.busy_until.max(now))
+            work.then_some(if spinning { c.busy_until.max(spin) } else { c.busy_until.max(now) })
         });
         let sleeper = s.sleepers.first().map(|&(until, _)| until.max(now));
         cpu_ready.chain(sleeper).min()
     }
 
     fn skip_idle_cycles(&self, limit: u64) {
-        if let Some(next) = self.next_event() {
-            if next > self.now() {
-                self.0.clock.set(next.min(limit));
-            }
-        }
+        let now = self.now();
+        let Some(next) = self.next_event().map(|n| n.min(limit)).filter(|&n| n > now) else {
+            return;
+        };
+        // The polls a spinning task would have skipped in the cycles jumped over, counted as
+        // if they had been stepped (`skip_spin` once a cycle from the CPU's busy end on).
+        let mut s = self.0.sched.borrow_mut();
+        let spun: u64 = s
+            .cpus
+            .iter()
+            .filter(|c| s.skip_spins && c.running().and_then(|t| s.tasks.get(&t)).is_some_and(|t| t.spin_until > now))
+            .map(|c| next.saturating_sub(c.busy_until.max(now)))
+            .sum();
+        s.polls.skipped += spun;
+        drop(s);
+        self.0.clock.set(next);
     }
 
     /// Poll the tasks of one CPU until it is busy or has nothing to do.

@@ -177,6 +177,16 @@ impl RefModel {
         self.engine.multi_match
     }
 
+    /// MICROARCH §12: with idle inputs the next edge changes nothing (the RTL's `quiet_o`).
+    fn quiet(&self) -> bool {
+        self.engine.ready()
+            && !self.out.cb_cmp_valid
+            && !self.out.mem_req_valid
+            && !self.out.mmio_rsp_valid
+            && self.purge.idle()
+            && self.cch.sync_wait() == 0
+    }
+
     fn reset(&mut self) {
         self.tlb.reset();
         self.purge.reset();
@@ -246,7 +256,12 @@ impl CycleModel for RefModel {
         self.out.cb_req_ready = self.engine.ready();
         self.out.irq = self.tfm.irq(self.cch.int_enabled_cbrs(self.params.cbr_per_ctx()));
         self.out.dbg_tlb_entry = self.tlb.dbg(inp.dbg_tlb_idx.into());
+        self.out.quiet = self.quiet();
         &self.out
+    }
+
+    fn idle(&mut self, _inp: &PortsIn, n: u64) {
+        self.cycles += n;
     }
 
     fn cycles(&self) -> u64 {

@@ -37,6 +37,11 @@ impl Purge {
         self.purge_idx = 0;
     }
 
+    /// The FIFO is empty: the engine has nothing to step (MICROARCH §12).
+    pub fn idle(&self) -> bool {
+        self.len == 0
+    }
+
     /// The engine's step for this edge (None while the FIFO is empty).
     pub fn plan(&self, tlb: &Tlb) -> Option<PurgeStep> {
         if self.len == 0 {
