@@ -155,13 +155,16 @@ pub struct Rtl {
     cycles: u64,
     format: WaveFormat,
     mutant: Option<RtlMutant>,
+    /// The buffer the harness copies registers into: kept, so that a copy (a monitor polls
+    /// every cycle a purge runs) allocates nothing.
+    regs: ffi::RtlRegs,
 }
 
 impl Rtl {
     /// Build a model able to dump waveforms in `format` (no file is open: full speed).
     pub fn new(format: WaveFormat) -> Self {
         let harness = ffi::new_harness(format == WaveFormat::Vcd);
-        Rtl { harness, out: PortsOut::default(), cycles: 0, format, mutant: None }
+        Rtl { harness, out: PortsOut::default(), cycles: 0, format, mutant: None, regs: ffi::RtlRegs::default() }
     }
 
     /// Build the variant of the RTL with `mutant` switched on (its `GRU_MUTANT_<NAME>` define),
@@ -183,7 +186,7 @@ impl Rtl {
             return Err(no_variant(format!("rtl/ tests no such define (built: {})", BUILT_MUTANT_DEFINES.join(", "))));
         }
         let harness = ffi::new_mutant_harness(m.define()).map_err(|e| no_variant(e.what().to_string()))?;
-        Ok(Rtl { harness, out: PortsOut::default(), cycles: 0, format, mutant: Some(m) })
+        Ok(Rtl { harness, out: PortsOut::default(), cycles: 0, format, mutant: Some(m), regs: ffi::RtlRegs::default() })
     }
 
     /// The format [`Rtl::open_waves`] writes.
@@ -429,22 +432,19 @@ impl CycleModel for Rtl {
     }
 
     fn chip_state(&mut self) -> ChipState {
-        let mut regs = ffi::RtlRegs::default();
-        self.harness.state(PART_TLB | PART_OTHER, &mut regs);
+        self.harness.state(PART_TLB | PART_OTHER, &mut self.regs);
         let p = self.params();
-        ChipState { tlb: regs.tlb(p.tlb_entries), ..regs.state(&p) }
+        ChipState { tlb: self.regs.tlb(p.tlb_entries), ..self.regs.state(&p) }
     }
 
     fn tlb_state(&mut self) -> Vec<TlbEntry> {
-        let mut regs = ffi::RtlRegs::default();
-        self.harness.state(PART_TLB, &mut regs);
-        regs.tlb(self.params().tlb_entries)
+        self.harness.state(PART_TLB, &mut self.regs);
+        self.regs.tlb(self.params().tlb_entries)
     }
 
     fn activity(&mut self) -> Activity {
-        let mut regs = ffi::RtlRegs::default();
-        self.harness.state(PART_ACTIVITY, &mut regs);
-        regs.activity(&self.params())
+        self.harness.state(PART_ACTIVITY, &mut self.regs);
+        self.regs.activity(&self.params())
     }
 
     fn evals(&self) -> EvalCount {
