@@ -10,7 +10,7 @@ use super::handles::{self, tfm_addr, CbStatus, HandleStatus, PageSize, Tfh, TfhC
 use super::hw::{CbRequest, MmioRequest};
 use super::protocol::ProtocolEvent;
 use super::purge::wait_range_inactive;
-use super::stats::GruStat;
+use super::stats::{GruStat, UpmCause};
 use super::{Gru, GruError, Mutant, CBR_PER_CTX};
 use crate::kernel::{smp_rmb, AtomicCtx, IrqCtx, ProcCtx, ReadGuard};
 use crate::mm::{follow_page, get_user_pages, MmError, PteInfo, PAGE_MASK};
@@ -81,14 +81,15 @@ impl Gru {
         let lock = if gts.force_cch_reload.get() { None } else { gts.mm.mmap_lock().try_read(ctx) };
         let Some(lock) = lock else {
             self.0.stats.inc(GruStat::IntrMmLockFailed);
-            return self.tfh_user_polling_mode(ctx, chiplet, cbr).await;
+            let cause = if gts.force_cch_reload.get() { UpmCause::CchReload } else { UpmCause::MmapLock };
+            return self.hand_to_user(ctx, chiplet, cbr, cause).await;
         };
         if self.mutated(Mutant::RangeCheckBeforeTfhRead) {
             // The guard before the read: an invalidate that starts in between is not seen here.
             self.trace_protocol(ctx.now(), ProtocolEvent::RangeActiveTested { chiplet, cbr, mm: gts.mm_id() });
             if gts.gms.range_active.read() != 0 {
                 self.0.stats.inc(GruStat::TlbDropinFailRangeActive);
-                return self.tfh_user_polling_mode(ctx, chiplet, cbr).await;
+                return self.hand_to_user(ctx, chiplet, cbr, UpmCause::RangeActive).await;
             }
         }
         let tfh = self.read_tfh(ctx, chiplet, cbr).await?;
@@ -124,7 +125,7 @@ impl Gru {
         if tfh.missasid == 0 {
             self.0.stats.inc(GruStat::TlbDropinFailNoAsid);
             if !user {
-                self.tfh_user_polling_mode(ctx, chiplet, cbr).await?;
+                self.hand_to_user(ctx, chiplet, cbr, UpmCause::NoAsid).await?;
             }
             return Ok(Dropped::Again);
         }
@@ -139,7 +140,7 @@ impl Gru {
         if check_range && gts.gms.range_active.read() != 0 {
             self.0.stats.inc(GruStat::TlbDropinFailRangeActive);
             if !user {
-                self.tfh_user_polling_mode(ctx, chiplet, cbr).await?;
+                self.hand_to_user(ctx, chiplet, cbr, UpmCause::RangeActive).await?;
             }
             return Ok(Dropped::Retry);
         }
@@ -147,8 +148,8 @@ impl Gru {
         // A user walk holds its page reference and mmap_lock until the entry is written.
         let (pte, _lock, _page) = match &path {
             Path::Irq(ctx, lock) => match atomic_pte_lookup(ctx, gts, lock, vaddr, write)? {
-                Some(pte) => (pte, None, None),
-                None => return self.fail_upm(ctx, chiplet, cbr).await,
+                Ok(pte) => (pte, None, None),
+                Err(cause) => return self.fail_upm(ctx, chiplet, cbr, cause).await,
             },
             Path::User(ctx) => {
                 let lock = gts.mm.mmap_lock().read(ctx).await;
@@ -170,7 +171,7 @@ impl Gru {
             gts.force_cch_reload.set(true);
             if !user {
                 // Rewriting the CCH waits on hardware: not from interrupt context.
-                return self.fail_upm(ctx, chiplet, cbr).await;
+                return self.fail_upm(ctx, chiplet, cbr, UpmCause::NewPageSize).await;
             }
             self.gru_update_cch(ctx, gts).await?;
         }
@@ -185,10 +186,18 @@ impl Gru {
     }
 
     /// `failupm`: hand the miss to the user thread.
-    async fn fail_upm(&self, ctx: &AtomicCtx, chiplet: usize, cbr: usize) -> Result<Dropped, GruError> {
+    async fn fail_upm(&self, ctx: &AtomicCtx, chiplet: usize, cbr: usize, cause: UpmCause) -> Result<Dropped, GruError> {
         self.0.stats.inc(GruStat::TlbDropinFailUpm);
-        self.tfh_user_polling_mode(ctx, chiplet, cbr).await?;
+        self.hand_to_user(ctx, chiplet, cbr, cause).await?;
         Ok(Dropped::Retry)
+    }
+
+    /// The interrupt handler gives up on a miss: count why, and switch the TFH to user-polling
+    /// mode (the CB completes with CALL_OS). Every handover goes through here, so the causes
+    /// add up to the handovers.
+    async fn hand_to_user(&self, ctx: &AtomicCtx, chiplet: usize, cbr: usize, cause: UpmCause) -> Result<(), GruError> {
+        self.0.stats.upm(cause);
+        self.tfh_user_polling_mode(ctx, chiplet, cbr).await
     }
 
     /// `gru_handle_user_call_os` + `gru_user_dropin`: service the miss of CB `cb` of `gts`
@@ -252,10 +261,15 @@ fn cbr_of(ctxnum: usize, cb: u8) -> Result<usize, GruError> {
     Ok(handles::cbr_of(ctxnum, cb.into(), CBR_PER_CTX))
 }
 
-/// `atomic_pte_lookup`: the non-sleeping walk; `None` unless the page is present and, for a
-/// store (TLB_MOD), writable and dirty.
-fn atomic_pte_lookup(ctx: &AtomicCtx, gts: &Gts, lock: &ReadGuard<'_>, vaddr: u64, write: bool) -> Result<Option<PteInfo>, GruError> {
-    Ok(follow_page(ctx, &gts.mm, lock, vaddr)?.filter(|p| !write || (p.write && p.dirty)))
+/// `atomic_pte_lookup`: the non-sleeping walk; the translation if the page is present and, for
+/// a store (TLB_MOD), writable and dirty, else why the user thread must fault it in.
+fn atomic_pte_lookup(ctx: &AtomicCtx, gts: &Gts, lock: &ReadGuard<'_>, vaddr: u64, write: bool) -> Result<Result<PteInfo, UpmCause>, GruError> {
+    Ok(match follow_page(ctx, &gts.mm, lock, vaddr)? {
+        None => Err(UpmCause::NotPresent),
+        Some(p) if write && !p.write => Err(UpmCause::StoreReadOnly),
+        Some(p) if write && !p.dirty => Err(UpmCause::StoreClean),
+        Some(p) => Ok(p),
+    })
 }
 
 /// `non_atomic_pte_lookup`: `get_user_pages` of the one page, faulting it in (writable and

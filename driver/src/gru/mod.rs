@@ -37,7 +37,7 @@ pub use gruhandles::HandleId;
 pub use hw::GruHardware;
 pub use mutant::Mutant;
 pub use purge::{GruMmStruct, Tracker};
-pub use stats::{GruStat, GruStats, HandleKind};
+pub use stats::{GruStat, GruStats, HandleKind, UpmCause};
 
 /// `MIN_ASID`: where the ASID allocator starts and restarts after a wrap (the first base
 /// handed out is `MIN_ASID + ASID_INC`).
