@@ -299,7 +299,7 @@ impl SystemCli {
 
 #[derive(clap::Args, Debug)]
 struct RunCli {
-    /// Workload: `default`, a scenario name (see `list`) or a scenario .toml file.
+    /// Workload: `default`, `directed`, `hpc`, a scenario name (see `list`) or a scenario .toml file.
     workload: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -344,7 +344,7 @@ impl RunCli {
 
 #[derive(clap::Args, Debug)]
 struct DebugCli {
-    /// Workload: `default`, a scenario name (see `list`) or a scenario .toml file.
+    /// Workload: `default`, `directed`, `hpc`, a scenario name (see `list`) or a scenario .toml file.
     workload: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -383,9 +383,10 @@ struct RegressCli {
     /// Dump the waveform of every failed seed (re-run on the RTL, as `gru-cosim debug`).
     #[arg(long)]
     waves_on_fail: bool,
-    /// The random workload: `default`, `directed` (steered into the race windows), or `mix`
+    /// The random workload: `default`, `directed` (steered into the race windows), `hpc` (first
+    /// touch, then streaming; rare mm operations), or `mix`
     /// (seed s runs default/modern, directed/modern, default/classic, directed/classic by s % 4).
-    #[arg(long, default_value = "default", value_parser = ["default", "directed", gru_cosim::regress::MIX])]
+    #[arg(long, default_value = "default", value_parser = ["default", "directed", "hpc", gru_cosim::regress::MIX])]
     workload: String,
 }
 
