@@ -2,8 +2,10 @@
 
 use std::fmt::Write;
 
+use super::faults::Faults;
 use super::shootdown::SetupResult;
 use super::svg::{BarChart, LineChart, Point, Scale, Series};
+use super::throughput::{CPP, CPP_ALL, SYSTEM_RTL};
 use super::BenchResults;
 
 fn f0(x: f64) -> String {
@@ -237,15 +239,21 @@ pub fn markdown(r: &BenchResults) -> String {
     );
     let _ = writeln!(s, "## Summary\n");
     let _ = writeln!(s, "```\n{}\n```\n", r.summary.last_line);
+    let rate_of = |name: &str| tp.rates.iter().find(|x| x.name == name).map_or(f64::NAN, |x| x.cycles_per_s);
     let _ = writeln!(
         s,
-        "- The full system on the RTL simulates **{:.0} system cycles/s**, **{:.2}×** the pure C++ Verilator loop on the same \
-         recorded stimulus ({:.0} cycles/s). Each system cycle steps {} chiplets, so per chiplet cycle the ratio is {:.2}.",
-        tp.rates.iter().find(|x| x.name == "system RTL").map_or(f64::NAN, |x| x.cycles_per_s),
-        tp.system_over_cpp,
-        tp.rates.iter().find(|x| x.name == "C++ loop").map_or(f64::NAN, |x| x.cycles_per_s),
+        "- The full system on the RTL simulates **{:.0} system cycles/s**: **{:.2}×** a pure C++ Verilator loop stepping all {} \
+         chiplets every cycle on the same recorded stimulus ({:.0} system cycles/s; system/cpp_all), and {:.2}× the pure C++ \
+         loop stepping chiplet 0 alone ({:.0} cycles/s; system/cpp — per chiplet cycle that ratio is {:.2}). \
+         {} `eval()` calls were issued to read chip state.",
+        rate_of(SYSTEM_RTL),
+        tp.system_over_cpp_all,
         tp.chiplets,
-        tp.system_chiplet_cycles_over_cpp
+        rate_of(CPP_ALL),
+        tp.system_over_cpp,
+        rate_of(CPP),
+        tp.system_chiplet_cycles_over_cpp,
+        tp.evals.introspection_evals
     );
     let all: Vec<SetupResult> = sd.by_range.iter().chain(&sd.by_contexts).cloned().collect();
     let (lo, hi) = spread(&all);
@@ -297,23 +305,41 @@ pub fn markdown(r: &BenchResults) -> String {
     }
     let _ = writeln!(
         s,
-        "- On the default workload **{:.1}%** of the misses are answered from the interrupt handler (p50 {} cycles from the miss \
-         to the WRITE_RESTART landing), {:.1}% go through CALL_OS (p50 {} cycles).\n",
+        "- On the stress (default) workload **{:.1}%** of the misses are answered from the interrupt handler (p50 {} cycles \
+         from the miss to the WRITE_RESTART landing), {:.1}% go through CALL_OS (p50 {} cycles); the handler handed misses \
+         over because: {}.",
         fa.irq_share_pct,
         fa.paths[0].p50,
         fa.paths[1].share_pct,
-        fa.paths[1].p50
+        fa.paths[1].p50,
+        fa.driver.causes_line()
     );
+    let hp = &r.hpc;
+    let phases: Vec<String> = hp.phases.iter().map(|p| format!("{} {:.1}% of {} misses", p.name, p.irq_share_pct, p.misses)).collect();
+    let _ = writeln!(
+        s,
+        "- On the HPC workload (first touch, then streaming; rare mm operations elsewhere) **{:.1}%** of the misses are \
+         answered from the interrupt handler ({}); handed over: {}.",
+        hp.irq_share_pct,
+        phases.join(", "),
+        hp.driver.causes_line()
+    );
+    for x in r.scale.runs() {
+        let _ = writeln!(s, "- Regression: {} took **{:.0} s** on {} thread(s).", x.what, x.wall_secs, x.jobs);
+    }
+    let _ = writeln!(s);
 
     // 1. Throughput.
     let _ = writeln!(s, "## 1. Co-simulation throughput\n");
     let _ = writeln!(
         s,
         "The default workload (`gru-cosim run default --seed {} --accesses {}`: {} chiplets, {} CPUs, modern era) runs on the \
-         whole system — kernel model, driver, checkers — once with chiplet 0's input ports recorded every cycle \
-         ({} cycles, reset included). Those inputs are then replayed by a pure C++ loop inside the Verilator harness \
-         (`Rtl::replay_cpp`), by a Rust loop making one cxx call per cycle, and by the reference model alone; each replay's \
-         output checksum matched the recording: **{}**. The system runs are timed over `System::run` only (construction \
+         whole system — kernel model, driver, checkers — once with every chiplet's input ports recorded every cycle \
+         ({} cycles each, reset included). Those inputs are then replayed by a pure C++ loop inside the Verilator harness \
+         that steps one model per chiplet, every model every cycle (`RtlFleet::replay_cpp`: what a naive multi-chiplet \
+         simulator does, the fair baseline for the system, which steps every chiplet every cycle too), and chiplet 0's \
+         alone by a pure C++ loop (`Rtl::replay_cpp`), by a Rust loop making one cxx call per cycle, and by the reference \
+         model alone; each replay's output checksum matched the recording: **{}**. The system runs are timed over `System::run` only (construction \
          excluded); each configuration ran {} time(s) and the median is reported. System runs count system cycles \
          ({} per run, every run the same); each steps {} chiplets.\n",
         c.seed,
@@ -326,26 +352,29 @@ pub fn markdown(r: &BenchResults) -> String {
         tp.system_cycles,
         tp.chiplets
     );
-    let cpp = tp.rates.iter().find(|x| x.name == "C++ loop").map_or(f64::NAN, |x| x.cycles_per_s);
-    let _ = writeln!(s, "| configuration | what | cycles | median wall s | cycles/s | ÷ C++ loop | FST size |");
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let (cpp, cpp_all) = (rate_of(CPP), rate_of(CPP_ALL));
+    let _ = writeln!(s, "| configuration | what | cycles | median wall s | cycles/s | ÷ C++ loop, all chiplets | ÷ C++ loop | FST size |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     for x in &tp.rates {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.3} | {:.0} | {:.3} | {} |",
+            "| {} | {} | {} | {:.3} | {:.0} | {:.3} | {:.3} | {} |",
             x.name,
             x.what,
             x.cycles,
             super::median(&x.secs),
             x.cycles_per_s,
+            x.cycles_per_s / cpp_all,
             x.cycles_per_s / cpp,
             x.wave_bytes.map_or("".into(), |b| format!("{:.1} MB", b as f64 / 1e6))
         );
     }
     let _ = writeln!(
         s,
-        "\n- full system on the RTL ÷ C++ loop: **{:.2}** (per chiplet cycle: {:.2}); Rust harness loop ÷ C++ loop: {:.2}; \
-         with a whole-run FST of chiplet 0 the system runs at {:.2}× its speed without.\n",
+        "\n- full system on the RTL ÷ C++ loop over all chiplets: **{:.2}**; ÷ C++ loop over chiplet 0: **{:.2}** (per chiplet \
+         cycle: {:.2}); Rust harness loop ÷ C++ loop: {:.2}; with a whole-run FST of chiplet 0 the system runs at {:.2}× its \
+         speed without.\n",
+        tp.system_over_cpp_all,
         tp.system_over_cpp,
         tp.system_chiplet_cycles_over_cpp,
         tp.ffi_over_cpp,
@@ -511,24 +540,7 @@ pub fn markdown(r: &BenchResults) -> String {
          (race guard) still restarts the CB, which then misses again: that is a new miss.\n",
         fa.cycles
     );
-    let _ = writeln!(s, "| path | misses | share | mean | p50 | p90 | p99 | max | answered by |");
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
-    for p in &fa.paths {
-        let by: Vec<String> = p.by_command.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = writeln!(
-            s,
-            "| {:?} | {} | {:.1}% | {:.0} | {} | {} | {} | {} | {} |",
-            p.path,
-            p.count,
-            p.share_pct,
-            p.mean,
-            p.p50,
-            p.p90,
-            p.p99,
-            p.max,
-            by.join(", ")
-        );
-    }
+    path_table(&mut s, fa);
     let _ = writeln!(
         s,
         "\nLatencies in cycles (= ns at {} GHz). Misses seen by the probe: {} (the chips' own TLB_MISS + TLB_MOD counters: {}); \
@@ -547,6 +559,97 @@ pub fn markdown(r: &BenchResults) -> String {
         let _ = writeln!(s, "| {k} | {v} |");
     }
     let _ = writeln!(s, "\n![faults](fault_latency.svg)\n");
+    let _ = writeln!(s, "### CALL_OS by cause\n");
+    let _ = writeln!(
+        s,
+        "Why the interrupt handler handed each miss to the user thread (switched its TFH to user-polling mode, so that the \
+         thread saw CALL_OS), counted by the driver where it gives up (`driver/src/gru/fault.rs`, counters in \
+         `driver/src/gru/stats.rs`, `UpmCause`). Linux has no such breakdown: its `tlb_dropin_fail_range_active` and \
+         `tlb_dropin_fail_no_asid` count user-path retries too, `tlb_dropin_fail_upm` folds four causes together and \
+         `intr_mm_lock_failed` includes a pending CCH reload; so a Linux name is used where its counter means exactly the \
+         cause on the interrupt path, this model's own (`upm_…`) otherwise. The causes sum to **{}**, `call_os` is **{}**: \
+         each handover makes the thread call the driver once.\n",
+        fa.driver.handed_over(),
+        fa.driver.call_os
+    );
+    causes_table(&mut s, &[("stress (default)", fa), ("hpc", &r.hpc)]);
+    let _ = writeln!(
+        s,
+        "\nA store that misses (TLB_MISS) is dropped in as a read when its PTE is not writable and dirty, and the store then \
+         faults again (TLB_MOD): `upm_store_pte_read_only` are those second misses on pages write-protected by fork (COW) or \
+         mprotect, `upm_store_pte_clean` on writable pages not yet written since they were mapped. `upm_pte_not_present` \
+         covers pages never touched, swapped out, migrating or unmapped. `intr_mm_lock_failed` is the `mmap_lock` trylock \
+         failing because an mm operation holds the lock for writing; `tlb_dropin_fail_range_active` an invalidate of the \
+         address space in progress (any range: the driver keeps one counter per address space).\n"
+    );
+
+    // 5. HPC.
+    let hp = &r.hpc;
+    let _ = writeln!(s, "## 5. The HPC workload\n");
+    let _ = writeln!(
+        s,
+        "`gru-cosim run hpc --seed {} --accesses {}` ({} system cycles), in lockstep with the same probe: each GRU thread \
+         first-touches its own {}-page buffer with CPU stores (every page present, writable and dirty before the GRU sees it), \
+         loads its context, makes one pass over the buffer ({} consecutive words a page), waits at a barrier for every \
+         thread, then streams pass after pass; three threads share a chiplet's 128-entry TLB with 144 pages, so streaming \
+         keeps missing. A CPU thread per process runs an mm operation (`mprotect` and back, `munmap` + `mmap`, or a CPU store) \
+         on a scratch region away from the buffers about every {} cycles of the steady phase. The warm-up phase ends at the \
+         barrier (cycle {}).\n",
+        c.seed,
+        c.accesses,
+        hp.cycles,
+        crate::workload::hpc::BUFFER_PAGES,
+        crate::workload::hpc::WORDS_PER_VISIT,
+        crate::workload::hpc::OP_GAP,
+        hp.phases.first().map_or(0, |p| p.to_cycle)
+    );
+    let _ = writeln!(s, "| phase | cycles | misses | from the interrupt handler | share | misses (driver) | call_os | handed over because |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    for p in &hp.phases {
+        let _ = writeln!(
+            s,
+            "| {} | {}–{} | {} | {} | **{:.1}%** | {} | {} | {} |",
+            p.name,
+            p.from_cycle,
+            p.to_cycle,
+            p.misses,
+            p.interrupt,
+            p.irq_share_pct,
+            p.driver.misses,
+            p.driver.call_os,
+            p.driver.causes_line()
+        );
+    }
+    let _ = writeln!(s, "\nAll misses of the run (irq-share(hpc) = **{:.1}%**):\n", hp.irq_share_pct);
+    path_table(&mut s, hp);
+    let _ = writeln!(
+        s,
+        "\nEvery buffer page is resident, writable and dirty when the GRU first misses on it, so the interrupt handler \
+         drops every warm-up and streaming miss in, unless an mm operation is running: it holds `mmap_lock` for writing \
+         (the handler's trylock fails) and its invalidate raises `range_active`, whatever range it covers. That is the \
+         driver as Linux has it; no policy was changed to raise the figure.\n"
+    );
+
+    // 6. Scale.
+    let _ = writeln!(s, "## 6. Scale of a regression\n");
+    let _ = writeln!(s, "`gru-cosim regress`, every check on, every seed passed; wall time of the whole regression on this machine.\n");
+    let _ = writeln!(s, "| what | command | seeds | GRU accesses | system cycles | threads | wall s | seeds/s |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    for x in r.scale.runs() {
+        let _ = writeln!(
+            s,
+            "| {} | `{}` | {} | {} | {} | {} | {:.1} | {:.1} |",
+            x.what,
+            x.command,
+            x.seeds,
+            x.accesses,
+            x.cycles,
+            x.jobs,
+            x.wall_secs,
+            x.seeds as f64 / x.wall_secs.max(1e-9)
+        );
+    }
+    let _ = writeln!(s);
 
     // Notes.
     let _ = writeln!(s, "## Notes\n");
@@ -554,10 +657,57 @@ pub fn markdown(r: &BenchResults) -> String {
         s,
         "- Sizes are flags of `gru-cosim bench` (`--help`); `make bench` uses the defaults. The raw runs (every seed, every \
          TGH) are in `results.json`.\n\
-         - The C++ loop replays chiplet 0 only, without a kernel or a second chiplet: it is the ceiling for one Verilated \
-         chiplet on this machine, not an alternative implementation of the system.\n\
+         - The C++ loops replay recorded inputs without a kernel, driver or checks: `C++ loop, all chiplets` steps every \
+         chiplet every cycle, as the system does, and is the fair baseline for it (system/cpp_all); `C++ loop` steps \
+         chiplet 0 alone, the ceiling for one Verilated chiplet on this machine (system/cpp).\n\
          - Charts in this directory: {}.",
         charts(r).iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
     );
     s
+}
+
+/// The misses of `f` by path, with their latencies.
+fn path_table(s: &mut String, f: &Faults) {
+    let _ = writeln!(s, "| path | misses | share | mean | p50 | p90 | p99 | max | answered by |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+    for p in &f.paths {
+        let by: Vec<String> = p.by_command.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            s,
+            "| {:?} | {} | {:.1}% | {:.0} | {} | {} | {} | {} | {} |",
+            p.path,
+            p.count,
+            p.share_pct,
+            p.mean,
+            p.p50,
+            p.p90,
+            p.p99,
+            p.max,
+            by.join(", ")
+        );
+    }
+}
+
+/// The handover causes of each workload, one column each, with the share of that workload's
+/// `call_os`.
+fn causes_table(s: &mut String, runs: &[(&str, &Faults)]) {
+    let _ = write!(s, "| cause |");
+    for (name, _) in runs {
+        let _ = write!(s, " {name} |");
+    }
+    let _ = writeln!(s, "\n|---|{}", "---|".repeat(runs.len()));
+    let Some((_, first)) = runs.first() else { return };
+    for (i, (cause, _)) in first.driver.causes.iter().enumerate() {
+        let _ = write!(s, "| `{cause}` |");
+        for (_, f) in runs {
+            let n = f.driver.causes.get(i).map_or(0, |c| c.1);
+            let _ = write!(s, " {n} ({:.1}%) |", 100.0 * n as f64 / f.driver.call_os.max(1) as f64);
+        }
+        let _ = writeln!(s);
+    }
+    let _ = write!(s, "| **sum** (`call_os`) |");
+    for (_, f) in runs {
+        let _ = write!(s, " {} ({}) |", f.driver.handed_over(), f.driver.call_os);
+    }
+    let _ = writeln!(s);
 }

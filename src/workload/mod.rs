@@ -47,14 +47,21 @@ pub enum WorkloadKind {
 }
 
 impl WorkloadKind {
+    /// Every kind.
+    pub const ALL: [WorkloadKind; 3] = [WorkloadKind::Stress, WorkloadKind::Directed, WorkloadKind::Hpc];
+
+    /// The name `run` knows it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stress => "default",
+            Self::Directed => "directed",
+            Self::Hpc => "hpc",
+        }
+    }
+
     /// The kind `run` knows by `name`, if any.
     pub fn by_name(name: &str) -> Option<Self> {
-        match name {
-            "default" => Some(Self::Stress),
-            "directed" => Some(Self::Directed),
-            "hpc" => Some(Self::Hpc),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
