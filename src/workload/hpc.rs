@@ -20,11 +20,11 @@ use gru_driver::gru::{Gru, GruError, GruStat, Gts};
 use gru_driver::kernel::ProcCtx;
 use gru_driver::mm::ops::{exit_mm, mmap, mprotect, munmap};
 use gru_driver::mm::{cpu_store, Mm, MmError, Prot, PAGE_SIZE};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::{WorkloadConfig, WorkloadCounts};
+use super::{cpu_thread_rng, gru_thread_rng, map_or_report, WorkloadConfig, WorkloadCounts};
 use crate::check::{Check, Checker};
 use crate::system::{System, SystemModel};
 
@@ -140,14 +140,11 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
         let mm = sys.create_mm();
         let (gru, checker, counts, cfg, barrier) = (sys.gru.clone(), sys.checker.clone(), counts.clone(), cfg.clone(), barrier.clone());
         sys.spawn(&format!("proc{p}"), move |ctx| async move {
-            let buffers = match mmap(&ctx, &mm, None, cfg.gru_threads as u64 * BUFFER_PAGES * PAGE_SIZE, Prot::ReadWrite).await {
-                Ok(b) => b,
-                Err(e) => return checker.verdict(ctx.now(), Check::Kernel, Some(format!("mmap: {e}"))),
-            };
+            let Some(buffers) = map_or_report(&ctx, &mm, &checker, cfg.gru_threads as u64 * BUFFER_PAGES * PAGE_SIZE).await else { return };
             let running = Rc::new(Cell::new(cfg.gru_threads));
             for t in 0..cfg.gru_threads {
                 let g = (p * cfg.gru_threads + t) as u64;
-                let rng = ChaCha8Rng::seed_from_u64(seed ^ (g + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let rng = gru_thread_rng(seed, g);
                 let th = Streamer {
                     gru: gru.clone(),
                     checker: checker.clone(),
@@ -169,11 +166,8 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
                 });
             }
             // The rare operations work on a region of their own, mapped after the buffers.
-            let scratch = match mmap(&ctx, &mm, None, SCRATCH_PAGES * PAGE_SIZE, Prot::ReadWrite).await {
-                Ok(b) => b,
-                Err(e) => return checker.verdict(ctx.now(), Check::Kernel, Some(format!("mmap: {e}"))),
-            };
-            let rng = ChaCha8Rng::seed_from_u64(seed ^ (p as u64 + 1).wrapping_mul(0xc2b2_ae3d_27d4_eb4f));
+            let Some(scratch) = map_or_report(&ctx, &mm, &checker, SCRATCH_PAGES * PAGE_SIZE).await else { return };
+            let rng = cpu_thread_rng(seed, p);
             let cpu = RareOps { checker: checker.clone(), counts, mm: mm.clone(), scratch, op_gap: cfg.op_gap.max(2) };
             cpu.run(&ctx, rng, &barrier, &running).await;
             if let Err(e) = exit_mm(&ctx, &mm).await {

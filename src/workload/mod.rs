@@ -165,14 +165,11 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
             // Directed: the region sits at the start of a 2M-aligned 2M mapping, so khugepaged
             // can collapse it.
             let len = if cfg.directed() { HPAGE_SIZE } else { cfg.pages * PAGE_SIZE };
-            let base = match mmap(&ctx, &mm, None, len, Prot::ReadWrite).await {
-                Ok(b) => b,
-                Err(e) => return checker.verdict(ctx.now(), Check::Kernel, Some(format!("mmap: {e}"))),
-            };
+            let Some(base) = map_or_report(&ctx, &mm, &checker, len).await else { return };
             let running = Rc::new(Cell::new(cfg.gru_threads));
             for t in 0..cfg.gru_threads {
                 let g = (p * cfg.gru_threads + t) as u64;
-                let rng = ChaCha8Rng::seed_from_u64(seed ^ (g + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let rng = gru_thread_rng(seed, g);
                 let th = GruThread {
                     gru: gru.clone(),
                     hw: hw.clone(),
@@ -193,7 +190,7 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
                     running.set(running.get() - 1);
                 });
             }
-            let rng = ChaCha8Rng::seed_from_u64(seed ^ (p as u64 + 1).wrapping_mul(0xc2b2_ae3d_27d4_eb4f));
+            let rng = cpu_thread_rng(seed, p);
             let cpu = CpuThread { checker: checker.clone(), counts, mm: mm.clone(), base, len, pages: cfg.pages, op_gap: cfg.op_gap, directed: cfg.directed() };
             cpu.run(&ctx, rng, &running).await;
             if let Err(e) = exit_mm(&ctx, &mm).await {
@@ -202,6 +199,28 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
         });
     }
     counts
+}
+
+/// The random stream of GRU thread `g` (counted over the processes) of a run with `seed`.
+fn gru_thread_rng(seed: u64, g: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ (g + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// The random stream of process `p`'s CPU thread of a run with `seed`.
+fn cpu_thread_rng(seed: u64, p: usize) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ (p as u64 + 1).wrapping_mul(0xc2b2_ae3d_27d4_eb4f))
+}
+
+/// Map `len` bytes of anonymous memory read-write anywhere in `mm`; a failure is a kernel
+/// verdict (and `None`).
+async fn map_or_report(ctx: &ProcCtx, mm: &Mm, checker: &Checker, len: u64) -> Option<u64> {
+    match mmap(ctx, mm, None, len, Prot::ReadWrite).await {
+        Ok(b) => Some(b),
+        Err(e) => {
+            checker.verdict(ctx.now(), Check::Kernel, Some(format!("mmap: {e}")));
+            None
+        }
+    }
 }
 
 /// A thread with a GRU context on one chiplet.
