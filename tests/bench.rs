@@ -59,6 +59,12 @@ fn tiny_bench_writes_well_formed_outputs() {
     assert_eq!(hpc.phases.len(), 2, "warm-up and steady");
     assert_eq!(hpc.phases.iter().map(|p| p.misses).sum::<usize>(), hpc.misses, "the phases split the misses");
     assert_eq!(hpc.phases.iter().map(|p| p.driver.misses).sum::<u64>(), hpc.driver.misses, "and the driver's counters");
+    assert_eq!(r.lockless.len(), 2, "both workloads again with the lock-less walk");
+    for f in &r.lockless {
+        assert!(f.lockless_irq_walk);
+        assert_eq!(f.driver.handed_over(), f.driver.call_os, "{}", f.workload);
+        assert!(f.driver.causes.iter().all(|&(c, n)| c != "intr_mm_lock_failed" || n == 0), "no trylock, no failed trylock: {:?}", f.driver);
+    }
     let scale = &r.scale;
     assert_eq!(scale.runs().count(), 2);
     assert_eq!(scale.model.as_ref().map(|m| m.accesses), Some(cfg.scale_model_seeds * cfg.scale_model_accesses));

@@ -7,6 +7,7 @@ use gru_cosim::check::Check;
 use gru_cosim::system::{HwKind, System, SystemConfig};
 use gru_cosim::workload::hpc::{FaultTally, BUFFER_PAGES};
 use gru_cosim::workload::{self, WorkloadConfig, WorkloadKind};
+use gru_driver::gru::GruConfig;
 use gru_driver::notifier::Era;
 use gru_sim::model::RefModel;
 
@@ -34,8 +35,8 @@ fn same_seed_same_trace() {
 
 /// Run `kind` with `accesses` GRU accesses on the reference model (2 chiplets, seed `seed`);
 /// the driver's fault counters at the end, and at the HPC barrier.
-fn fault_tallies(kind: WorkloadKind, accesses: u64, seed: u64) -> (FaultTally, Option<FaultTally>) {
-    let sys = System::new(SystemConfig { chiplets: 2, seed, ..SystemConfig::default() }, || RefModel::new(Default::default())).unwrap();
+fn fault_tallies(kind: WorkloadKind, accesses: u64, seed: u64, gru: GruConfig) -> (FaultTally, Option<FaultTally>) {
+    let sys = System::new(SystemConfig { chiplets: 2, seed, gru, ..SystemConfig::default() }, || RefModel::new(Default::default())).unwrap();
     let counts = workload::spawn(&sys, &WorkloadConfig::of(kind, accesses));
     let r = sys.run(50_000_000);
     assert!(sys.checker.failures().is_empty(), "{kind:?} seed {seed}: {:?}", sys.checker.failures());
@@ -45,7 +46,7 @@ fn fault_tallies(kind: WorkloadKind, accesses: u64, seed: u64) -> (FaultTally, O
 
 #[test]
 fn stress_call_os_causes_sum_to_the_call_os_count() {
-    let (end, warmed) = fault_tallies(WorkloadKind::Stress, 3_000, 1);
+    let (end, warmed) = fault_tallies(WorkloadKind::Stress, 3_000, 1, GruConfig::default());
     assert!(warmed.is_none(), "the stress workload has no phases");
     assert!(end.call_os > 0, "the stress workload sends misses to CALL_OS: {end:?}");
     assert_eq!(end.handed_over(), end.call_os, "every handover is counted under one cause: {end:?}");
@@ -54,9 +55,23 @@ fn stress_call_os_causes_sum_to_the_call_os_count() {
 }
 
 #[test]
+fn lockless_irq_walk_serves_what_a_failed_trylock_handed_over() {
+    let count = |t: &FaultTally, name: &str| t.causes.iter().find(|(c, _)| *c == name).map_or(0, |(_, n)| *n);
+    // Every check passes on each seed (fault_tallies asserts it): the walk is safe without the lock.
+    for seed in 1..=4 {
+        let (linux, _) = fault_tallies(WorkloadKind::Stress, 3_000, seed, GruConfig::default());
+        let (better, _) = fault_tallies(WorkloadKind::Stress, 3_000, seed, GruConfig { lockless_irq_walk: true, ..GruConfig::default() });
+        assert!(count(&linux, "intr_mm_lock_failed") > 0, "seed {seed}: the stress workload's mm operations hold mmap_lock: {linux:?}");
+        assert_eq!(count(&better, "intr_mm_lock_failed"), 0, "seed {seed}: no trylock: {better:?}");
+        assert_eq!(better.handed_over(), better.call_os, "seed {seed}: {better:?}");
+        assert!(better.irq_share_pct() > linux.irq_share_pct(), "seed {seed}: {:.1}% vs {:.1}%", better.irq_share_pct(), linux.irq_share_pct());
+    }
+}
+
+#[test]
 fn hpc_misses_are_served_from_the_interrupt_handler() {
     for seed in [1, 2] {
-        let (end, warmed) = fault_tallies(WorkloadKind::Hpc, 12_000, seed);
+        let (end, warmed) = fault_tallies(WorkloadKind::Hpc, 12_000, seed, GruConfig::default());
         let warmed = warmed.expect("every thread met at the barrier");
         let (warm, steady) = (warmed.since(&FaultTally::default()), end.since(&warmed));
         // 6 threads, one compulsory miss per page of each buffer.

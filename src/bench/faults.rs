@@ -81,6 +81,8 @@ pub struct Phase {
 pub struct Faults {
     /// The workload (`default`: the stress mix, or `hpc`).
     pub workload: String,
+    /// The driver ran its better-than-Linux `lockless_irq_walk` (off by default).
+    pub lockless_irq_walk: bool,
     /// Which hardware the probe ran on.
     pub hw: String,
     /// System cycles of the run.
@@ -168,8 +170,8 @@ fn opc_name(opc: u8) -> String {
 }
 
 /// Run the workload `kind` on `make`'s models under the probe and analyse it.
-fn probe_run<M: SystemModel + LastMiss>(cfg: &BenchConfig, kind: WorkloadKind, hw: &str, make: impl Fn() -> M) -> Result<Faults, String> {
-    let run = workload_run(cfg, kind, None, Mode::default(), || MissProbe::new(make()))?;
+fn probe_run<M: SystemModel + LastMiss>(cfg: &BenchConfig, kind: WorkloadKind, mode: Mode, hw: &str, make: impl Fn() -> M) -> Result<Faults, String> {
+    let run = workload_run(cfg, kind, None, mode, || MissProbe::new(make()))?;
     let sys = &run.sys;
     let trace = sys.hw.trace();
     let mut all = Vec::new();
@@ -237,6 +239,7 @@ fn probe_run<M: SystemModel + LastMiss>(cfg: &BenchConfig, kind: WorkloadKind, h
     };
     Ok(Faults {
         workload: kind.name().into(),
+        lockless_irq_walk: mode.lockless_irq_walk,
         hw: hw.into(),
         cycles: run.cycles,
         misses: probe_misses,
@@ -253,9 +256,9 @@ fn probe_run<M: SystemModel + LastMiss>(cfg: &BenchConfig, kind: WorkloadKind, h
     })
 }
 
-/// Run the section on the workload `kind`: the probe on lockstep (RTL checked against the
-/// model every cycle).
-pub fn run(cfg: &BenchConfig, kind: WorkloadKind, pb: &Progress) -> Result<Faults, String> {
+/// Run the section on the workload `kind` (with the driver policy of `mode`): the probe on
+/// lockstep (RTL checked against the model every cycle).
+pub fn run(cfg: &BenchConfig, kind: WorkloadKind, mode: Mode, pb: &Progress) -> Result<Faults, String> {
     pb.step(&format!("faults: {} workload in lockstep, miss probe", kind.name()));
-    probe_run(cfg, kind, "lockstep", || Lockstep::new(Rtl::new(WaveFormat::Fst), RefModel::new(Params::default())))
+    probe_run(cfg, kind, mode, "lockstep", || Lockstep::new(Rtl::new(WaveFormat::Fst), RefModel::new(Params::default())))
 }

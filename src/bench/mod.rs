@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
+use gru_driver::gru::GruConfig;
 use gru_driver::notifier::Era;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -223,14 +224,17 @@ pub fn default_run<M: SystemModel>(cfg: &BenchConfig, waves: Option<PathBuf>, ma
     workload_run(cfg, WorkloadKind::Stress, waves, Mode::default(), make)
 }
 
-/// How the system reads chip state and runs spinning tasks: the default, or the way of before
-/// the state snapshot and `spin_until`, for comparison. A run is the same either way.
+/// How the system reads chip state and runs spinning tasks — the default, or the way of before
+/// the state snapshot and `spin_until`, for comparison (a run is the same either way) — and
+/// whether the driver runs its off-by-default better-than-Linux policy (a different run).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Mode {
     /// Read every TLB through the debug port, one evaluation per index 0..=255.
     pub debug_port: bool,
     /// Poll tasks spinning on an MMIO response every cycle.
     pub poll_spins: bool,
+    /// The driver's [`GruConfig::lockless_irq_walk`](gru_driver::gru::GruConfig::lockless_irq_walk).
+    pub lockless_irq_walk: bool,
 }
 
 /// Run the workload `kind` (as `gru-cosim run <kind>`, `cfg.accesses` GRU accesses) on chiplets
@@ -254,6 +258,7 @@ pub fn workload_run<M: SystemModel>(
         replay: replay.clone(),
         ..SystemConfig::default()
     };
+    let scfg = SystemConfig { gru: GruConfig { lockless_irq_walk: mode.lockless_irq_walk, ..scfg.gru }, ..scfg };
     let sys = System::new(scfg, make)?;
     sys.hw.read_tlb_through_debug_port(mode.debug_port);
     sys.kernel.set_skip_spins(!mode.poll_spins);
@@ -306,6 +311,9 @@ pub struct BenchResults {
     pub faults: faults::Faults,
     /// The same on the HPC workload, by phase.
     pub hpc: faults::Faults,
+    /// The stress and HPC workloads again with the driver's better-than-Linux
+    /// `lockless_irq_walk` (off everywhere else).
+    pub lockless: Vec<faults::Faults>,
     /// Wall time of regressions.
     pub scale: scale::Scale,
     /// The headline.
@@ -315,8 +323,8 @@ pub struct BenchResults {
 fn steps(cfg: &BenchConfig) -> u64 {
     let sizes = teardown::sizes(cfg.teardown_max_kib);
     let per_page = sizes.iter().filter(|&&b| b / 4096 <= cfg.per_page_sim_pages.clamp(1, teardown::MAX_PER_PAGE_SIM)).count();
-    // throughput 12, purge on the RTL 1, faults 2, scale 2, writing 1.
-    (18 + cfg.ranges.len() + cfg.contexts.len() + cfg.chiplet_counts.len() + 2 * cfg.tlb_sizes.len() + 2 * sizes.len() + 2 * per_page) as u64
+    // throughput 12, purge on the RTL 1, faults 4, scale 2, writing 1.
+    (20 + cfg.ranges.len() + cfg.contexts.len() + cfg.chiplet_counts.len() + 2 * cfg.tlb_sizes.len() + 2 * sizes.len() + 2 * per_page) as u64
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -374,13 +382,14 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResults, String> {
         let how = if extra { " (extrapolated)" } else { "" };
         pb.say(&format!("teardown: {} KiB: {range} MMIO write(s) with a range flush, {per_page} per page{how}", p.bytes / 1024));
     }
-    let fa = faults::run(cfg, WorkloadKind::Stress, &pb)?;
+    let fa = faults::run(cfg, WorkloadKind::Stress, Mode::default(), &pb)?;
     let mut sd = sd;
     sd.under_load = Some(shootdown::LoadedTrips::of(&fa.trips));
     let say_faults = |f: &faults::Faults| {
         pb.say(&format!(
-            "faults ({}): {} misses, interrupt path {:.1}% (p50 {} cycles), call_os {:.1}% (p50 {} cycles); call_os causes: {}",
+            "faults ({}{}): {} misses, interrupt path {:.1}% (p50 {} cycles), call_os {:.1}% (p50 {} cycles); call_os causes: {}",
             f.workload,
+            if f.lockless_irq_walk { ", lockless_irq_walk" } else { "" },
             f.misses,
             f.paths[0].share_pct,
             f.paths[0].p50,
@@ -390,11 +399,14 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResults, String> {
         ))
     };
     say_faults(&fa);
-    let hpc = faults::run(cfg, WorkloadKind::Hpc, &pb)?;
+    let hpc = faults::run(cfg, WorkloadKind::Hpc, Mode::default(), &pb)?;
     say_faults(&hpc);
     for p in &hpc.phases {
         pb.say(&format!("  hpc {}: {} misses, interrupt path {:.1}%", p.name, p.misses, p.irq_share_pct));
     }
+    let lockless_walk = Mode { lockless_irq_walk: true, ..Mode::default() };
+    let lockless = vec![faults::run(cfg, WorkloadKind::Stress, lockless_walk, &pb)?, faults::run(cfg, WorkloadKind::Hpc, lockless_walk, &pb)?];
+    lockless.iter().for_each(&say_faults);
     let scale = scale::run(cfg, &pb)?;
     for r in scale.runs() {
         pb.say(&format!("scale: {} in {:.0} s on {} thread(s), every seed passed", r.what, r.wall_secs, r.jobs));
@@ -424,6 +436,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResults, String> {
         teardown: td,
         faults: fa,
         hpc,
+        lockless,
         scale,
     };
     let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;

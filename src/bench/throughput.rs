@@ -208,7 +208,7 @@ pub fn run(cfg: &BenchConfig, pb: &Progress) -> Result<Throughput, String> {
     let polling = Mode { poll_spins: true, ..now };
     let what = "the same, tasks spinning on an MMIO response polled every cycle";
     rates.push(time_system(cfg, pb, "system RTL, polling spins", what, None, polling, rtl, c)?.0);
-    let before = Mode { debug_port: true, poll_spins: true };
+    let before = Mode { debug_port: true, poll_spins: true, ..now };
     let what = "the same, every TLB read through the debug port too (one eval per index 0..=255): the system as before";
     let (rate_before, evals_before) = time_system(cfg, pb, "system RTL, as before", what, None, before, rtl, c)?;
     rates.push(rate_before);
