@@ -79,7 +79,9 @@ regress: build
 	$(CARGO) run --release --quiet -- regress --workload mix --seeds 1..200 --hw model --out target/regress-model.json --junit target/regress-model.xml $(REGRESS_WAVES)
 
 # The performance report: bench/REPORT.md, bench/results.json and bench/*.svg. Last line:
-# `bench: system/cpp = <ratio>, irq-share = <pct>%`. BENCH_ARGS adds flags (gru-cosim bench --help).
+# `bench: system/cpp_all = <r>, system/cpp = <r>, irq-share(hpc) = <p>%, irq-share(stress) = <p>%`.
+# It includes timed regressions (1,000 model seeds, 100 RTL seeds); BENCH_ARGS adds flags, e.g.
+# `--scale-model-seeds 0 --scale-rtl-seeds 0` to skip them (gru-cosim bench --help).
 bench: deps
 	$(CARGO) run --release --quiet -- bench --seed $(SEED) $(BENCH_ARGS)
 

@@ -44,10 +44,12 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// The performance report: co-simulation throughput (full system vs a pure C++ Verilator
-    /// loop on the same stimulus), shootdown round trips and purge latency, MMIO writes per
-    /// teardown, fault service latency. Writes REPORT.md, results.json and SVG charts; the last
-    /// line is `bench: system/cpp = <ratio>, irq-share = <pct>%`.
+    /// The performance report: co-simulation throughput (full system vs pure C++ Verilator
+    /// loops on the same stimulus, every chiplet or chiplet 0), shootdown round trips and purge
+    /// latency, MMIO writes per teardown, fault service and CALL_OS causes on the stress and HPC
+    /// workloads, timed regressions. Writes REPORT.md, results.json and SVG charts; the last line
+    /// is `bench: system/cpp_all = <r>, system/cpp = <r>, irq-share(hpc) = <p>%,
+    /// irq-share(stress) = <p>%`.
     Bench(BenchCli),
     /// Run a workload on the whole system (chiplets, kernel, driver) with every check on and
     /// print the summary; exit status 1 on a failed check, with the command that replays it and
@@ -167,7 +169,7 @@ struct BenchCli {
     /// Output directory.
     #[arg(long, default_value = "bench")]
     out: std::path::PathBuf,
-    /// GRU accesses of the default workload.
+    /// GRU accesses of the default and HPC workloads.
     #[arg(long, default_value_t = 20_000)]
     accesses: u64,
     /// Repetitions of each throughput measurement (median reported).
@@ -200,6 +202,15 @@ struct BenchCli {
     /// Nominal clock for the ns figures, GHz.
     #[arg(long, default_value_t = 1.0)]
     clock_ghz: f64,
+    /// Seeds of the timed regression on the reference model (0: skip it).
+    #[arg(long, default_value_t = 1_000)]
+    scale_model_seeds: u64,
+    /// GRU accesses of each seed of the timed regression on the reference model.
+    #[arg(long, default_value_t = 1_000)]
+    scale_model_accesses: u64,
+    /// Seeds of the timed regression on the RTL, `--accesses` GRU accesses each (0: skip it).
+    #[arg(long, default_value_t = 100)]
+    scale_rtl_seeds: u64,
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -221,6 +232,9 @@ impl BenchCli {
             teardown_max_kib: self.teardown_max_kib,
             per_page_sim_pages: self.per_page_sim_pages,
             clock_ghz: self.clock_ghz,
+            scale_model_seeds: self.scale_model_seeds,
+            scale_model_accesses: self.scale_model_accesses,
+            scale_rtl_seeds: self.scale_rtl_seeds,
             command: std::iter::once("gru-cosim".to_owned()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" "),
             progress: !self.no_progress,
             ..gru_cosim::bench::BenchConfig::default()
@@ -304,7 +318,7 @@ impl SystemCli {
 
 #[derive(clap::Args, Debug)]
 struct RunCli {
-    /// Workload: `default`, a scenario name (see `list`) or a scenario .toml file.
+    /// Workload: `default`, `directed`, `hpc`, a scenario name (see `list`) or a scenario .toml file.
     workload: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -349,7 +363,7 @@ impl RunCli {
 
 #[derive(clap::Args, Debug)]
 struct DebugCli {
-    /// Workload: `default`, a scenario name (see `list`) or a scenario .toml file.
+    /// Workload: `default`, `directed`, `hpc`, a scenario name (see `list`) or a scenario .toml file.
     workload: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -388,9 +402,10 @@ struct RegressCli {
     /// Dump the waveform of every failed seed (re-run on the RTL, as `gru-cosim debug`).
     #[arg(long)]
     waves_on_fail: bool,
-    /// The random workload: `default`, `directed` (steered into the race windows), or `mix`
+    /// The random workload: `default`, `directed` (steered into the race windows), `hpc` (first
+    /// touch, then streaming; rare mm operations), or `mix`
     /// (seed s runs default/modern, directed/modern, default/classic, directed/classic by s % 4).
-    #[arg(long, default_value = "default", value_parser = ["default", "directed", gru_cosim::regress::MIX])]
+    #[arg(long, default_value = "default", value_parser = ["default", "directed", "hpc", gru_cosim::regress::MIX])]
     workload: String,
 }
 

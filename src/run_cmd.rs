@@ -20,7 +20,8 @@ use crate::scenario::{scenario_dir, scenario_names, Overrides, Scenario, Scenari
 use crate::system::{HwKind, System, SystemConfig, SystemModel};
 use crate::trace::{to_json_lines, SysEvent};
 use crate::waves::{self, FailureFocus, SaveSpec, Shootdown, Span, WavePlan, WaveRequest, WaveSelect, WavesError};
-use crate::workload::{self, WorkloadConfig, WorkloadCounts};
+use crate::workload::hpc::FaultTally;
+use crate::workload::{self, WorkloadConfig, WorkloadCounts, WorkloadKind};
 
 /// Workloads `run` knows by name.
 pub const WORKLOADS: &[(&str, &str)] = &[
@@ -28,6 +29,10 @@ pub const WORKLOADS: &[(&str, &str)] = &[
     (
         "directed",
         "the default workload steered into the race windows: contexts unloaded and reloaded while the CPU side flushes, a small ASID limit (wraps, global purges), munmaps over 1024 pages",
+    ),
+    (
+        "hpc",
+        "2 processes x 3 GRU threads that first-touch their own 48-page buffers, then stream through them (20k GRU accesses); rare mprotect/munmap on a scratch region",
     ),
 ];
 
@@ -52,7 +57,7 @@ fn find_scenario(name: &str) -> Result<Scenario, RunError> {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// No workload or scenario of that name.
-    #[error("unknown workload {0:?}; known: default, a .toml file, or a scenario: {known}", known = scenario_names().join(", "))]
+    #[error("unknown workload {0:?}; known: default, directed, hpc, a .toml file, or a scenario: {known}", known = scenario_names().join(", "))]
     UnknownWorkload(String),
     /// The scenario file is malformed.
     #[error(transparent)]
@@ -194,11 +199,7 @@ fn resolve(args: &RunArgs) -> Result<(Work, RunArgs), RunError> {
     if let Some(n) = args.cpus.filter(|n| !(1..=MAX_CPUS).contains(n)) {
         return Err(RunError::Flag { flag: "--cpus", msg: format!("{n}: must be 1..={MAX_CPUS}") });
     }
-    if let Some(directed) = match args.workload.as_str() {
-        "default" => Some(false),
-        "directed" => Some(true),
-        _ => None,
-    } {
+    if let Some(kind) = WorkloadKind::by_name(&args.workload) {
         let accesses = args.accesses.unwrap_or(DEFAULT_ACCESSES);
         let resolved = RunArgs {
             era: Some(args.era.unwrap_or(Era::Modern)),
@@ -207,7 +208,7 @@ fn resolve(args: &RunArgs) -> Result<(Work, RunArgs), RunError> {
             accesses: Some(accesses),
             ..args.clone()
         };
-        return Ok((Work::Random(WorkloadConfig { accesses, directed, ..WorkloadConfig::default() }), resolved));
+        return Ok((Work::Random(WorkloadConfig::of(kind, accesses)), resolved));
     }
     if args.accesses.is_some() {
         return Err(RunError::Flag { flag: "--accesses", msg: format!("sets the random workload's size; {} is a scenario", args.workload) });
@@ -514,6 +515,19 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
         sys.stat("call_os"),
         exceptions
     );
+    let tally = FaultTally::of(&sys.gru, cycles);
+    println!("  call_os causes   {}", tally.causes_line());
+    if let Some(warmed) = counts.warmed.borrow().as_ref() {
+        let (warm, steady) = (warmed.since(&FaultTally::default()), tally.since(warmed));
+        println!(
+            "  irq share        warm-up {:.1}% of {} misses (to cycle {}), steady {:.1}% of {} misses",
+            warm.irq_share_pct(),
+            warm.misses,
+            warmed.cycle,
+            steady.irq_share_pct(),
+            steady.misses
+        );
+    }
     let (installed, discarded) = events.iter().fold((0, 0), |(i, d), e| match e {
         crate::trace::SysEvent::Dropin { installed: true, .. } => (i + 1, d),
         crate::trace::SysEvent::Dropin { installed: false, .. } => (i, d + 1),

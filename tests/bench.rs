@@ -11,13 +11,17 @@ fn tiny_bench_writes_well_formed_outputs() {
     let r = bench::run(&cfg).expect("bench run");
 
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
-    for key in ["machine", "command", "config", "throughput", "shootdown", "teardown", "faults", "summary"] {
+    for key in ["machine", "command", "config", "throughput", "shootdown", "teardown", "faults", "hpc", "scale", "summary"] {
         assert!(json.get(key).is_some(), "results.json lacks {key}");
     }
     let last = json["summary"]["last_line"].as_str().unwrap();
-    assert!(last.starts_with("bench: system/cpp = ") && last.ends_with('%'), "{last}");
+    assert!(last.starts_with("bench: system/cpp_all = ") && last.contains(", system/cpp = ") && last.ends_with('%'), "{last}");
+    assert!(last.contains(", irq-share(hpc) = ") && last.contains("%, irq-share(stress) = "), "{last}");
     assert_eq!(last, r.summary.last_line);
-    assert!(json["throughput"]["replay_matches"].as_bool().unwrap(), "the C++ replay reproduces chiplet 0");
+    assert!(json["throughput"]["replay_matches"].as_bool().unwrap(), "every C++ replay reproduces the chiplets' outputs");
+    let tp = &r.throughput;
+    let all = tp.rates.iter().find(|x| x.name == bench::throughput::CPP_ALL).expect("the all-chiplet loop ran");
+    assert_eq!(all.chiplet_cycles, all.cycles * cfg.chiplets as u64, "every chiplet every cycle");
     let (e, d) = (&r.throughput.evals, &r.throughput.evals_before);
     assert_eq!(e.introspection_evals, 0, "the state snapshot costs no evaluation");
     assert!(d.introspection_evals > 0, "the debug-port baseline evaluates");
@@ -49,9 +53,26 @@ fn tiny_bench_writes_well_formed_outputs() {
     let answered: usize = fa.paths.iter().map(|p| p.count).sum();
     assert_eq!(answered + fa.unanswered, fa.misses);
     assert!((fa.irq_share_pct - fa.irq_share_from_stats_pct).abs() < 1e-9, "probe and driver counters agree");
+    assert_eq!(fa.driver.handed_over(), fa.driver.call_os, "each handover is one call_os");
+    assert_eq!(fa.paths[1].count + fa.paths[2].count, fa.driver.call_os as usize, "call_os misses end in a restart or an exception");
+    let hpc = &r.hpc;
+    assert_eq!(hpc.workload, "hpc");
+    assert_eq!(hpc.phases.len(), 2, "warm-up and steady");
+    assert_eq!(hpc.phases.iter().map(|p| p.misses).sum::<usize>(), hpc.misses, "the phases split the misses");
+    assert_eq!(hpc.phases.iter().map(|p| p.driver.misses).sum::<u64>(), hpc.driver.misses, "and the driver's counters");
+    assert_eq!(r.lockless.len(), 2, "both workloads again with the lock-less walk");
+    for f in &r.lockless {
+        assert!(f.lockless_irq_walk);
+        assert_eq!(f.driver.handed_over(), f.driver.call_os, "{}", f.workload);
+        assert!(f.driver.causes.iter().all(|&(c, n)| c != "intr_mm_lock_failed" || n == 0), "no trylock, no failed trylock: {:?}", f.driver);
+    }
+    let scale = &r.scale;
+    assert_eq!(scale.runs().count(), 2);
+    assert_eq!(scale.model.as_ref().map(|m| m.accesses), Some(cfg.scale_model_seeds * cfg.scale_model_accesses));
 
     let report = std::fs::read_to_string(dir.join("REPORT.md")).unwrap();
     assert!(report.contains(&r.summary.last_line) && report.contains("## 4. Fault service latency"));
+    assert!(report.contains("### CALL_OS by cause") && report.contains("## 5. The HPC workload") && report.contains("## 6. Scale of a regression"));
     let svgs: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "svg")).collect();
     assert_eq!(svgs.len(), 7, "{svgs:?}");
     for p in &svgs {

@@ -5,7 +5,9 @@ use gru_cosim::run_cmd::{self, RunArgs};
 use gru_cosim::scenario::{Scenario, ScenarioError};
 use gru_cosim::check::Check;
 use gru_cosim::system::{HwKind, System, SystemConfig};
-use gru_cosim::workload::{self, WorkloadConfig};
+use gru_cosim::workload::hpc::{FaultTally, BUFFER_PAGES};
+use gru_cosim::workload::{self, WorkloadConfig, WorkloadKind};
+use gru_driver::gru::GruConfig;
 use gru_driver::notifier::Era;
 use gru_sim::model::RefModel;
 
@@ -29,6 +31,56 @@ fn same_seed_same_trace() {
         gru_cosim::trace::to_json_lines(&sys.events())
     };
     assert_eq!(trace(), trace());
+}
+
+/// Run `kind` with `accesses` GRU accesses on the reference model (2 chiplets, seed `seed`);
+/// the driver's fault counters at the end, and at the HPC barrier.
+fn fault_tallies(kind: WorkloadKind, accesses: u64, seed: u64, gru: GruConfig) -> (FaultTally, Option<FaultTally>) {
+    let sys = System::new(SystemConfig { chiplets: 2, seed, gru, ..SystemConfig::default() }, || RefModel::new(Default::default())).unwrap();
+    let counts = workload::spawn(&sys, &WorkloadConfig::of(kind, accesses));
+    let r = sys.run(50_000_000);
+    assert!(sys.checker.failures().is_empty(), "{kind:?} seed {seed}: {:?}", sys.checker.failures());
+    let warmed = counts.warmed.borrow().clone();
+    (FaultTally::of(&sys.gru, r.cycles), warmed)
+}
+
+#[test]
+fn stress_call_os_causes_sum_to_the_call_os_count() {
+    let (end, warmed) = fault_tallies(WorkloadKind::Stress, 3_000, 1, GruConfig::default());
+    assert!(warmed.is_none(), "the stress workload has no phases");
+    assert!(end.call_os > 0, "the stress workload sends misses to CALL_OS: {end:?}");
+    assert_eq!(end.handed_over(), end.call_os, "every handover is counted under one cause: {end:?}");
+    let seen = end.causes.iter().filter(|(_, n)| *n > 0).count();
+    assert!(seen >= 3, "munmap, mprotect, fork and swap-out give several causes: {end:?}");
+}
+
+#[test]
+fn lockless_irq_walk_serves_what_a_failed_trylock_handed_over() {
+    let count = |t: &FaultTally, name: &str| t.causes.iter().find(|(c, _)| *c == name).map_or(0, |(_, n)| *n);
+    // Every check passes on each seed (fault_tallies asserts it): the walk is safe without the lock.
+    for seed in 1..=4 {
+        let (linux, _) = fault_tallies(WorkloadKind::Stress, 3_000, seed, GruConfig::default());
+        let (better, _) = fault_tallies(WorkloadKind::Stress, 3_000, seed, GruConfig { lockless_irq_walk: true, ..GruConfig::default() });
+        assert!(count(&linux, "intr_mm_lock_failed") > 0, "seed {seed}: the stress workload's mm operations hold mmap_lock: {linux:?}");
+        assert_eq!(count(&better, "intr_mm_lock_failed"), 0, "seed {seed}: no trylock: {better:?}");
+        assert_eq!(better.handed_over(), better.call_os, "seed {seed}: {better:?}");
+        assert!(better.irq_share_pct() > linux.irq_share_pct(), "seed {seed}: {:.1}% vs {:.1}%", better.irq_share_pct(), linux.irq_share_pct());
+    }
+}
+
+#[test]
+fn hpc_misses_are_served_from_the_interrupt_handler() {
+    for seed in [1, 2] {
+        let (end, warmed) = fault_tallies(WorkloadKind::Hpc, 12_000, seed, GruConfig::default());
+        let warmed = warmed.expect("every thread met at the barrier");
+        let (warm, steady) = (warmed.since(&FaultTally::default()), end.since(&warmed));
+        // 6 threads, one compulsory miss per page of each buffer.
+        assert_eq!(warm.misses, 6 * BUFFER_PAGES, "seed {seed}: {warm:?}");
+        assert_eq!(warm.call_os, 0, "seed {seed}: first-touched pages are dropped in from the interrupt handler: {warm:?}");
+        assert!(steady.misses > 0, "seed {seed}: streaming over more pages than the TLB holds keeps missing: {steady:?}");
+        assert_eq!(end.handed_over(), end.call_os, "seed {seed}: {end:?}");
+        assert!(end.irq_share_pct() >= 99.0, "seed {seed}: irq share {:.2}%: {end:?}", end.irq_share_pct());
+    }
 }
 
 #[test]

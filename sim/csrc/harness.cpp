@@ -304,6 +304,22 @@ std::unique_ptr<Harness> new_harness(bool vcd) {
     return std::unique_ptr<Harness>(new HarnessImpl<Vgru_fst, VerilatedFstC>());
 }
 
+Fleet::Fleet(size_t chiplets) {
+    for (size_t c = 0; c < chiplets; ++c) chiplets_.push_back(new_harness(false));
+}
+
+uint64_t Fleet::replay_all(rust::Slice<const PortsIn> inputs) {
+    const size_t n = chiplets_.size();
+    uint64_t sum = 0;
+    // One cycle of one model per call: the virtual call is noise next to its two evals.
+    for (size_t i = 0; n > 0 && i + n <= inputs.size(); i += n)
+        for (size_t c = 0; c < n; ++c)
+            sum += chiplets_[c]->replay(rust::Slice<const PortsIn>(inputs.data() + i + c, 1));
+    return sum;
+}
+
+std::unique_ptr<Fleet> new_fleet(size_t chiplets) { return std::unique_ptr<Fleet>(new Fleet(chiplets)); }
+
 std::unique_ptr<Harness> new_mutant_harness(rust::Str define) {
     const std::string d(define);
 #define GRU_MUTANT_CASE(DEFINE, MODEL) \

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <vector>
 #include "rust/cxx.h"
 #include "gru-sim/src/ports.rs.h"
 
@@ -44,6 +45,21 @@ public:
 
 // The RTL as designed, FST- or VCD-traced.
 std::unique_ptr<Harness> new_harness(bool vcd);
+
+// Benchmark baseline for a system of several chiplets: one model of the RTL as designed per
+// chiplet, all stepped by one pure C++ loop, every model every cycle (what a naive
+// multi-chiplet simulator does).
+class Fleet {
+public:
+    explicit Fleet(size_t chiplets);
+    // Replay recorded inputs laid out cycle by cycle (cycle 0 of chiplets 0..n-1, then cycle 1,
+    // ...); returns the sum of each model's `replay` checksum.
+    uint64_t replay_all(rust::Slice<const PortsIn> inputs);
+
+private:
+    std::vector<std::unique_ptr<Harness>> chiplets_;
+};
+std::unique_ptr<Fleet> new_fleet(size_t chiplets);
 // The FST-traced variant built with Verilog define `define` (a GRU_MUTANT_<NAME>); throws
 // std::invalid_argument when the build made no such variant.
 std::unique_ptr<Harness> new_mutant_harness(rust::Str define);

@@ -96,6 +96,9 @@ mod ffi {
         fn close_trace(self: Pin<&mut Harness>);
         fn pause_trace(self: Pin<&mut Harness>, paused: bool);
         fn replay(self: Pin<&mut Harness>, inputs: &[PortsIn]) -> u64;
+        type Fleet;
+        fn new_fleet(chiplets: usize) -> UniquePtr<Fleet>;
+        fn replay_all(self: Pin<&mut Fleet>, inputs: &[PortsIn]) -> u64;
     }
 }
 
@@ -449,5 +452,35 @@ impl CycleModel for Rtl {
 
     fn evals(&self) -> EvalCount {
         EvalCount { clock: self.harness.clock_evals(), debug: self.harness.debug_evals() }
+    }
+}
+
+/// Benchmark baseline for a system of several chiplets: one Verilated model per chiplet, all
+/// stepped by one pure C++ loop, every model every cycle. Must stay on the thread that built it.
+pub struct RtlFleet {
+    fleet: cxx::UniquePtr<ffi::Fleet>,
+}
+
+impl RtlFleet {
+    /// `chiplets` models of the RTL as designed (no waveform).
+    pub fn new(chiplets: usize) -> Self {
+        RtlFleet { fleet: ffi::new_fleet(chiplets) }
+    }
+
+    /// Chiplet `c`'s recorded inputs `inputs[c]` laid out cycle by cycle, as
+    /// [`RtlFleet::replay_cpp`] takes them; `None` unless every chiplet has as many cycles.
+    pub fn interleave(inputs: &[Vec<PortsIn>]) -> Option<Vec<PortsIn>> {
+        let cycles = inputs.first().map_or(0, Vec::len);
+        if inputs.iter().any(|v| v.len() != cycles) {
+            return None;
+        }
+        Some((0..cycles).flat_map(|i| inputs.iter().map(move |v| v[i].clone())).collect())
+    }
+
+    /// Replay `cycle_major` ([`RtlFleet::interleave`]d inputs of as many chiplets as this fleet
+    /// has models) in a pure C++ loop; returns the sum of the checksums [`Rtl::replay_cpp`]
+    /// returns for each chiplet's inputs. A trailing partial cycle is not run.
+    pub fn replay_cpp(&mut self, cycle_major: &[PortsIn]) -> u64 {
+        self.fleet.pin_mut().replay_all(cycle_major)
     }
 }

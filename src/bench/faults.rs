@@ -1,9 +1,10 @@
-//! Fault service latency on the default workload: from the edge a miss latches in its TFH (the
-//! chip raises it) to the edge the TFH command that answers it lands (WRITE_RESTART, RESTART or
-//! EXCEPTION), split by path: answered from the interrupt handler, or handed to the user thread
-//! (USER_POLLING_MODE, CALL_OS) first. Misses come from the reference model's latch (run in
-//! lockstep with the RTL, so the timing is the RTL's, checked every cycle); TFH commands from
-//! the MMIO trace.
+//! Fault service latency on the stress (default) and HPC workloads: from the edge a miss latches
+//! in its TFH (the chip raises it) to the edge the TFH command that answers it lands
+//! (WRITE_RESTART, RESTART or EXCEPTION), split by path: answered from the interrupt handler, or
+//! handed to the user thread (USER_POLLING_MODE, CALL_OS) first; why the handler handed misses
+//! over, from the driver's counters; for the HPC workload, the same by phase (warm-up, steady
+//! streaming). Misses come from the reference model's latch (run in lockstep with the RTL, so
+//! the timing is the RTL's, checked every cycle); TFH commands from the MMIO trace.
 
 use std::collections::BTreeMap;
 
@@ -15,8 +16,10 @@ use gru_sim::rtl::{Rtl, WaveFormat};
 use serde::Serialize;
 
 use super::probe::{LastMiss, MissProbe};
-use super::{default_run, percentile, BenchConfig, Progress};
+use super::{percentile, workload_run, BenchConfig, Mode, Progress};
 use crate::system::SystemModel;
+use crate::workload::hpc::FaultTally;
+use crate::workload::WorkloadKind;
 
 /// How a miss was answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -54,9 +57,32 @@ pub struct PathStats {
     pub by_command: BTreeMap<String, usize>,
 }
 
-/// The section.
+/// The misses of one phase of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Phase {
+    /// `warm-up` (first touch and the first pass, up to the barrier) or `steady` (streaming).
+    pub name: String,
+    /// Its first cycle.
+    pub from_cycle: u64,
+    /// The cycle after its last.
+    pub to_cycle: u64,
+    /// Misses that latched in it (probe).
+    pub misses: usize,
+    /// Of which answered from the interrupt handler.
+    pub interrupt: usize,
+    /// Percent of its misses answered from the interrupt handler (100 without misses).
+    pub irq_share_pct: f64,
+    /// The driver's counters over the phase: misses, call_os and the handover causes.
+    pub driver: FaultTally,
+}
+
+/// The section, for one workload.
 #[derive(Clone, Debug, Serialize)]
 pub struct Faults {
+    /// The workload (`default`: the stress mix, or `hpc`).
+    pub workload: String,
+    /// The driver ran its better-than-Linux `lockless_irq_walk` (off by default).
+    pub lockless_irq_walk: bool,
     /// Which hardware the probe ran on.
     pub hw: String,
     /// System cycles of the run.
@@ -75,6 +101,14 @@ pub struct Faults {
     pub driver_stats: BTreeMap<String, u64>,
     /// The same share from the driver's counters: (intr_tfh − call_os) / intr_tfh.
     pub irq_share_from_stats_pct: f64,
+    /// The driver's fault counters over the run: misses (`intr_tfh`), `call_os`, and why the
+    /// interrupt handler handed misses to the user thread ([`gru_driver::gru::UpmCause`] names:
+    /// Linux's where one means exactly that cause). The causes sum to `call_os`: each handover
+    /// makes the thread call once.
+    pub driver: FaultTally,
+    /// The HPC workload's phases: before and after the barrier every thread meets once it has
+    /// first-touched its buffer and made one pass over it (none for the stress workload).
+    pub phases: Vec<Phase>,
     /// Dropins the chips discarded as stale (the CB then missed again: a new miss).
     pub stale_discards: u64,
     /// Every TGH invalidate of the run, with its round trip.
@@ -86,6 +120,8 @@ pub struct Faults {
 #[derive(Clone, Copy, Debug)]
 struct Episode {
     path: FaultPath,
+    /// The cycle it latched.
+    miss: u64,
     latency: u64,
     opc: u8,
 }
@@ -119,7 +155,7 @@ fn episodes(misses: &[(u64, usize)], trace: &[MmioEvent], chiplet: usize) -> (Ve
             _ => continue,
         };
         open.remove(&cbr);
-        out.push(Episode { path, latency: cycle - miss, opc });
+        out.push(Episode { path, miss, latency: cycle - miss, opc });
     }
     (out, open.len())
 }
@@ -133,9 +169,9 @@ fn opc_name(opc: u8) -> String {
     }
 }
 
-/// Run the default workload on `make`'s models under the probe and analyse it.
-fn probe_run<M: SystemModel + LastMiss>(cfg: &BenchConfig, hw: &str, make: impl Fn() -> M) -> Result<Faults, String> {
-    let run = default_run(cfg, None, || MissProbe::new(make()))?;
+/// Run the workload `kind` on `make`'s models under the probe and analyse it.
+fn probe_run<M: SystemModel + LastMiss>(cfg: &BenchConfig, kind: WorkloadKind, mode: Mode, hw: &str, make: impl Fn() -> M) -> Result<Faults, String> {
+    let run = workload_run(cfg, kind, None, mode, || MissProbe::new(make()))?;
     let sys = &run.sys;
     let trace = sys.hw.trace();
     let mut all = Vec::new();
@@ -185,7 +221,25 @@ fn probe_run<M: SystemModel + LastMiss>(cfg: &BenchConfig, hw: &str, make: impl 
     let driver_stats: BTreeMap<String, u64> = names.iter().map(|n| ((*n).to_owned(), sys.stat(n))).collect();
     let (tfh, call_os) = (sys.stat("intr_tfh") as f64, sys.stat("call_os") as f64);
     let irq_share_pct = paths[0].share_pct;
+    let end = FaultTally::of(&sys.gru, run.cycles);
+    let phases = match run.counts.warmed.borrow().as_ref() {
+        None => Vec::new(),
+        Some(warmed) => {
+            let phase = |name: &str, from: u64, to: u64, driver: FaultTally| {
+                let mine: Vec<&Episode> = all.iter().filter(|e| (from..to).contains(&e.miss)).collect();
+                let interrupt = mine.iter().filter(|e| e.path == FaultPath::Interrupt).count();
+                let irq_share_pct = if mine.is_empty() { 100.0 } else { 100.0 * interrupt as f64 / mine.len() as f64 };
+                Phase { name: name.into(), from_cycle: from, to_cycle: to, misses: mine.len(), interrupt, irq_share_pct, driver }
+            };
+            vec![
+                phase("warm-up", 0, warmed.cycle, warmed.since(&FaultTally::default())),
+                phase("steady", warmed.cycle, run.cycles + 1, end.since(warmed)),
+            ]
+        }
+    };
     Ok(Faults {
+        workload: kind.name().into(),
+        lockless_irq_walk: mode.lockless_irq_walk,
         hw: hw.into(),
         cycles: run.cycles,
         misses: probe_misses,
@@ -195,13 +249,16 @@ fn probe_run<M: SystemModel + LastMiss>(cfg: &BenchConfig, hw: &str, make: impl 
         irq_share_pct,
         driver_stats,
         irq_share_from_stats_pct: 100.0 * (tfh - call_os) / tfh.max(1.0),
+        driver: end,
+        phases,
         stale_discards,
         trips: super::shootdown::tgh_trips(&trace, 0, u64::MAX),
     })
 }
 
-/// Run the section: the probe on lockstep (RTL checked against the model every cycle).
-pub fn run(cfg: &BenchConfig, pb: &Progress) -> Result<Faults, String> {
-    pb.step("faults: default workload in lockstep, miss probe");
-    probe_run(cfg, "lockstep", || Lockstep::new(Rtl::new(WaveFormat::Fst), RefModel::new(Params::default())))
+/// Run the section on the workload `kind` (with the driver policy of `mode`): the probe on
+/// lockstep (RTL checked against the model every cycle).
+pub fn run(cfg: &BenchConfig, kind: WorkloadKind, mode: Mode, pb: &Progress) -> Result<Faults, String> {
+    pb.step(&format!("faults: {} workload in lockstep, miss probe", kind.name()));
+    probe_run(cfg, kind, mode, "lockstep", || Lockstep::new(Rtl::new(WaveFormat::Fst), RefModel::new(Params::default())))
 }

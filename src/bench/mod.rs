@@ -1,13 +1,17 @@
 //! `gru-cosim bench` (`make bench`): the performance report. Runs the sections — co-simulation
 //! throughput, shootdown round trips and purge latency, MMIO writes per teardown, fault
-//! service latency — and writes `REPORT.md`, `results.json` and SVG charts into one directory.
-//! The last line printed is `bench: system/cpp = <ratio>, introspection evals = <n>, speedup = <ratio>,
-//! irq-share = <pct>%`.
+//! service on the stress (default) and HPC workloads, the scale of a regression — and writes
+//! `REPORT.md`, `results.json` and SVG charts into one directory. The last line printed is
+//! `bench: system/cpp_all = <r>, system/cpp = <r>, irq-share(hpc) = <p>%, irq-share(stress) = <p>%`:
+//! the full system on the RTL against a pure C++ loop stepping every chiplet, and against one
+//! stepping chiplet 0 only; the share of misses answered from the interrupt handler on each
+//! workload.
 
 pub mod faults;
 pub mod machine;
 pub mod probe;
 pub mod report;
+pub mod scale;
 pub mod shootdown;
 pub mod svg;
 pub mod teardown;
@@ -17,13 +21,14 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
+use gru_driver::gru::GruConfig;
 use gru_driver::notifier::Era;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::waves::plan::{Span, WavePlan};
 use crate::system::{System, SystemConfig, SystemModel};
-use crate::workload::{self, WorkloadConfig, WorkloadCounts};
+use crate::workload::{self, WorkloadConfig, WorkloadCounts, WorkloadKind};
 
 /// What to measure and how much.
 #[derive(Clone, Debug, Serialize)]
@@ -58,6 +63,12 @@ pub struct BenchConfig {
     pub per_page_sim_pages: u64,
     /// Nominal clock for the ns figures, GHz.
     pub clock_ghz: f64,
+    /// Seeds of the timed regression on the reference model (0: skip it).
+    pub scale_model_seeds: u64,
+    /// GRU accesses of each of those seeds.
+    pub scale_model_accesses: u64,
+    /// Seeds of the timed regression on the RTL, `accesses` GRU accesses each (0: skip it).
+    pub scale_rtl_seeds: u64,
     /// The command line, for the report.
     pub command: String,
     /// Show a progress bar on a terminal.
@@ -82,6 +93,9 @@ impl Default for BenchConfig {
             teardown_max_kib: 1 << 20,
             per_page_sim_pages: 4096,
             clock_ghz: 1.0,
+            scale_model_seeds: 1_000,
+            scale_model_accesses: 1_000,
+            scale_rtl_seeds: 100,
             command: "gru-cosim bench".into(),
             progress: true,
         }
@@ -102,6 +116,9 @@ impl BenchConfig {
             tlb_sizes: vec![64, 128],
             teardown_max_kib: 256,
             per_page_sim_pages: 16,
+            scale_model_seeds: 4,
+            scale_model_accesses: 200,
+            scale_rtl_seeds: 1,
             command: "gru-cosim bench (quick)".into(),
             progress: false,
             ..Self::default()
@@ -189,8 +206,8 @@ pub fn percentile(v: &[u64], p: f64) -> u64 {
     v[rank.clamp(1, v.len()) - 1]
 }
 
-/// A finished run of the default workload.
-pub struct DefaultRun<M: SystemModel> {
+/// A finished run of a random workload.
+pub struct WorkloadRun<M: SystemModel> {
     /// The system after the run.
     pub sys: System<M>,
     /// What the workload counted.
@@ -203,12 +220,14 @@ pub struct DefaultRun<M: SystemModel> {
 
 /// Run the default workload (as `gru-cosim run default`) on chiplets made by `make`; an error
 /// if any check fails. `waves`: dump chiplet 0 for the whole run.
-pub fn default_run<M: SystemModel>(cfg: &BenchConfig, waves: Option<PathBuf>, make: impl Fn() -> M) -> Result<DefaultRun<M>, String> {
-    default_run_reading(cfg, waves, Mode::default(), make)
+pub fn default_run<M: SystemModel>(cfg: &BenchConfig, waves: Option<PathBuf>, make: impl Fn() -> M) -> Result<WorkloadRun<M>, String> {
+    workload_run(cfg, WorkloadKind::Stress, waves, Mode::default(), make)
 }
 
-/// How the system reads chip state and runs spinning tasks: the default, or the way of before
-/// the state snapshot, `spin_until` and idle skipping, for comparison. A run is the same either way.
+/// How the system reads chip state, runs spinning tasks and evaluates quiet chiplets — the
+/// default, or the way of before the state snapshot, `spin_until` and idle skipping, for
+/// comparison (a run is the same either way) — and whether the driver runs its off-by-default
+/// better-than-Linux policy (a different run).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Mode {
     /// Read every TLB through the debug port, one evaluation per index 0..=255.
@@ -217,16 +236,22 @@ pub struct Mode {
     pub poll_spins: bool,
     /// Evaluate every chiplet every cycle (no idle skipping, no fast-forward).
     pub no_skip: bool,
+    /// The driver's [`GruConfig::lockless_irq_walk`](gru_driver::gru::GruConfig::lockless_irq_walk).
+    pub lockless_irq_walk: bool,
 }
 
-/// [`default_run`] in `mode`.
-pub fn default_run_reading<M: SystemModel>(
+/// Run the workload `kind` (as `gru-cosim run <kind>`, `cfg.accesses` GRU accesses) on chiplets
+/// made by `make`, reading chip state as `mode` says; an error if any check fails. `waves`: dump
+/// chiplet 0 for the whole run.
+pub fn workload_run<M: SystemModel>(
     cfg: &BenchConfig,
+    kind: WorkloadKind,
     waves: Option<PathBuf>,
     mode: Mode,
     make: impl Fn() -> M,
-) -> Result<DefaultRun<M>, String> {
-    let replay = format!("gru-cosim run default --seed {} --accesses {} --chiplets {} --cpus {} --waves none", cfg.seed, cfg.accesses, cfg.chiplets, cfg.cpus);
+) -> Result<WorkloadRun<M>, String> {
+    let name = kind.name();
+    let replay = format!("gru-cosim run {name} --seed {} --accesses {} --chiplets {} --cpus {} --waves none", cfg.seed, cfg.accesses, cfg.chiplets, cfg.cpus);
     let scfg = SystemConfig {
         chiplets: cfg.chiplets,
         cpus: cfg.cpus,
@@ -236,28 +261,35 @@ pub fn default_run_reading<M: SystemModel>(
         replay: replay.clone(),
         ..SystemConfig::default()
     };
+    let scfg = SystemConfig { gru: GruConfig { lockless_irq_walk: mode.lockless_irq_walk, ..scfg.gru }, ..scfg };
     let sys = System::new(scfg, make)?;
     sys.hw.read_tlb_through_debug_port(mode.debug_port);
     sys.kernel.set_skip_spins(!mode.poll_spins);
     sys.hw.set_skip(!mode.no_skip);
-    let counts = workload::spawn(&sys, &WorkloadConfig { accesses: cfg.accesses, ..WorkloadConfig::default() });
+    let counts = workload::spawn(&sys, &WorkloadConfig::of(kind, cfg.accesses));
     let t = Instant::now();
     let r = sys.run(500_000_000);
     let secs = t.elapsed().as_secs_f64();
     let failures = sys.checker.failures();
     if let Some(f) = failures.first() {
-        return Err(format!("default workload failed a check: [{}] cycle {}: {} (replay: {replay})", f.check, f.cycle, f.detail));
+        return Err(format!("{name} workload failed a check: [{}] cycle {}: {} (replay: {replay})", f.check, f.cycle, f.detail));
     }
-    Ok(DefaultRun { sys, counts, cycles: r.cycles, secs })
+    Ok(WorkloadRun { sys, counts, cycles: r.cycles, secs })
 }
 
 /// The headline numbers.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
-    /// Full system on the RTL ÷ the C++ loop, cycles/s.
+    /// Full system on the RTL ÷ the C++ loop stepping every chiplet, system cycles/s.
+    pub system_over_cpp_all: f64,
+    /// Full system on the RTL ÷ the C++ loop stepping chiplet 0 only, cycles/s.
     pub system_over_cpp: f64,
-    /// Interrupt-path share of misses on the default workload, percent.
-    pub irq_share_pct: f64,
+    /// Interrupt-path share of misses on the HPC workload, percent.
+    pub irq_share_hpc_pct: f64,
+    /// Interrupt-path share of misses on the stress (default) workload, percent.
+    pub irq_share_stress_pct: f64,
+    /// `eval()` calls issued to read chip state in a system run on the RTL.
+    pub introspection_evals: u64,
     /// The last line printed.
     pub last_line: String,
 }
@@ -279,8 +311,15 @@ pub struct BenchResults {
     pub shootdown: shootdown::Shootdown,
     /// MMIO writes per teardown.
     pub teardown: teardown::Teardown,
-    /// Fault service latency and path shares.
+    /// Fault service latency, path shares and CALL_OS causes on the stress (default) workload.
     pub faults: faults::Faults,
+    /// The same on the HPC workload, by phase.
+    pub hpc: faults::Faults,
+    /// The stress and HPC workloads again with the driver's better-than-Linux
+    /// `lockless_irq_walk` (off everywhere else).
+    pub lockless: Vec<faults::Faults>,
+    /// Wall time of regressions.
+    pub scale: scale::Scale,
     /// The headline.
     pub summary: Summary,
 }
@@ -288,8 +327,8 @@ pub struct BenchResults {
 fn steps(cfg: &BenchConfig) -> u64 {
     let sizes = teardown::sizes(cfg.teardown_max_kib);
     let per_page = sizes.iter().filter(|&&b| b / 4096 <= cfg.per_page_sim_pages.clamp(1, teardown::MAX_PER_PAGE_SIM)).count();
-    // throughput 11, purge on the RTL 1, faults 1, writing 1.
-    (14 + cfg.ranges.len() + cfg.contexts.len() + cfg.chiplet_counts.len() + 2 * cfg.tlb_sizes.len() + 2 * sizes.len() + 2 * per_page) as u64
+    // throughput 12, purge on the RTL 1, faults 4, scale 2, writing 1.
+    (20 + cfg.ranges.len() + cfg.contexts.len() + cfg.chiplet_counts.len() + 2 * cfg.tlb_sizes.len() + 2 * sizes.len() + 2 * per_page) as u64
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -307,12 +346,16 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResults, String> {
 
     let tp = throughput::run(cfg, &pb)?;
     if !tp.replay_matches {
-        return Err("the C++ replay of chiplet 0's recorded inputs did not reproduce its outputs".into());
+        return Err("a C++ replay of the recorded inputs did not reproduce the outputs the chiplets gave in the system".into());
     }
+    let by = |name: &str| tp.rates.iter().find(|r| r.name == name).map_or(0.0, |r| r.cycles_per_s);
     pb.say(&format!(
-        "throughput: system on RTL {:.0} cycles/s, C++ loop {:.0} cycles/s (system/cpp {:.2})",
-        tp.rates.iter().find(|r| r.name == "system RTL").map_or(0.0, |r| r.cycles_per_s),
-        tp.rates.iter().find(|r| r.name == "C++ loop").map_or(0.0, |r| r.cycles_per_s),
+        "throughput: system on RTL {:.0} cycles/s, C++ loop over all {} chiplets {:.0} cycles/s (system/cpp_all {:.2}), over chiplet 0 {:.0} cycles/s (system/cpp {:.2})",
+        by(throughput::SYSTEM_RTL),
+        tp.chiplets,
+        by(throughput::CPP_ALL),
+        tp.system_over_cpp_all,
+        by(throughput::CPP),
         tp.system_over_cpp
     ));
     pb.say(&format!(
@@ -343,30 +386,62 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResults, String> {
         let how = if extra { " (extrapolated)" } else { "" };
         pb.say(&format!("teardown: {} KiB: {range} MMIO write(s) with a range flush, {per_page} per page{how}", p.bytes / 1024));
     }
-    let fa = faults::run(cfg, &pb)?;
+    let fa = faults::run(cfg, WorkloadKind::Stress, Mode::default(), &pb)?;
     let mut sd = sd;
     sd.under_load = Some(shootdown::LoadedTrips::of(&fa.trips));
-    pb.say(&format!(
-        "faults: {} misses, interrupt path {:.1}% (p50 {} cycles), call_os {:.1}% (p50 {} cycles)",
-        fa.misses, fa.paths[0].share_pct, fa.paths[0].p50, fa.paths[1].share_pct, fa.paths[1].p50
-    ));
+    let say_faults = |f: &faults::Faults| {
+        pb.say(&format!(
+            "faults ({}{}): {} misses, interrupt path {:.1}% (p50 {} cycles), call_os {:.1}% (p50 {} cycles); call_os causes: {}",
+            f.workload,
+            if f.lockless_irq_walk { ", lockless_irq_walk" } else { "" },
+            f.misses,
+            f.paths[0].share_pct,
+            f.paths[0].p50,
+            f.paths[1].share_pct,
+            f.paths[1].p50,
+            f.driver.causes_line()
+        ))
+    };
+    say_faults(&fa);
+    let hpc = faults::run(cfg, WorkloadKind::Hpc, Mode::default(), &pb)?;
+    say_faults(&hpc);
+    for p in &hpc.phases {
+        pb.say(&format!("  hpc {}: {} misses, interrupt path {:.1}%", p.name, p.misses, p.irq_share_pct));
+    }
+    let lockless_walk = Mode { lockless_irq_walk: true, ..Mode::default() };
+    let lockless = vec![faults::run(cfg, WorkloadKind::Stress, lockless_walk, &pb)?, faults::run(cfg, WorkloadKind::Hpc, lockless_walk, &pb)?];
+    lockless.iter().for_each(&say_faults);
+    let scale = scale::run(cfg, &pb)?;
+    for r in scale.runs() {
+        pb.say(&format!("scale: {} in {:.0} s on {} thread(s), every seed passed", r.what, r.wall_secs, r.jobs));
+    }
     pb.step("writing the report");
     let mut machine = machine;
     machine.load_end = machine::load_average();
     let last_line = format!(
-        "bench: system/cpp = {:.2}, introspection evals = {}, speedup = {:.2}, irq-share = {:.1}%",
-        tp.system_over_cpp, tp.evals.introspection_evals, tp.speedup, fa.irq_share_pct
+        "bench: system/cpp_all = {:.2}, system/cpp = {:.2}, irq-share(hpc) = {:.1}%, irq-share(stress) = {:.1}%",
+        tp.system_over_cpp_all, tp.system_over_cpp, hpc.irq_share_pct, fa.irq_share_pct
     );
     let results = BenchResults {
         machine,
         command: cfg.command.clone(),
         config: cfg.clone(),
         wall_secs: t0.elapsed().as_secs_f64(),
-        summary: Summary { system_over_cpp: tp.system_over_cpp, irq_share_pct: fa.irq_share_pct, last_line: last_line.clone() },
+        summary: Summary {
+            system_over_cpp_all: tp.system_over_cpp_all,
+            system_over_cpp: tp.system_over_cpp,
+            irq_share_hpc_pct: hpc.irq_share_pct,
+            irq_share_stress_pct: fa.irq_share_pct,
+            introspection_evals: tp.evals.introspection_evals,
+            last_line: last_line.clone(),
+        },
         throughput: tp,
         shootdown: sd,
         teardown: td,
         faults: fa,
+        hpc,
+        lockless,
+        scale,
     };
     let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
     write(&cfg.out.join("results.json"), &json)?;

@@ -1,7 +1,8 @@
 //! Co-simulation throughput: the default workload on the whole system (RTL, reference model,
-//! lockstep; with and without a whole-run FST), against chiplet 0's recorded per-cycle inputs
-//! replayed by a pure C++ Verilator loop, by the Rust harness one FFI call a cycle, and by the
-//! reference model alone.
+//! lockstep; with and without a whole-run FST), against the chiplets' recorded per-cycle inputs
+//! replayed by pure C++ Verilator loops — every chiplet every cycle (the fair baseline for a
+//! system of several chiplets), and chiplet 0 alone — by the Rust harness one FFI call a cycle,
+//! and by the reference model alone.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,11 +10,19 @@ use std::time::Instant;
 use gru_sim::lockstep::Lockstep;
 use gru_sim::model::{Params, RefModel};
 use gru_sim::ports::{CycleModel, PortsIn};
-use gru_sim::rtl::{Rtl, WaveFormat};
+use gru_sim::rtl::{Rtl, RtlFleet, WaveFormat};
 use serde::Serialize;
 
 use super::probe::{checksum_step, Tap};
-use super::{default_run, default_run_reading, median, BenchConfig, Mode, Progress};
+use super::{default_run, median, workload_run, BenchConfig, Mode, Progress};
+use crate::workload::WorkloadKind;
+
+/// Name of the rate of the C++ loop stepping every chiplet.
+pub const CPP_ALL: &str = "C++ loop, all chiplets";
+/// Name of the rate of the C++ loop stepping chiplet 0.
+pub const CPP: &str = "C++ loop";
+/// Name of the rate of the full system on the RTL.
+pub const SYSTEM_RTL: &str = "system RTL";
 use crate::system::SystemModel;
 
 /// One way of simulating the same work, timed.
@@ -23,8 +32,8 @@ pub struct Rate {
     pub name: String,
     /// What ran.
     pub what: String,
-    /// Cycles simulated per repetition (system cycles for the system, chiplet cycles for a
-    /// replay of chiplet 0).
+    /// Cycles simulated per repetition (system cycles for the system and for the replay of
+    /// every chiplet, chiplet cycles for a replay of chiplet 0).
     pub cycles: u64,
     /// Chiplet cycles simulated per repetition.
     pub chiplet_cycles: u64,
@@ -58,13 +67,16 @@ pub struct Throughput {
     pub system_cycles: u64,
     /// Chiplets of the default workload.
     pub chiplets: usize,
-    /// Cycles recorded at chiplet 0 (reset included) and replayed.
+    /// Cycles recorded at each chiplet (reset included) and replayed.
     pub recorded_cycles: u64,
-    /// The C++ replay reproduced the outputs chiplet 0 produced in the system (checksum).
+    /// Every replay reproduced the outputs the chiplets produced in the system (checksums).
     pub replay_matches: bool,
     /// Every timed configuration.
     pub rates: Vec<Rate>,
-    /// Full system on the RTL ÷ C++ loop, cycles/s.
+    /// Full system on the RTL ÷ the C++ loop stepping every chiplet every cycle, system
+    /// cycles/s: the fair baseline, since the system steps every chiplet too.
+    pub system_over_cpp_all: f64,
+    /// Full system on the RTL ÷ the C++ loop stepping chiplet 0 only, cycles/s.
     pub system_over_cpp: f64,
     /// The same per chiplet cycle (system cycles × chiplets ÷ C++ loop rate).
     pub system_chiplet_cycles_over_cpp: f64,
@@ -98,21 +110,43 @@ fn file_size(p: &PathBuf) -> Option<u64> {
 /// Run the section.
 pub fn run(cfg: &BenchConfig, pb: &Progress) -> Result<Throughput, String> {
     let chiplets = cfg.chiplets;
-    // 1. Record chiplet 0's inputs in a full-system run of the default workload.
-    pb.step("throughput: recording chiplet 0's inputs in the default workload");
-    let first = std::cell::Cell::new(true);
-    let rec = default_run(cfg, None, || Tap { inner: Rtl::new(WaveFormat::Fst), inputs: first.replace(false).then(Vec::new), sum: 0 })?;
+    // 1. Record every chiplet's inputs in a full-system run of the default workload.
+    pb.step("throughput: recording the chiplets' inputs in the default workload");
+    let rec = default_run(cfg, None, || Tap { inner: Rtl::new(WaveFormat::Fst), inputs: Some(Vec::new()), sum: 0 })?;
     let system_cycles = rec.cycles;
-    let (inputs, recorded_sum): (Vec<PortsIn>, u64) =
-        rec.sys.hw.with_model(0, |t| (t.inputs.take().unwrap_or_default(), t.sum)).ok_or("no chiplet 0")?;
+    let mut recorded = Vec::new();
+    for c in 0..chiplets {
+        recorded.push(rec.sys.hw.with_model(c, |t| (t.inputs.take().unwrap_or_default(), t.sum)).ok_or(format!("no chiplet {c}"))?);
+    }
     drop(rec);
+    let all_sum = recorded.iter().fold(0u64, |s, (_, sum)| s.wrapping_add(*sum));
+    let (inputs, recorded_sum) = recorded.swap_remove(0);
     let n = inputs.len() as u64;
     let mut rates = Vec::new();
 
-    // 2. Replays of the recorded inputs.
-    pb.step("throughput: C++ Verilator loop");
+    // 2. Replays of the recorded inputs. Every chiplet every cycle: the inputs are laid out
+    // cycle by cycle before the clock starts.
+    pb.step("throughput: C++ Verilator loop, every chiplet");
+    let mut others: Vec<Vec<PortsIn>> = recorded.into_iter().map(|(v, _)| v).collect();
+    others.insert(0, inputs);
+    let cycle_major = RtlFleet::interleave(&others).ok_or("the chiplets were stepped for different numbers of cycles")?;
+    let inputs = others.swap_remove(0);
+    drop(others);
     let mut secs = Vec::new();
     let mut replay_matches = true;
+    for _ in 0..cfg.reps {
+        let mut fleet = RtlFleet::new(chiplets);
+        let t = Instant::now();
+        let sum = fleet.replay_cpp(&cycle_major);
+        secs.push(t.elapsed().as_secs_f64());
+        replay_matches &= sum == all_sum;
+    }
+    drop(cycle_major);
+    let what = format!("pure C++ Verilator loop over every chiplet's recorded inputs, {chiplets} models stepped every cycle");
+    rates.push(rate(CPP_ALL, &what, n, n * chiplets as u64, secs, None));
+
+    pb.step("throughput: C++ Verilator loop");
+    let mut secs = Vec::new();
     for _ in 0..cfg.reps {
         let mut rtl = Rtl::new(WaveFormat::Fst);
         let t = Instant::now();
@@ -120,7 +154,7 @@ pub fn run(cfg: &BenchConfig, pb: &Progress) -> Result<Throughput, String> {
         secs.push(t.elapsed().as_secs_f64());
         replay_matches &= sum == recorded_sum;
     }
-    rates.push(rate("C++ loop", "pure C++ Verilator loop over chiplet 0's recorded inputs", n, n, secs, None));
+    rates.push(rate(CPP, "pure C++ Verilator loop over chiplet 0's recorded inputs", n, n, secs, None));
 
     pb.step("throughput: C++ Verilator loop with FST");
     let mut secs = Vec::new();
@@ -169,12 +203,12 @@ pub fn run(cfg: &BenchConfig, pb: &Progress) -> Result<Throughput, String> {
     let c = system_cycles;
     let now = Mode::default();
     let what = "full system (kernel, driver, checkers) on the RTL, chip state read from the register snapshot, spinning tasks not polled";
-    let (rate_rtl, evals) = time_system(cfg, pb, "system RTL", what, None, now, rtl, c)?;
+    let (rate_rtl, evals) = time_system(cfg, pb, SYSTEM_RTL, what, None, now, rtl, c)?;
     rates.push(rate_rtl);
     let polling = Mode { poll_spins: true, ..now };
     let what = "the same, tasks spinning on an MMIO response polled every cycle";
     rates.push(time_system(cfg, pb, "system RTL, polling spins", what, None, polling, rtl, c)?.0);
-    let before = Mode { debug_port: true, poll_spins: true, no_skip: true };
+    let before = Mode { debug_port: true, poll_spins: true, no_skip: true, ..now };
     let what = "the same, every TLB read through the debug port too (one eval per index 0..=255): the system as before";
     let (rate_before, evals_before) = time_system(cfg, pb, "system RTL, as before", what, None, before, rtl, c)?;
     rates.push(rate_before);
@@ -183,21 +217,22 @@ pub fn run(cfg: &BenchConfig, pb: &Progress) -> Result<Throughput, String> {
     rates.push(time_system(cfg, pb, "system lockstep", "full system on RTL and reference model in lockstep, every output compared every cycle, the chip states every 1024 cycles and at every read", None, now, lock, c)?.0);
 
     let by = |name: &str| rates.iter().find(|r| r.name == name).map_or(f64::NAN, |r| r.cycles_per_s);
-    let cpp = by("C++ loop");
+    let cpp = by(CPP);
     Ok(Throughput {
         system_cycles,
         chiplets,
         recorded_cycles: n,
         replay_matches,
-        system_over_cpp: by("system RTL") / cpp,
-        system_chiplet_cycles_over_cpp: by("system RTL") * chiplets as f64 / cpp,
+        system_over_cpp_all: by(SYSTEM_RTL) / by(CPP_ALL),
+        system_over_cpp: by(SYSTEM_RTL) / cpp,
+        system_chiplet_cycles_over_cpp: by(SYSTEM_RTL) * chiplets as f64 / cpp,
         ffi_over_cpp: by("Rust FFI loop") / cpp,
-        system_fst_over_plain: by("system RTL + FST") / by("system RTL"),
+        system_fst_over_plain: by("system RTL + FST") / by(SYSTEM_RTL),
         evals,
         evals_before,
-        speedup: by("system RTL") / by("system RTL, as before"),
+        speedup: by(SYSTEM_RTL) / by("system RTL, as before"),
         snapshot_speedup: by("system RTL, polling spins") / by("system RTL, as before"),
-        spin_speedup: by("system RTL") / by("system RTL, polling spins"),
+        spin_speedup: by(SYSTEM_RTL) / by("system RTL, polling spins"),
         rates,
     })
 }
@@ -220,7 +255,7 @@ fn time_system<M: SystemModel>(
     let mut bytes = None;
     let mut evals = Evals::default();
     for _ in 0..cfg.reps {
-        let r = default_run_reading(cfg, waves.clone(), mode, &make)?;
+        let r = workload_run(cfg, WorkloadKind::Stress, waves.clone(), mode, &make)?;
         if r.cycles != expect_cycles {
             return Err(format!("{name}: {} cycles, the recording run took {expect_cycles}", r.cycles));
         }

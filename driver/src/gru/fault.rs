@@ -10,15 +10,16 @@ use super::handles::{self, tfm_addr, CbStatus, HandleStatus, PageSize, Tfh, TfhC
 use super::hw::{CbRequest, MmioRequest};
 use super::protocol::ProtocolEvent;
 use super::purge::wait_range_inactive;
-use super::stats::GruStat;
+use super::stats::{GruStat, UpmCause};
 use super::{Gru, GruError, Mutant, CBR_PER_CTX};
 use crate::kernel::{smp_rmb, AtomicCtx, IrqCtx, ProcCtx, ReadGuard};
-use crate::mm::{follow_page, get_user_pages, MmError, PteInfo, PAGE_MASK};
+use crate::mm::{follow_page, follow_page_irqs_off, get_user_pages, MmError, PteInfo, PAGE_MASK};
 
 /// Where a dropin runs, with what its page walk needs.
 enum Path<'a> {
-    /// Interrupt context, `mmap_lock` taken by trylock: `atomic_pte_lookup`.
-    Irq(&'a IrqCtx, &'a ReadGuard<'a>),
+    /// Interrupt context: `atomic_pte_lookup` with `mmap_lock` taken by trylock, or without it
+    /// (`None`) under [`GruConfig::lockless_irq_walk`](super::GruConfig::lockless_irq_walk).
+    Irq(&'a IrqCtx, Option<&'a ReadGuard<'a>>),
     /// A user thread's CALL_OS: `non_atomic_pte_lookup`, which may sleep.
     User(&'a ProcCtx),
 }
@@ -71,28 +72,34 @@ impl Gru {
         }
     }
 
-    /// One fault bit: find its context, trylock `mmap_lock`, drop in or switch to UPM.
+    /// One fault bit: find its context, trylock `mmap_lock` (unless the walk is lock-less), drop
+    /// in or switch to UPM.
     async fn intr_tfh(&self, ctx: &IrqCtx, chiplet: usize, cbr: usize) -> Result<(), GruError> {
         let Some(gts) = self.loaded(chiplet, handles::ctx_of_cbr(cbr, CBR_PER_CTX)) else {
             self.0.stats.inc(GruStat::IntrSpurious);
             return Ok(());
         };
         gts.fmm_tlbmiss.set(gts.fmm_tlbmiss.get() + 1);
-        let lock = if gts.force_cch_reload.get() { None } else { gts.mm.mmap_lock().try_read(ctx) };
-        let Some(lock) = lock else {
+        // Linux counts a pending CCH reload as a failed trylock too.
+        if gts.force_cch_reload.get() {
             self.0.stats.inc(GruStat::IntrMmLockFailed);
-            return self.tfh_user_polling_mode(ctx, chiplet, cbr).await;
-        };
+            return self.hand_to_user(ctx, chiplet, cbr, UpmCause::CchReload).await;
+        }
+        let lock = if self.0.cfg.lockless_irq_walk { None } else { gts.mm.mmap_lock().try_read(ctx) };
+        if lock.is_none() && !self.0.cfg.lockless_irq_walk {
+            self.0.stats.inc(GruStat::IntrMmLockFailed);
+            return self.hand_to_user(ctx, chiplet, cbr, UpmCause::MmapLock).await;
+        }
         if self.mutated(Mutant::RangeCheckBeforeTfhRead) {
             // The guard before the read: an invalidate that starts in between is not seen here.
             self.trace_protocol(ctx.now(), ProtocolEvent::RangeActiveTested { chiplet, cbr, mm: gts.mm_id() });
             if gts.gms.range_active.read() != 0 {
                 self.0.stats.inc(GruStat::TlbDropinFailRangeActive);
-                return self.tfh_user_polling_mode(ctx, chiplet, cbr).await;
+                return self.hand_to_user(ctx, chiplet, cbr, UpmCause::RangeActive).await;
             }
         }
         let tfh = self.read_tfh(ctx, chiplet, cbr).await?;
-        self.gru_try_dropin(Path::Irq(ctx, &lock), &gts, cbr, tfh).await.map(|_| ())
+        self.gru_try_dropin(Path::Irq(ctx, lock.as_ref()), &gts, cbr, tfh).await.map(|_| ())
     }
 
     /// `gru_try_dropin`: check the TFH still holds a miss this caller should service, that no
@@ -124,7 +131,7 @@ impl Gru {
         if tfh.missasid == 0 {
             self.0.stats.inc(GruStat::TlbDropinFailNoAsid);
             if !user {
-                self.tfh_user_polling_mode(ctx, chiplet, cbr).await?;
+                self.hand_to_user(ctx, chiplet, cbr, UpmCause::NoAsid).await?;
             }
             return Ok(Dropped::Again);
         }
@@ -139,16 +146,16 @@ impl Gru {
         if check_range && gts.gms.range_active.read() != 0 {
             self.0.stats.inc(GruStat::TlbDropinFailRangeActive);
             if !user {
-                self.tfh_user_polling_mode(ctx, chiplet, cbr).await?;
+                self.hand_to_user(ctx, chiplet, cbr, UpmCause::RangeActive).await?;
             }
             return Ok(Dropped::Retry);
         }
         let vaddr = tfh.missvaddr;
         // A user walk holds its page reference and mmap_lock until the entry is written.
         let (pte, _lock, _page) = match &path {
-            Path::Irq(ctx, lock) => match atomic_pte_lookup(ctx, gts, lock, vaddr, write)? {
-                Some(pte) => (pte, None, None),
-                None => return self.fail_upm(ctx, chiplet, cbr).await,
+            Path::Irq(ctx, lock) => match atomic_pte_lookup(ctx, gts, *lock, vaddr, write)? {
+                Ok(pte) => (pte, None, None),
+                Err(cause) => return self.fail_upm(ctx, chiplet, cbr, cause).await,
             },
             Path::User(ctx) => {
                 let lock = gts.mm.mmap_lock().read(ctx).await;
@@ -170,7 +177,7 @@ impl Gru {
             gts.force_cch_reload.set(true);
             if !user {
                 // Rewriting the CCH waits on hardware: not from interrupt context.
-                return self.fail_upm(ctx, chiplet, cbr).await;
+                return self.fail_upm(ctx, chiplet, cbr, UpmCause::NewPageSize).await;
             }
             self.gru_update_cch(ctx, gts).await?;
         }
@@ -185,10 +192,18 @@ impl Gru {
     }
 
     /// `failupm`: hand the miss to the user thread.
-    async fn fail_upm(&self, ctx: &AtomicCtx, chiplet: usize, cbr: usize) -> Result<Dropped, GruError> {
+    async fn fail_upm(&self, ctx: &AtomicCtx, chiplet: usize, cbr: usize, cause: UpmCause) -> Result<Dropped, GruError> {
         self.0.stats.inc(GruStat::TlbDropinFailUpm);
-        self.tfh_user_polling_mode(ctx, chiplet, cbr).await?;
+        self.hand_to_user(ctx, chiplet, cbr, cause).await?;
         Ok(Dropped::Retry)
+    }
+
+    /// The interrupt handler gives up on a miss: count why, and switch the TFH to user-polling
+    /// mode (the CB completes with CALL_OS). Every handover goes through here, so the causes
+    /// add up to the handovers.
+    async fn hand_to_user(&self, ctx: &AtomicCtx, chiplet: usize, cbr: usize, cause: UpmCause) -> Result<(), GruError> {
+        self.0.stats.upm(cause);
+        self.tfh_user_polling_mode(ctx, chiplet, cbr).await
     }
 
     /// `gru_handle_user_call_os` + `gru_user_dropin`: service the miss of CB `cb` of `gts`
@@ -252,10 +267,20 @@ fn cbr_of(ctxnum: usize, cb: u8) -> Result<usize, GruError> {
     Ok(handles::cbr_of(ctxnum, cb.into(), CBR_PER_CTX))
 }
 
-/// `atomic_pte_lookup`: the non-sleeping walk; `None` unless the page is present and, for a
-/// store (TLB_MOD), writable and dirty.
-fn atomic_pte_lookup(ctx: &AtomicCtx, gts: &Gts, lock: &ReadGuard<'_>, vaddr: u64, write: bool) -> Result<Option<PteInfo>, GruError> {
-    Ok(follow_page(ctx, &gts.mm, lock, vaddr)?.filter(|p| !write || (p.write && p.dirty)))
+/// `atomic_pte_lookup`: the non-sleeping walk, under `mmap_lock` if `lock` is some; the
+/// translation if the page is present and, for a store (TLB_MOD), writable and dirty, else why
+/// the user thread must fault it in.
+fn atomic_pte_lookup(ctx: &IrqCtx, gts: &Gts, lock: Option<&ReadGuard<'_>>, vaddr: u64, write: bool) -> Result<Result<PteInfo, UpmCause>, GruError> {
+    let pte = match lock {
+        Some(lock) => follow_page(ctx, &gts.mm, lock, vaddr)?,
+        None => follow_page_irqs_off(ctx, &gts.mm, vaddr),
+    };
+    Ok(match pte {
+        None => Err(UpmCause::NotPresent),
+        Some(p) if write && !p.write => Err(UpmCause::StoreReadOnly),
+        Some(p) if write && !p.dirty => Err(UpmCause::StoreClean),
+        Some(p) => Ok(p),
+    })
 }
 
 /// `non_atomic_pte_lookup`: `get_user_pages` of the one page, faulting it in (writable and

@@ -37,7 +37,7 @@ pub use gruhandles::HandleId;
 pub use hw::GruHardware;
 pub use mutant::Mutant;
 pub use purge::{GruMmStruct, Tracker};
-pub use stats::{GruStat, GruStats, HandleKind};
+pub use stats::{GruStat, GruStats, HandleKind, UpmCause};
 
 /// `MIN_ASID`: where the ASID allocator starts and restarts after a wrap (the first base
 /// handed out is `MIN_ASID + ASID_INC`).
@@ -68,11 +68,18 @@ pub struct GruConfig {
     pub first_asid: u32,
     /// A planted bug ([`Mutant`]); `None` is the correct driver.
     pub mutant: Option<Mutant>,
+    /// Better than Linux, off by default: the interrupt handler walks the page table without
+    /// `mmap_lock`, as GUP-fast does with interrupts off
+    /// ([`follow_page_irqs_off`](crate::mm::follow_page_irqs_off)), instead of handing the miss
+    /// to the user thread when its trylock fails (an mm operation holds the lock for writing).
+    /// The `range_active` test and the chip's race guard still order the dropin against every
+    /// invalidate, as they do under the lock. `gru-cosim bench` reports its effect apart.
+    pub lockless_irq_walk: bool,
 }
 
 impl Default for GruConfig {
     fn default() -> Self {
-        Self { max_asid: MAX_ASID, timeout: 200_000, cb_poll_interval: 8, first_asid: MIN_ASID, mutant: None }
+        Self { max_asid: MAX_ASID, timeout: 200_000, cb_poll_interval: 8, first_asid: MIN_ASID, mutant: None, lockless_irq_walk: false }
     }
 }
 

@@ -1,29 +1,32 @@
-//! Driver statistics: the counters of Linux's `gru_stats` under their Linux names, and the
-//! count / mean / max latency of each handle kind's operations (Linux's `mcs_op_statistics`).
+//! Driver statistics: the counters of Linux's `gru_stats` under their Linux names, the count /
+//! mean / max latency of each handle kind's operations (Linux's `mcs_op_statistics`), and,
+//! beyond Linux, why the interrupt handler handed each miss to the user thread ([`UpmCause`]).
 
 use std::cell::Cell;
 use std::fmt;
 
-/// Defines the counter enum, its Linux names and the list of all counters.
+/// Defines a counter enum, the name of each counter and the list of all of them.
 macro_rules! stats {
-    ($($(#[$m:meta])* $var:ident = $name:literal),+ $(,)?) => {
-        /// A driver counter; [`GruStat::name`] is the Linux `gru_stats` field name.
+    ($(#[$em:meta])* $enum:ident { $($(#[$m:meta])* $var:ident = $name:literal),+ $(,)? }) => {
+        $(#[$em])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum GruStat { $($(#[$m])* $var),+ }
+        pub enum $enum { $($(#[$m])* $var),+ }
 
-        impl GruStat {
+        impl $enum {
             /// Every counter, in declaration order.
-            pub const ALL: &'static [GruStat] = &[$(GruStat::$var),+];
+            pub const ALL: &'static [$enum] = &[$($enum::$var),+];
 
-            /// The Linux name.
+            /// The counter's name.
             pub const fn name(self) -> &'static str {
-                match self { $(GruStat::$var => $name),+ }
+                match self { $($enum::$var => $name),+ }
             }
         }
     };
 }
 
 stats! {
+/// A driver counter; [`GruStat::name`] is the Linux `gru_stats` field name.
+GruStat {
     /// A TLB entry was dropped in.
     TlbDropin = "tlb_dropin",
     /// A page was dropped in ahead of use (never: the driver preloads nothing).
@@ -78,7 +81,37 @@ stats! {
     AsidWrap = "asid_wrap",
     /// Loads that kept the mm's ASID.
     AsidReuse = "asid_reuse",
-}
+}}
+
+stats! {
+/// Why the interrupt handler handed a miss to the user thread (switched its TFH to user-polling
+/// mode, so that the thread sees CALL_OS and calls the driver): one count per handover, so the
+/// causes sum to the `call_os` calls the handovers lead to. Linux has no such breakdown: it
+/// counts `tlb_dropin_fail_range_active` and `tlb_dropin_fail_no_asid` on the user path too,
+/// folds four causes into `tlb_dropin_fail_upm` and a CCH reload into `intr_mm_lock_failed`.
+/// [`UpmCause::name`] is the Linux name where that counter means exactly this cause (on the
+/// interrupt path), this model's own (`upm_…`) where none does.
+UpmCause {
+    /// An invalidate of the address space was active (`range_active` non-zero).
+    RangeActive = "tlb_dropin_fail_range_active",
+    /// The TFH's miss ASID was 0 (its context is being unloaded).
+    NoAsid = "tlb_dropin_fail_no_asid",
+    /// `mmap_lock` could not be taken by trylock (a writer holds it or waits).
+    MmapLock = "intr_mm_lock_failed",
+    /// The context waits for a CCH rewrite (a new page size), which interrupt context cannot do;
+    /// Linux counts it as `intr_mm_lock_failed`.
+    CchReload = "upm_force_cch_reload",
+    /// The page is not present: never touched, swapped out, migrating, unmapped or PROT_NONE.
+    NotPresent = "upm_pte_not_present",
+    /// A store (TLB_MOD) to a present page whose PTE is read-only: a write fault (COW break,
+    /// write upgrade) is needed first.
+    StoreReadOnly = "upm_store_pte_read_only",
+    /// A store (TLB_MOD) to a writable page whose PTE is clean: the write fault that marks it
+    /// dirty is needed first, so that writeback sees the device's writes.
+    StoreClean = "upm_store_pte_clean",
+    /// The page's size is not yet in the context's `sizeavail` (the CCH must be rewritten).
+    NewPageSize = "upm_new_page_size",
+}}
 
 /// A kind of handle, for per-operation latency and error reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -127,6 +160,7 @@ impl OpLatency {
 #[derive(Debug)]
 pub struct GruStats {
     counters: Vec<Cell<u64>>,
+    upm: Vec<Cell<u64>>,
     ops: [Cell<OpLatency>; 3],
 }
 
@@ -134,6 +168,7 @@ impl Default for GruStats {
     fn default() -> Self {
         Self {
             counters: GruStat::ALL.iter().map(|_| Cell::new(0)).collect(),
+            upm: UpmCause::ALL.iter().map(|_| Cell::new(0)).collect(),
             ops: Default::default(),
         }
     }
@@ -149,6 +184,23 @@ impl GruStats {
     /// A counter's value.
     pub fn get(&self, s: GruStat) -> u64 {
         self.counters[s as usize].get()
+    }
+
+    /// Count one miss the interrupt handler hands to the user thread for `cause`.
+    pub fn upm(&self, cause: UpmCause) {
+        let c = &self.upm[cause as usize];
+        c.set(c.get() + 1);
+    }
+
+    /// Misses handed to the user thread for `cause`.
+    pub fn upm_count(&self, cause: UpmCause) -> u64 {
+        self.upm[cause as usize].get()
+    }
+
+    /// Every handover cause as `(name, count)`, in [`UpmCause`] order. Kept apart from
+    /// [`GruStats::all`]: two causes share their names with Linux counters that count more.
+    pub fn upm_causes(&self) -> Vec<(&'static str, u64)> {
+        UpmCause::ALL.iter().map(|&c| (c.name(), self.upm_count(c))).collect()
     }
 
     /// A counter's value by its Linux name, or a handle op summary by `cch_count`, `tgh_max`,
@@ -202,5 +254,19 @@ mod tests {
         assert_eq!(s.by_name("tgh_max"), Some(30));
         assert_eq!(s.by_name("nonsense"), None);
         assert_eq!(GruStat::ALL.len(), 27);
+    }
+
+    #[test]
+    fn upm_causes_are_counted_apart_from_the_linux_counters() {
+        let s = GruStats::default();
+        s.upm(UpmCause::RangeActive);
+        s.upm(UpmCause::StoreClean);
+        s.upm(UpmCause::StoreClean);
+        assert_eq!(s.upm_count(UpmCause::StoreClean), 2);
+        assert_eq!(s.by_name("tlb_dropin_fail_range_active"), Some(0), "the Linux counter is not the cause's");
+        let causes = s.upm_causes();
+        assert_eq!(causes.len(), UpmCause::ALL.len());
+        assert_eq!(causes.iter().map(|(_, n)| n).sum::<u64>(), 3);
+        assert!(causes.contains(&("upm_store_pte_clean", 2)));
     }
 }

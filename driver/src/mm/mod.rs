@@ -18,7 +18,7 @@ pub use mm::{Mm, MmId, Mmu, MmuConfig};
 pub use pte::{Leaf, PageTable, Present, Pte};
 pub use swap::{Slot, SwapDevice};
 pub use vma::{Prot, Vma};
-pub use walk::{follow_page, get_user_pages, PageRef, PteInfo};
+pub use walk::{follow_page, follow_page_irqs_off, get_user_pages, PageRef, PteInfo};
 
 use crate::notifier::Era;
 use crate::oracle::OracleMismatch;

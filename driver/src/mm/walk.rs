@@ -19,7 +19,7 @@
 //! }
 //! ```
 
-use crate::kernel::{AtomicCtx, ProcCtx, ReadGuard};
+use crate::kernel::{AtomicCtx, IrqCtx, ProcCtx, ReadGuard};
 use crate::mm::fault::handle_mm_fault;
 use crate::mm::mm::{Mm, Mmu};
 use crate::mm::pte::{Leaf, Pte};
@@ -56,7 +56,20 @@ pub fn follow_page(
     if !mm.mmap_lock().is_held_by(lock) {
         return Err(MmError::WrongLock(mm.id()));
     }
-    let info = match mm.lookup(va) {
+    Ok(present(mm, va))
+}
+
+/// [`follow_page`] without `mmap_lock`, as GUP-fast walks from a CPU with interrupts off: a
+/// page-table page is freed only after a TLB-shootdown IPI or an RCU grace period, which such a
+/// CPU holds back, so the walk never reads freed tables. Linux's GRU driver does not do this
+/// (it trylocks `mmap_lock`); the driver's off-by-default `lockless_irq_walk` option does.
+pub fn follow_page_irqs_off(_ctx: &IrqCtx, mm: &Mm, va: u64) -> Option<PteInfo> {
+    present(mm, va)
+}
+
+/// The present, accessible translation of `va`, if any.
+fn present(mm: &Mm, va: u64) -> Option<PteInfo> {
+    match mm.lookup(va) {
         Some(Leaf::Pte(_, Pte::Present(p))) if !p.protnone => Some(PteInfo {
             pfn: p.pfn,
             page_shift: PAGE_SHIFT,
@@ -70,8 +83,7 @@ pub fn follow_page(
             dirty: p.dirty,
         }),
         _ => None,
-    };
-    Ok(info)
+    }
 }
 
 /// A page reference from [`get_user_pages`]; dropping it puts the page (which may free it).

@@ -4,7 +4,10 @@ use std::fmt::Write;
 
 use super::shootdown::SetupResult;
 use super::svg::{BarChart, LineChart, Point, Scale, Series};
+use super::throughput::{CPP, CPP_ALL, SYSTEM_RTL};
 use super::BenchResults;
+
+mod faults;
 
 fn f0(x: f64) -> String {
     if x.is_finite() {
@@ -237,15 +240,21 @@ pub fn markdown(r: &BenchResults) -> String {
     );
     let _ = writeln!(s, "## Summary\n");
     let _ = writeln!(s, "```\n{}\n```\n", r.summary.last_line);
+    let rate_of = |name: &str| tp.rates.iter().find(|x| x.name == name).map_or(f64::NAN, |x| x.cycles_per_s);
     let _ = writeln!(
         s,
-        "- The full system on the RTL simulates **{:.0} system cycles/s**, **{:.2}×** the pure C++ Verilator loop on the same \
-         recorded stimulus ({:.0} cycles/s). Each system cycle steps {} chiplets, so per chiplet cycle the ratio is {:.2}.",
-        tp.rates.iter().find(|x| x.name == "system RTL").map_or(f64::NAN, |x| x.cycles_per_s),
-        tp.system_over_cpp,
-        tp.rates.iter().find(|x| x.name == "C++ loop").map_or(f64::NAN, |x| x.cycles_per_s),
+        "- The full system on the RTL simulates **{:.0} system cycles/s**: **{:.2}×** a pure C++ Verilator loop stepping all {} \
+         chiplets every cycle on the same recorded stimulus ({:.0} system cycles/s; system/cpp_all), and {:.2}× the pure C++ \
+         loop stepping chiplet 0 alone ({:.0} cycles/s; system/cpp — per chiplet cycle that ratio is {:.2}). \
+         {} `eval()` calls were issued to read chip state.",
+        rate_of(SYSTEM_RTL),
+        tp.system_over_cpp_all,
         tp.chiplets,
-        tp.system_chiplet_cycles_over_cpp
+        rate_of(CPP_ALL),
+        tp.system_over_cpp,
+        rate_of(CPP),
+        tp.system_chiplet_cycles_over_cpp,
+        tp.evals.introspection_evals
     );
     let all: Vec<SetupResult> = sd.by_range.iter().chain(&sd.by_contexts).cloned().collect();
     let (lo, hi) = spread(&all);
@@ -297,23 +306,48 @@ pub fn markdown(r: &BenchResults) -> String {
     }
     let _ = writeln!(
         s,
-        "- On the default workload **{:.1}%** of the misses are answered from the interrupt handler (p50 {} cycles from the miss \
-         to the WRITE_RESTART landing), {:.1}% go through CALL_OS (p50 {} cycles).\n",
+        "- On the stress (default) workload **{:.1}%** of the misses are answered from the interrupt handler (p50 {} cycles \
+         from the miss to the WRITE_RESTART landing), {:.1}% go through CALL_OS (p50 {} cycles); the handler handed misses \
+         over because: {}.",
         fa.irq_share_pct,
         fa.paths[0].p50,
         fa.paths[1].share_pct,
-        fa.paths[1].p50
+        fa.paths[1].p50,
+        fa.driver.causes_line()
     );
+    let hp = &r.hpc;
+    let phases: Vec<String> = hp.phases.iter().map(|p| format!("{} {:.1}% of {} misses", p.name, p.irq_share_pct, p.misses)).collect();
+    let _ = writeln!(
+        s,
+        "- On the HPC workload (first touch, then streaming; rare mm operations elsewhere) **{:.1}%** of the misses are \
+         answered from the interrupt handler ({}); handed over: {}.",
+        hp.irq_share_pct,
+        phases.join(", "),
+        hp.driver.causes_line()
+    );
+    let better: Vec<String> = r.lockless.iter().map(|f| format!("{} {:.1}%", f.workload, f.irq_share_pct)).collect();
+    let _ = writeln!(
+        s,
+        "- With the driver's better-than-Linux `lockless_irq_walk` (off by default; not in the figures above) the interrupt \
+         handler serves: {}.",
+        better.join(", ")
+    );
+    for x in r.scale.runs() {
+        let _ = writeln!(s, "- Regression: {} took **{:.0} s** on {} thread(s).", x.what, x.wall_secs, x.jobs);
+    }
+    let _ = writeln!(s);
 
     // 1. Throughput.
     let _ = writeln!(s, "## 1. Co-simulation throughput\n");
     let _ = writeln!(
         s,
         "The default workload (`gru-cosim run default --seed {} --accesses {}`: {} chiplets, {} CPUs, modern era) runs on the \
-         whole system — kernel model, driver, checkers — once with chiplet 0's input ports recorded every cycle \
-         ({} cycles, reset included). Those inputs are then replayed by a pure C++ loop inside the Verilator harness \
-         (`Rtl::replay_cpp`), by a Rust loop making one cxx call per cycle, and by the reference model alone; each replay's \
-         output checksum matched the recording: **{}**. The system runs are timed over `System::run` only (construction \
+         whole system — kernel model, driver, checkers — once with every chiplet's input ports recorded every cycle \
+         ({} cycles each, reset included). Those inputs are then replayed by a pure C++ loop inside the Verilator harness \
+         that steps one model per chiplet, every model every cycle (`RtlFleet::replay_cpp`: what a naive multi-chiplet \
+         simulator does, the fair baseline for the system, which steps every chiplet every cycle too), and chiplet 0's \
+         alone by a pure C++ loop (`Rtl::replay_cpp`), by a Rust loop making one cxx call per cycle, and by the reference \
+         model alone; each replay's output checksum matched the recording: **{}**. The system runs are timed over `System::run` only (construction \
          excluded); each configuration ran {} time(s) and the median is reported. System runs count system cycles \
          ({} per run, every run the same); each steps {} chiplets.\n",
         c.seed,
@@ -326,26 +360,29 @@ pub fn markdown(r: &BenchResults) -> String {
         tp.system_cycles,
         tp.chiplets
     );
-    let cpp = tp.rates.iter().find(|x| x.name == "C++ loop").map_or(f64::NAN, |x| x.cycles_per_s);
-    let _ = writeln!(s, "| configuration | what | cycles | median wall s | cycles/s | ÷ C++ loop | FST size |");
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let (cpp, cpp_all) = (rate_of(CPP), rate_of(CPP_ALL));
+    let _ = writeln!(s, "| configuration | what | cycles | median wall s | cycles/s | ÷ C++ loop, all chiplets | ÷ C++ loop | FST size |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     for x in &tp.rates {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.3} | {:.0} | {:.3} | {} |",
+            "| {} | {} | {} | {:.3} | {:.0} | {:.3} | {:.3} | {} |",
             x.name,
             x.what,
             x.cycles,
             super::median(&x.secs),
             x.cycles_per_s,
+            x.cycles_per_s / cpp_all,
             x.cycles_per_s / cpp,
             x.wave_bytes.map_or("".into(), |b| format!("{:.1} MB", b as f64 / 1e6))
         );
     }
     let _ = writeln!(
         s,
-        "\n- full system on the RTL ÷ C++ loop: **{:.2}** (per chiplet cycle: {:.2}); Rust harness loop ÷ C++ loop: {:.2}; \
-         with a whole-run FST of chiplet 0 the system runs at {:.2}× its speed without.\n",
+        "\n- full system on the RTL ÷ C++ loop over all chiplets: **{:.2}**; ÷ C++ loop over chiplet 0: **{:.2}** (per chiplet \
+         cycle: {:.2}); Rust harness loop ÷ C++ loop: {:.2}; with a whole-run FST of chiplet 0 the system runs at {:.2}× its \
+         speed without.\n",
+        tp.system_over_cpp_all,
         tp.system_over_cpp,
         tp.system_chiplet_cycles_over_cpp,
         tp.ffi_over_cpp,
@@ -497,56 +534,28 @@ pub fn markdown(r: &BenchResults) -> String {
     );
     let _ = writeln!(s, "![teardown](teardown_mmio.svg)\n");
 
-    // 4. Faults.
-    let _ = writeln!(s, "## 4. Fault service latency\n");
-    let _ = writeln!(
-        s,
-        "The default workload again ({} system cycles), on the RTL and the reference model in lockstep (every output compared \
-         every cycle), with a probe on each chiplet noting the edge at which a miss latches in its TFH (the reference model's \
-         `last_miss`; the lockstep makes it the RTL's edge too). Each miss is paired with the TFH command that answers it, from \
-         the MMIO trace (the cycle the chip took it): WRITE_RESTART or RESTART after a USER_POLLING_MODE is the **call_os** \
-         path (the interrupt handler could not drop in: range active, page not present, `mmap_lock` busy, new page size; the \
-         thread saw CALL_OS and the driver answered from process context); WRITE_RESTART or RESTART without one is the \
-         **interrupt** path; EXCEPTION ends a miss on an address that went away. A WRITE_RESTART the chip discards as stale \
-         (race guard) still restarts the CB, which then misses again: that is a new miss.\n",
-        fa.cycles
-    );
-    let _ = writeln!(s, "| path | misses | share | mean | p50 | p90 | p99 | max | answered by |");
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
-    for p in &fa.paths {
-        let by: Vec<String> = p.by_command.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    faults::sections(&mut s, r);
+
+    // 6. Scale.
+    let _ = writeln!(s, "## 6. Scale of a regression\n");
+    let _ = writeln!(s, "`gru-cosim regress`, every check on, every seed passed; wall time of the whole regression on this machine.\n");
+    let _ = writeln!(s, "| what | command | seeds | GRU accesses | system cycles | threads | wall s | seeds/s |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    for x in r.scale.runs() {
         let _ = writeln!(
             s,
-            "| {:?} | {} | {:.1}% | {:.0} | {} | {} | {} | {} | {} |",
-            p.path,
-            p.count,
-            p.share_pct,
-            p.mean,
-            p.p50,
-            p.p90,
-            p.p99,
-            p.max,
-            by.join(", ")
+            "| {} | `{}` | {} | {} | {} | {} | {:.1} | {:.1} |",
+            x.what,
+            x.command,
+            x.seeds,
+            x.accesses,
+            x.cycles,
+            x.jobs,
+            x.wall_secs,
+            x.seeds as f64 / x.wall_secs.max(1e-9)
         );
     }
-    let _ = writeln!(
-        s,
-        "\nLatencies in cycles (= ns at {} GHz). Misses seen by the probe: {} (the chips' own TLB_MISS + TLB_MOD counters: {}); \
-         unanswered at the end of the run: {}; dropins discarded as stale: {}. Cross-check with the driver's counters: \
-         (intr_tfh − call_os) / intr_tfh = {:.1}% (every miss raises the interrupt, since every context runs in fault-map mode; \
-         `call_os` counts the misses handed to the thread).\n",
-        sd.clock_ghz,
-        fa.misses,
-        fa.chip_counter_misses,
-        fa.unanswered,
-        fa.stale_discards,
-        fa.irq_share_from_stats_pct
-    );
-    let _ = writeln!(s, "| driver statistic | value |\n|---|---|");
-    for (k, v) in &fa.driver_stats {
-        let _ = writeln!(s, "| {k} | {v} |");
-    }
-    let _ = writeln!(s, "\n![faults](fault_latency.svg)\n");
+    let _ = writeln!(s);
 
     // Notes.
     let _ = writeln!(s, "## Notes\n");
@@ -554,8 +563,9 @@ pub fn markdown(r: &BenchResults) -> String {
         s,
         "- Sizes are flags of `gru-cosim bench` (`--help`); `make bench` uses the defaults. The raw runs (every seed, every \
          TGH) are in `results.json`.\n\
-         - The C++ loop replays chiplet 0 only, without a kernel or a second chiplet: it is the ceiling for one Verilated \
-         chiplet on this machine, not an alternative implementation of the system.\n\
+         - The C++ loops replay recorded inputs without a kernel, driver or checks: `C++ loop, all chiplets` steps every \
+         chiplet every cycle, as the system does, and is the fair baseline for it (system/cpp_all); `C++ loop` steps \
+         chiplet 0 alone, the ceiling for one Verilated chiplet on this machine (system/cpp).\n\
          - Charts in this directory: {}.",
         charts(r).iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
     );

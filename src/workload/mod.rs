@@ -1,6 +1,8 @@
-//! The seeded random workload: processes whose GRU threads issue CB loads and stores on a
-//! shared region while a CPU thread per process runs mm operations (munmap, mprotect, fork,
-//! swap-out, migration) and CPU loads and stores.
+//! The seeded random workloads. The stress workload (`default`, and `directed`): processes whose
+//! GRU threads issue CB loads and stores on a shared region while a CPU thread per process runs
+//! mm operations (munmap, mprotect, fork, swap-out, migration) and CPU loads and stores every
+//! few thousand cycles. The HPC workload ([`hpc`]): threads that first-touch their own buffers
+//! and then stream through them, with rare mm operations elsewhere.
 //!
 //! Every thread draws from its own ChaCha stream derived from the run's seed, so a seed fixes
 //! the workload; the kernel's scheduler draws from the same seed. Each thread stores only to its
@@ -22,12 +24,53 @@ use rand_chacha::ChaCha8Rng;
 use crate::check::{Check, Checker};
 use crate::system::{System, SystemModel};
 
+pub mod hpc;
+
 /// Word slots per page reserved for distinct threads.
 const THREAD_SLOTS: u64 = 16;
+
+/// Which random workload runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// The stress mix (`gru-cosim run default`).
+    #[default]
+    Stress,
+    /// The stress mix steered into the race windows (`directed`): GRU threads unload and reload
+    /// their contexts every [`CHURN`] accesses (loads and unloads racing flushes), every other
+    /// time with a miss left pending (the unload is refused), a small ASID limit (wraps and
+    /// global purges with contexts loaded), munmaps of more than 1024 pages (full ASID purges),
+    /// and a region in a 2M page that khugepaged collapses (huge dropins, and the splits that
+    /// purge them).
+    Directed,
+    /// First touch, then streaming with rare mm operations (`hpc`; see [`hpc`]).
+    Hpc,
+}
+
+impl WorkloadKind {
+    /// Every kind.
+    pub const ALL: [WorkloadKind; 3] = [WorkloadKind::Stress, WorkloadKind::Directed, WorkloadKind::Hpc];
+
+    /// The name `run` knows it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stress => "default",
+            Self::Directed => "directed",
+            Self::Hpc => "hpc",
+        }
+    }
+
+    /// The kind `run` knows by `name`, if any.
+    pub fn by_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
 
 /// The mix and sizes of a random workload.
 #[derive(Clone, Debug)]
 pub struct WorkloadConfig {
+    /// Which workload: the stress mix, directed or HPC. The HPC workload uses `processes`,
+    /// `gru_threads`, `accesses` and `store_percent`, and its own buffer and operation sizes.
+    pub kind: WorkloadKind,
     /// Processes (address spaces).
     pub processes: usize,
     /// GRU threads per process.
@@ -40,13 +83,6 @@ pub struct WorkloadConfig {
     pub store_percent: u32,
     /// Mean cycles between two operations of a process's CPU thread.
     pub op_gap: u64,
-    /// Coverage-directed: steer the run into the race windows the default mix rarely enters —
-    /// GRU threads unload and reload their contexts every [`CHURN`] accesses (loads and unloads
-    /// racing flushes), every other time with a miss left pending (the unload is refused), a
-    /// small ASID limit (wraps and global purges with contexts loaded), munmaps of more than
-    /// 1024 pages (full ASID purges), and a region in a 2M page that khugepaged collapses
-    /// (huge dropins, and the splits that purge them).
-    pub directed: bool,
 }
 
 /// Accesses between two context reloads of a directed GRU thread.
@@ -58,14 +94,26 @@ const DIRECTED_MAX_ASID: u32 = 0x28;
 
 impl Default for WorkloadConfig {
     fn default() -> Self {
-        Self { processes: 2, gru_threads: 3, accesses: 20_000, pages: 32, store_percent: 40, op_gap: 3_000, directed: false }
+        Self { kind: WorkloadKind::Stress, processes: 2, gru_threads: 3, accesses: 20_000, pages: 32, store_percent: 40, op_gap: 3_000 }
     }
 }
 
 impl WorkloadConfig {
+    /// The workload `kind` with `accesses` GRU accesses and the other sizes at their defaults
+    /// (the HPC workload's mm operations are rare: [`hpc::OP_GAP`]).
+    pub fn of(kind: WorkloadKind, accesses: u64) -> Self {
+        let op_gap = if kind == WorkloadKind::Hpc { hpc::OP_GAP } else { Self::default().op_gap };
+        Self { kind, accesses, op_gap, ..Self::default() }
+    }
+
+    /// Whether this is the directed workload.
+    pub fn directed(&self) -> bool {
+        self.kind == WorkloadKind::Directed
+    }
+
     /// The driver configuration this workload runs with.
     pub fn gru_config(&self, gru: GruConfig) -> GruConfig {
-        if self.directed {
+        if self.directed() {
             GruConfig { max_asid: DIRECTED_MAX_ASID, ..gru }
         } else {
             gru
@@ -84,6 +132,9 @@ pub struct WorkloadCounts {
     pub cpu_accesses: Cell<u64>,
     /// mm operations by name.
     pub ops: std::cell::RefCell<std::collections::BTreeMap<&'static str, u64>>,
+    /// HPC workload: the driver's fault counters when the last thread finished its warm-up (the
+    /// boundary between the warm-up and the steady phase).
+    pub warmed: std::cell::RefCell<Option<hpc::FaultTally>>,
 }
 
 impl WorkloadCounts {
@@ -98,6 +149,9 @@ impl WorkloadCounts {
 
 /// Spawn the workload's threads on `sys`; returns the counters they fill.
 pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<WorkloadCounts> {
+    if cfg.kind == WorkloadKind::Hpc {
+        return hpc::spawn(sys, cfg);
+    }
     let counts = Rc::new(WorkloadCounts::default());
     let seed = sys.config().seed;
     let chiplets = sys.config().chiplets.max(1);
@@ -110,15 +164,12 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
         sys.spawn(&format!("proc{p}"), move |ctx| async move {
             // Directed: the region sits at the start of a 2M-aligned 2M mapping, so khugepaged
             // can collapse it.
-            let len = if cfg.directed { HPAGE_SIZE } else { cfg.pages * PAGE_SIZE };
-            let base = match mmap(&ctx, &mm, None, len, Prot::ReadWrite).await {
-                Ok(b) => b,
-                Err(e) => return checker.verdict(ctx.now(), Check::Kernel, Some(format!("mmap: {e}"))),
-            };
+            let len = if cfg.directed() { HPAGE_SIZE } else { cfg.pages * PAGE_SIZE };
+            let Some(base) = map_or_report(&ctx, &mm, &checker, len).await else { return };
             let running = Rc::new(Cell::new(cfg.gru_threads));
             for t in 0..cfg.gru_threads {
                 let g = (p * cfg.gru_threads + t) as u64;
-                let rng = ChaCha8Rng::seed_from_u64(seed ^ (g + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let rng = gru_thread_rng(seed, g);
                 let th = GruThread {
                     gru: gru.clone(),
                     hw: hw.clone(),
@@ -130,7 +181,7 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
                     slot: g % THREAD_SLOTS,
                     store_percent: cfg.store_percent,
                     chiplet: g as usize % chiplets,
-                    churn: cfg.directed.then_some(CHURN),
+                    churn: cfg.directed().then_some(CHURN),
                 };
                 let running = running.clone();
                 ctx.kernel().spawn(&format!("gru{p}.{t}"), move |ctx| async move {
@@ -139,8 +190,8 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
                     running.set(running.get() - 1);
                 });
             }
-            let rng = ChaCha8Rng::seed_from_u64(seed ^ (p as u64 + 1).wrapping_mul(0xc2b2_ae3d_27d4_eb4f));
-            let cpu = CpuThread { checker: checker.clone(), counts, mm: mm.clone(), base, len, pages: cfg.pages, op_gap: cfg.op_gap, directed: cfg.directed };
+            let rng = cpu_thread_rng(seed, p);
+            let cpu = CpuThread { checker: checker.clone(), counts, mm: mm.clone(), base, len, pages: cfg.pages, op_gap: cfg.op_gap, directed: cfg.directed() };
             cpu.run(&ctx, rng, &running).await;
             if let Err(e) = exit_mm(&ctx, &mm).await {
                 checker.verdict(ctx.now(), Check::Kernel, Some(format!("exit: {e}")));
@@ -148,6 +199,28 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
         });
     }
     counts
+}
+
+/// The random stream of GRU thread `g` (counted over the processes) of a run with `seed`.
+fn gru_thread_rng(seed: u64, g: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ (g + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// The random stream of process `p`'s CPU thread of a run with `seed`.
+fn cpu_thread_rng(seed: u64, p: usize) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ (p as u64 + 1).wrapping_mul(0xc2b2_ae3d_27d4_eb4f))
+}
+
+/// Map `len` bytes of anonymous memory read-write anywhere in `mm`; a failure is a kernel
+/// verdict (and `None`).
+async fn map_or_report(ctx: &ProcCtx, mm: &Mm, checker: &Checker, len: u64) -> Option<u64> {
+    match mmap(ctx, mm, None, len, Prot::ReadWrite).await {
+        Ok(b) => Some(b),
+        Err(e) => {
+            checker.verdict(ctx.now(), Check::Kernel, Some(format!("mmap: {e}")));
+            None
+        }
+    }
 }
 
 /// A thread with a GRU context on one chiplet.
