@@ -2,6 +2,7 @@
 #include "gru-sim/src/ports.rs.h"
 #include "gru-sim/src/rtl.rs.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -83,18 +84,29 @@ template <class W, size_t N> void get_wide(std::array<uint64_t, N> &dst, const W
         dst[k] = static_cast<uint64_t>(src[2 * k]) | (static_cast<uint64_t>(src[2 * k + 1]) << 32);
 }
 
-// Copy one Verilated signal into a Rust vector of 32-bit words, least significant first.
+// Copy n 32-bit words into a Rust vector, least significant first. Rtl keeps its buffer, so
+// from the second copy on the vector has the size already and the words are written in place:
+// every push_back is a call into Rust, and a whole snapshot is about a thousand words.
+inline void put_words(rust::Vec<uint32_t> &v, const uint32_t *w, size_t n) {
+    if (v.size() == n) {
+        std::copy(w, w + n, v.data());
+        return;
+    }
+    v.clear();
+    v.reserve(n);
+    for (size_t k = 0; k < n; ++k) v.push_back(w[k]);
+}
+// Copy one Verilated signal into a Rust vector of 32-bit words.
 template <class T, typename std::enable_if<std::is_integral<T>::value, int>::type = 0>
 void put(rust::Vec<uint32_t> &v, T x) {
     const uint64_t q = x;
-    v.clear();
-    v.push_back(static_cast<uint32_t>(q));
-    if (sizeof(T) > 4) v.push_back(static_cast<uint32_t>(q >> 32));
+    const uint32_t w[2] = {static_cast<uint32_t>(q), static_cast<uint32_t>(q >> 32)};
+    put_words(v, w, sizeof(T) > 4 ? 2 : 1);
 }
 template <size_t N> void put(rust::Vec<uint32_t> &v, const VlWide<N> &w) {
-    v.clear();
-    v.reserve(N);
-    for (size_t k = 0; k < N; ++k) v.push_back(w[k]);
+    uint32_t words[N];
+    for (size_t k = 0; k < N; ++k) words[k] = w[k];
+    put_words(v, words, N);
 }
 
 // X(RtlRegs field, instance, register) for every state register of docs/MICROARCH.md §3 that

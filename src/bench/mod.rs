@@ -359,17 +359,20 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResults, String> {
         tp.system_over_cpp
     ));
     pb.say(&format!(
-        "introspection: {} evals with the state snapshot, {} through the debug port (+{:.1}% over the {} clock evals); \
-         executor polls {:.2}/cycle, {:.2}/cycle skipped; system on RTL {:.2}x as fast as before (snapshot {:.2}x, skipped polls {:.2}x)",
+        "introspection: {} evals with the state snapshot, {} through the debug port (+{:.1}% over that run's {} clock evals); \
+         {} clock evals with idle skipping; executor polls {:.2}/cycle, {:.2}/cycle skipped; system on RTL {:.2}x as fast as \
+         before (snapshot {:.2}x, skipped polls {:.2}x, idle skipping {:.2}x)",
         tp.evals.introspection_evals,
         tp.evals_before.introspection_evals,
         100.0 * tp.evals_before.introspection_evals as f64 / tp.evals_before.clock_evals.max(1) as f64,
+        tp.evals_before.clock_evals,
         tp.evals.clock_evals,
         tp.evals.task_polls as f64 / tp.system_cycles.max(1) as f64,
         tp.evals.skipped_polls as f64 / tp.system_cycles.max(1) as f64,
         tp.speedup,
         tp.snapshot_speedup,
-        tp.spin_speedup
+        tp.spin_speedup,
+        tp.skip_speedup
     ));
     let sd = shootdown::run(cfg, &pb)?;
     pb.say(&format!(
