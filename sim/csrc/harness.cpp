@@ -146,7 +146,8 @@ template <size_t N> void put(rust::Vec<uint32_t> &v, const VlWide<N> &w) {
 // The few registers a chip monitor polls while a purge runs (a subset of the above).
 #define GRU_ACTIVITY_REGS(X)                                                                \
     X(tgh_status, u_purge, tgh_status_q) X(tfh_state, u_tfh, tfh_state_q)                    \
-    X(stat_misses, u_stats, stat_misses_q) X(stat_tlbmod, u_stats, stat_tlbmod_q)
+    X(stat_misses, u_stats, stat_misses_q) X(stat_tlbmod, u_stats, stat_tlbmod_q)            \
+    X(stat_stale, u_stats, stat_stale_q)
 
 template <class Model, class Trace> class HarnessImpl final : public Harness {
 public:

@@ -190,8 +190,8 @@ pub struct Before {
     req: Req,
     /// The activity before the edge, when the request needs it.
     act: Option<Activity>,
-    /// The whole state before the edge (dropins: the TLB they change).
-    state: Option<ChipState>,
+    /// The TLB and the stale count before the edge (dropins: what they change).
+    tlb: Option<(Vec<TlbEntry>, u64)>,
 }
 
 /// The monitors of one chiplet, fed every cycle by [`Chiplet`](crate::chiplet::Chiplet).
@@ -250,8 +250,8 @@ impl ChipMonitor {
             Req::TghWrite { .. } | Req::TfmRead(_) if self.last.tgh_active == 0 => Some(m.activity()),
             _ => None,
         };
-        let state = (req == Req::TfhCmd).then(|| m.chip_state());
-        Before { req, act, state }
+        let tlb = (req == Req::TfhCmd).then(|| (m.tlb_state(), m.activity().stale));
+        Before { req, act, tlb }
     }
 
     /// Call after the edge (the model's state is the post-edge state).
@@ -279,8 +279,12 @@ impl ChipMonitor {
                 self.tgh_written(cycle, s, g, start && pre.tgh_active >> g & 1 == 0, newly);
             }
             Req::TfhCmd => {
-                let s = state.get_or_insert_with(|| m.chip_state());
-                self.tfh_command(cycle, b.state.as_ref().expect("read before a dropin"), s);
+                let (pre_tlb, pre_stale) = b.tlb.as_ref().expect("read before a dropin");
+                let (tlb, stale) = match &state {
+                    Some(s) => (s.tlb.clone(), s.stats.stale),
+                    None => (m.tlb_state(), m.activity().stale),
+                };
+                self.tfh_command(cycle, (pre_tlb, *pre_stale), (&tlb, stale));
             }
             Req::TfmRead(map) if latched => {
                 let s = state.get_or_insert_with(|| m.chip_state());
@@ -393,21 +397,23 @@ impl ChipMonitor {
     }
 
     /// (d), and the purges' bookkeeping, after a dropin: the entry it wrote.
-    fn tfh_command(&mut self, cycle: u64, pre: &ChipState, s: &ChipState) {
-        if s.stats.stale > pre.stats.stale {
+    /// `pre` and `post`: the TLB and the stale count before and after the edge.
+    fn tfh_command(&mut self, cycle: u64, pre: (&[TlbEntry], u64), post: (&[TlbEntry], u64)) {
+        let ((pre_tlb, pre_stale), (tlb, stale)) = (pre, post);
+        if stale > pre_stale {
             self.hit(ChipCover::StaleDiscarded);
         }
         // An install writes one entry (purges only clear); the entry rewritten leaves every
         // purge's list: its old translation was replaced, not left behind.
-        let Some(i) = (0..s.tlb.len()).find(|&i| s.tlb[i].valid && s.tlb[i] != pre.tlb[i]) else { return };
+        let Some(i) = (0..tlb.len()).find(|&i| tlb[i].valid && tlb[i] != pre_tlb[i]) else { return };
         for p in &mut self.purges {
             p.entries.retain(|(j, _)| *j != i);
         }
-        let new = s.tlb[i];
+        let new = tlb[i];
         let same = |e: &TlbEntry| e.valid && e.ctx == new.ctx && e.asid == new.asid && h::overlap(e.vpn_range(), new.vpn_range());
-        let before = pre.tlb.iter().filter(|e| same(e)).count();
-        let others: Vec<String> = (0..s.tlb.len()).filter(|&j| j != i && same(&s.tlb[j])).map(|j| describe(j, &s.tlb[j])).collect();
-        let old = pre.tlb[i];
+        let before = pre_tlb.iter().filter(|e| same(e)).count();
+        let others: Vec<String> = (0..tlb.len()).filter(|&j| j != i && same(&tlb[j])).map(|j| describe(j, &tlb[j])).collect();
+        let old = pre_tlb[i];
         if same(&old) && !old.dirty && new.dirty {
             self.hit(ChipCover::TlbModUpgrade);
         }

@@ -147,22 +147,26 @@ pub struct Activity {
     /// Misses latched so far: the TLB_MISS plus TLB_MOD counters, so a change names the edge a
     /// miss latched at.
     pub latches: u64,
+    /// Dropins discarded as stale so far (the stale counter).
+    pub stale: u64,
 }
 
 impl Activity {
     /// The activity part of a full snapshot.
     pub fn of(s: &ChipState) -> Self {
-        Self::from_parts(&s.tgh, &s.tfh, s.stats.misses + s.stats.tlbmod)
+        Self::from_parts(&s.tgh, &s.tfh, s.stats.misses + s.stats.tlbmod, s.stats.stale)
     }
 
-    /// The activity of these TGHs and TFHs, `latches` misses latched so far.
-    pub fn from_parts(tgh: &[Tgh], tfh: &[Tfh], latches: u64) -> Self {
+    /// The activity of these TGHs and TFHs, `latches` misses latched and `stale` dropins
+    /// discarded so far.
+    pub fn from_parts(tgh: &[Tgh], tfh: &[Tfh], latches: u64, stale: u64) -> Self {
         use crate::handles::{HandleStatus, TfhState};
         let pending = |t: &Tfh| TfhState::try_from(u64::from(t.state)).is_ok_and(TfhState::is_pending);
         Activity {
             tgh_active: tgh.iter().enumerate().filter(|(_, g)| g.status == HandleStatus::Active as u8).fold(0, |m, (i, _)| m | 1 << i),
             tfh_pending: tfh.iter().enumerate().filter(|(_, t)| pending(t)).fold(0, |m, (i, _)| m | 1 << i),
             latches,
+            stale,
         }
     }
 }
@@ -205,8 +209,8 @@ pub trait CycleModel {
     fn tlb_state(&mut self) -> Vec<TlbEntry> {
         self.chip_state().tlb
     }
-    /// The TGH statuses, pending TFHs and miss count now, read without evaluating anything:
-    /// the part of [`CycleModel::chip_state`] a monitor polls while a purge runs.
+    /// The TGH statuses, pending TFHs, miss and stale counts now, read without evaluating
+    /// anything: the part of [`CycleModel::chip_state`] a monitor polls while a purge runs.
     fn activity(&mut self) -> Activity {
         Activity::of(&self.chip_state())
     }

@@ -395,6 +395,7 @@ impl ffi::RtlRegs {
             tgh_active: (0..p.num_tgh).filter(active).fold(0, |m, g| m | 1 << g),
             tfh_pending: (0..p.num_cbr).filter(pending).fold(0, |m, t| m | 1 << t),
             latches: bits(&self.stat_misses, 0, 64) + bits(&self.stat_tlbmod, 0, 64),
+            stale: bits(&self.stat_stale, 0, 64),
         }
     }
 }

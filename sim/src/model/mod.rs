@@ -294,7 +294,8 @@ impl CycleModel for RefModel {
 
     fn activity(&mut self) -> Activity {
         let line = self.stats.line();
-        Activity::from_parts(&self.purge.tgh, &self.tfh.tfh, line[Stat::Misses as usize] + line[Stat::TlbMod as usize])
+        let latches = line[Stat::Misses as usize] + line[Stat::TlbMod as usize];
+        Activity::from_parts(&self.purge.tgh, &self.tfh.tfh, latches, line[Stat::Stale as usize])
     }
 }
 
