@@ -30,10 +30,10 @@ pub(super) struct Ownership {
     allocated: HashMap<(usize, usize), u64>,
     /// (chiplet, mm) → the region-0 ASID the mm last issued under.
     last_asid: HashMap<(usize, MmId), u32>,
-    /// (chiplet, context) → its CCH as read from the chip since its last CCH write. A CCH's
-    /// state and ASIDs change only at a CCH command, so one read serves every CB until the
-    /// next: a full-state read per CB issue was a quarter of an RTL run.
-    cch: HashMap<(usize, usize), Cch>,
+    /// chiplet → its CCHs as read from the chip since its last CCH write. A CCH's state and
+    /// ASIDs change only at a CCH command, so one read serves every CB issue and every scan
+    /// until the next: a full-state read per CB issue was a quarter of an RTL run.
+    cch: HashMap<usize, Vec<Cch>>,
 }
 
 /// Whether TGH `t` purges every context and every ASID of its chiplet.
@@ -62,12 +62,7 @@ impl Checker {
     /// chiplet; one already used by another address space since the last full purge fails.
     pub(super) fn attribute(&self, cycle: u64, chiplet: usize, cbr: u8, mm: MmId) {
         let ctx = ctx_of_cbr(usize::from(cbr), CBR_PER_CTX);
-        let cached = self.owners.borrow().cch.get(&(chiplet, ctx)).copied();
-        let Some(cch) = cached.or_else(|| {
-            let read = (self.cch)(chiplet).get(ctx).copied()?;
-            self.owners.borrow_mut().cch.insert((chiplet, ctx), read);
-            Some(read)
-        }) else {
+        let Some(cch) = self.cchs(chiplet).get(ctx).copied() else {
             return;
         };
         if !allocated(&cch) {
@@ -100,7 +95,7 @@ impl Checker {
     pub(super) fn cch_command(&self, cycle: u64, chiplet: usize, ctx: usize, opc: u8, asid: u32) {
         let op = CchOpc::try_from(u64::from(opc));
         let mut o = self.owners.borrow_mut();
-        o.cch.remove(&(chiplet, ctx));
+        o.cch.remove(&chiplet);
         if op == Ok(CchOpc::Allocate) {
             o.allocated.insert((chiplet, ctx), cycle);
         }
@@ -125,6 +120,16 @@ impl Checker {
         }
     }
 
+    /// The CCHs of `chiplet`, read from the chip once per CCH write.
+    fn cchs(&self, chiplet: usize) -> Vec<Cch> {
+        let cached = self.owners.borrow().cch.get(&chiplet).cloned();
+        cached.unwrap_or_else(|| {
+            let read = (self.cch)(chiplet);
+            self.owners.borrow_mut().cch.insert(chiplet, read.clone());
+            read
+        })
+    }
+
     /// The address space that owns `asid` on `chiplet`, if a thread issued under it.
     pub(super) fn asid_owner(&self, chiplet: usize, asid: u32) -> Option<MmId> {
         self.owners.borrow().asids.get(&(chiplet, asid)).copied()
@@ -132,7 +137,7 @@ impl Checker {
 
     /// The loaded contexts of `chiplet` (chip CCH state) whose ASIDs `mm` owns, with their CCH.
     pub(super) fn contexts_of(&self, mm: MmId, chiplet: usize) -> Vec<(usize, Cch)> {
-        (self.cch)(chiplet)
+        self.cchs(chiplet)
             .into_iter()
             .enumerate()
             .take(HS_CCH_COUNT)
