@@ -181,6 +181,33 @@ pub struct EvalCount {
     pub debug: u64,
 }
 
+/// The [`CycleModel`] methods that only read state (`cycles`, `peek_tlb`, `chip_state`,
+/// `tlb_state`, `activity`, `evals`), forwarded to the model in field `$inner`: what every
+/// wrapper that watches or records a model writes alike.
+#[macro_export]
+macro_rules! forward_state_reads {
+    ($inner:ident) => {
+        fn cycles(&self) -> u64 {
+            self.$inner.cycles()
+        }
+        fn peek_tlb(&mut self, idx: u8) -> [u64; 2] {
+            self.$inner.peek_tlb(idx)
+        }
+        fn chip_state(&mut self) -> $crate::ports::ChipState {
+            self.$inner.chip_state()
+        }
+        fn tlb_state(&mut self) -> Vec<$crate::model::TlbEntry> {
+            self.$inner.tlb_state()
+        }
+        fn activity(&mut self) -> $crate::ports::Activity {
+            self.$inner.activity()
+        }
+        fn evals(&self) -> $crate::ports::EvalCount {
+            self.$inner.evals()
+        }
+    };
+}
+
 /// Anything that advances a chiplet by one clock cycle at its ports: the Verilated RTL, the
 /// reference model, or both in lockstep.
 pub trait CycleModel {

@@ -3,8 +3,7 @@
 //! RTL, without an evaluation. The rule reads the chip's own `quiet_o`, which lockstep compares
 //! with the reference model's every cycle, so the skip cannot drift from the design.
 
-use crate::model::TlbEntry;
-use crate::ports::{Activity, ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
+use crate::ports::{CycleModel, PortsIn, PortsOut};
 
 /// A cycle model that skips the cycles its chip says change nothing. Off
 /// ([`Skipping::set_on`]), it evaluates every cycle like the model underneath.
@@ -67,27 +66,5 @@ impl<M: CycleModel> CycleModel for Skipping<M> {
         self.skipped += n;
     }
 
-    fn cycles(&self) -> u64 {
-        self.inner.cycles()
-    }
-
-    fn peek_tlb(&mut self, idx: u8) -> [u64; 2] {
-        self.inner.peek_tlb(idx)
-    }
-
-    fn chip_state(&mut self) -> ChipState {
-        self.inner.chip_state()
-    }
-
-    fn tlb_state(&mut self) -> Vec<TlbEntry> {
-        self.inner.tlb_state()
-    }
-
-    fn activity(&mut self) -> Activity {
-        self.inner.activity()
-    }
-
-    fn evals(&self) -> EvalCount {
-        self.inner.evals()
-    }
+    crate::forward_state_reads!(inner);
 }

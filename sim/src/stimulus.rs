@@ -4,8 +4,7 @@
 
 use crate::chiplet::{CbRequest, Chiplet, MemoryServer};
 use crate::handles::{self as h, Field};
-use crate::model::TlbEntry;
-use crate::ports::{Activity, ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
+use crate::ports::{CycleModel, PortsIn, PortsOut};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -59,24 +58,7 @@ impl<M: CycleModel> CycleModel for Recorder<M> {
         self.inputs.extend(std::iter::repeat(inp.clone()).take(n as usize));
         self.inner.idle(inp, n);
     }
-    fn cycles(&self) -> u64 {
-        self.inner.cycles()
-    }
-    fn peek_tlb(&mut self, idx: u8) -> [u64; 2] {
-        self.inner.peek_tlb(idx)
-    }
-    fn chip_state(&mut self) -> ChipState {
-        self.inner.chip_state()
-    }
-    fn tlb_state(&mut self) -> Vec<TlbEntry> {
-        self.inner.tlb_state()
-    }
-    fn activity(&mut self) -> Activity {
-        self.inner.activity()
-    }
-    fn evals(&self) -> EvalCount {
-        self.inner.evals()
-    }
+    crate::forward_state_reads!(inner);
 }
 
 /// What the random traffic did, for a summary line.

@@ -5,7 +5,7 @@
 use gru_sim::chiplet::Chiplet;
 use gru_sim::lockstep::Lockstep;
 use gru_sim::model::RefModel;
-use gru_sim::ports::{ChipState, CycleModel, PortsIn, PortsOut};
+use gru_sim::ports::{CycleModel, PortsIn, PortsOut};
 use gru_sim::rtl::{Rtl, WaveFormat};
 use gru_sim::skip::Skipping;
 use gru_sim::stimulus::{RandomMemory, RandomTraffic};
@@ -178,15 +178,7 @@ impl CycleModel for QuietLiar {
     fn idle(&mut self, inp: &PortsIn, n: u64) {
         self.inner.idle(inp, n);
     }
-    fn cycles(&self) -> u64 {
-        self.inner.cycles()
-    }
-    fn peek_tlb(&mut self, idx: u8) -> [u64; 2] {
-        self.inner.peek_tlb(idx)
-    }
-    fn chip_state(&mut self) -> ChipState {
-        self.inner.chip_state()
-    }
+    gru_sim::forward_state_reads!(inner);
 }
 
 #[test]

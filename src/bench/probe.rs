@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use gru_sim::lockstep::Lockstep;
-use gru_sim::model::{RefModel, TlbEntry};
-use gru_sim::ports::{ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
+use gru_sim::model::RefModel;
+use gru_sim::ports::{CycleModel, PortsIn, PortsOut};
 use gru_sim::rtl::Rtl;
 
 use crate::system::SystemModel;
@@ -39,21 +39,7 @@ impl<M: CycleModel> CycleModel for Tap<M> {
             }
         }
     }
-    fn cycles(&self) -> u64 {
-        self.inner.cycles()
-    }
-    fn peek_tlb(&mut self, idx: u8) -> [u64; 2] {
-        self.inner.peek_tlb(idx)
-    }
-    fn chip_state(&mut self) -> ChipState {
-        self.inner.chip_state()
-    }
-    fn tlb_state(&mut self) -> Vec<TlbEntry> {
-        self.inner.tlb_state()
-    }
-    fn evals(&self) -> EvalCount {
-        self.inner.evals()
-    }
+    gru_sim::forward_state_reads!(inner);
 }
 
 impl SystemModel for Tap<Rtl> {
@@ -120,21 +106,7 @@ impl<M: CycleModel + LastMiss> CycleModel for MissProbe<M> {
         }
         &self.out
     }
-    fn cycles(&self) -> u64 {
-        self.inner.cycles()
-    }
-    fn peek_tlb(&mut self, idx: u8) -> [u64; 2] {
-        self.inner.peek_tlb(idx)
-    }
-    fn chip_state(&mut self) -> ChipState {
-        self.inner.chip_state()
-    }
-    fn tlb_state(&mut self) -> Vec<TlbEntry> {
-        self.inner.tlb_state()
-    }
-    fn evals(&self) -> EvalCount {
-        self.inner.evals()
-    }
+    gru_sim::forward_state_reads!(inner);
 }
 
 impl<M: SystemModel + LastMiss> SystemModel for MissProbe<M> {
