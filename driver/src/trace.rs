@@ -8,7 +8,7 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use crate::kernel::{Clock, TaskId};
-use crate::mm::{MmId, Pfn, Pte, Slot};
+use crate::mm::{FileId, MmId, Pfn, Pte, Slot};
 use crate::notifier::NotifierCall;
 
 /// One logged event.
@@ -69,6 +69,14 @@ pub enum TraceEvent {
     SwapIn { slot: Slot, pfn: Pfn },
     /// Lazily freed page contents were discarded by reclaim.
     Discard { mm: MmId, va: u64 },
+    /// A page entered a file's page cache, read from the backing store or zero.
+    CacheAdd { file: FileId, index: u64, pfn: Pfn, read: bool },
+    /// A page left a file's page cache (reclaim, truncate, hole punch).
+    CacheDrop { file: FileId, index: u64, pfn: Pfn },
+    /// A dirty file page was written to the backing store.
+    FileWrite { file: FileId, index: u64, pfn: Pfn },
+    /// A word of a file was written (`pwrite`) or read (`pread`) through the page cache.
+    FileIo { file: FileId, offset: u64, write: bool, value: u64 },
 }
 
 impl TraceEvent {
@@ -251,6 +259,15 @@ impl fmt::Display for TraceEvent {
             Self::Writeback { pfn, slot } => write!(f, "writeback pfn {pfn:#x} -> slot {slot}"),
             Self::SwapIn { slot, pfn } => write!(f, "swapin slot {slot} -> pfn {pfn:#x}"),
             Self::Discard { mm, va } => write!(f, "discard {mm} {va:#x} (lazyfree, clean)"),
+            Self::CacheAdd { file, index, pfn, read } => {
+                write!(f, "page cache {file}[{index}] <- pfn {pfn:#x} ({})", if *read { "read" } else { "zero" })
+            }
+            Self::CacheDrop { file, index, pfn } => write!(f, "page cache {file}[{index}] dropped pfn {pfn:#x}"),
+            Self::FileWrite { file, index, pfn } => write!(f, "writeback pfn {pfn:#x} -> {file}[{index}]"),
+            Self::FileIo { file, offset, write, value } => {
+                let (op, arrow) = if *write { ("pwrite", ":=") } else { ("pread", "=") };
+                write!(f, "{op} {file} {offset:#x} {arrow} {value:#x}")
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use common::{record, Sim};
 use gru_driver::kernel::ProcCtx;
 use gru_driver::mm::ops::{self, Advice};
-use gru_driver::mm::{cpu_load, cpu_store, Mm, Prot};
+use gru_driver::mm::{cpu_load, cpu_store, Backing, FileId, Mm, Prot};
 use gru_driver::notifier::Era;
 
 const A: u64 = 0x4000_0000;
@@ -46,6 +46,13 @@ impl Env {
         ops::mmap(&self.ctx, mm, Some(addr), len, Prot::ReadWrite)
             .await
             .expect("mmap");
+    }
+    /// A file of `pages` pages mapped at `addr`, shared or private.
+    async fn mmap_file(&self, addr: u64, pages: u64, shared: bool) -> FileId {
+        let file = self.mm.mmu().create_file(pages, false);
+        let backing = Backing { file, pgoff: 0, shared };
+        ops::mmap_file(&self.ctx, &self.mm, Some(addr), pages * K4, Prot::ReadWrite, backing).await.expect("mmap file");
+        file
     }
     async fn fork(&self) -> Mm {
         let child = ops::fork(&self.ctx, &self.mm).await.expect("fork");
@@ -247,6 +254,85 @@ golden_tests! {
         e.mark();
         let child = ops::fork(&e.ctx, &e.mm).await.unwrap();
         e.note(format!("child load: {:#x}", e.load(&child, A).await));
+    });
+    // PROT_NONE keeps the PTEs present but inaccessible (S/E PROTECTION_VMA); back to
+    // read-write, the next store faults the write bit back in.
+    mprotect_none => |e| Box::pin(async move {
+        e.mmap(&e.mm, A, 2 * K4).await;
+        e.store(&e.mm, A, 1).await;
+        e.store(&e.mm, A + K4, 2).await;
+        e.mark();
+        ops::mprotect(&e.ctx, &e.mm, A, 2 * K4, Prot::None).await.unwrap();
+        e.note(format!("load while PROT_NONE: {:?}", cpu_load(&e.ctx, &e.mm, A).await));
+        ops::mprotect(&e.ctx, &e.mm, A, 2 * K4, Prot::ReadWrite).await.unwrap();
+        e.store(&e.mm, A, 3).await;
+        e.note(format!("loads after: {:#x} {:#x}", e.load(&e.mm, A).await, e.load(&e.mm, A + K4).await));
+    });
+    // MAP_SHARED|MAP_ANONYMOUS: fork copies no page table and write-protects nothing (no
+    // callback); the child's store is the parent's too.
+    fork_shared => |e| Box::pin(async move {
+        ops::mmap_shared_anon(&e.ctx, &e.mm, Some(A), 2 * K4, Prot::ReadWrite).await.unwrap();
+        e.store(&e.mm, A, 1).await;
+        e.mark();
+        let child = e.fork().await;
+        e.store(&child, A, 2).await;
+        e.note(format!("parent load after the child's store: {:#x}", e.load(&e.mm, A).await));
+    });
+    // msync of a shared file mapping: page_mkclean per mapping of the dirty page (the clean
+    // page is skipped), the page written back; the next store upgrades the PTE with no callback.
+    msync => |e| Box::pin(async move {
+        let file = e.mmap_file(A, 2, true).await;
+        e.store(&e.mm, A, 1).await;
+        e.load(&e.mm, A + K4).await;
+        e.mark();
+        e.note(format!("msync: {:?}", ops::msync(&e.ctx, &e.mm, A, 2 * K4).await));
+        e.store(&e.mm, A, 2).await;
+        e.note(format!("pread after store: {:?}", ops::pread(&e.ctx, &e.mm, file, 0).await));
+    });
+    // The flusher writes a dirty page mapped shared twice (two mappings, two announcements).
+    writeback => |e| Box::pin(async move {
+        let file = e.mmap_file(A, 1, true).await;
+        let backing = Backing { file, pgoff: 0, shared: true };
+        ops::mmap_file(&e.ctx, &e.mm, Some(A + M2), K4, Prot::ReadWrite, backing).await.unwrap();
+        e.store(&e.mm, A, 1).await;
+        e.load(&e.mm, A + M2).await;
+        e.mark();
+        e.note(format!("writeback: {:?}", ops::writeback(&e.ctx, &e.mm, file).await));
+    });
+    // Reclaim of a dirty file page: unmapped (S/E CLEAR), written back, out of the page cache;
+    // the next load reads it back from the file.
+    file_reclaim => |e| Box::pin(async move {
+        e.mmap_file(A, 1, true).await;
+        e.store(&e.mm, A, 7).await;
+        e.mark();
+        e.note(format!("reclaim: {:?}", ops::swap_out(&e.ctx, &e.mm, A).await));
+        e.note(format!("load after: {:#x}", e.load(&e.mm, A).await));
+    });
+    // Truncate to one page of a file mapped shared and privately (one private page copied):
+    // unmap_mapping_range per VMA, copies included, the cached pages dropped, then the second
+    // pass; beyond the end is a bus error.
+    truncate => |e| Box::pin(async move {
+        let file = e.mmap_file(A, 3, true).await;
+        let backing = Backing { file, pgoff: 0, shared: false };
+        ops::mmap_file(&e.ctx, &e.mm, Some(A + M2), 3 * K4, Prot::ReadWrite, backing).await.unwrap();
+        e.store(&e.mm, A + K4, 1).await;
+        e.load(&e.mm, A + 2 * K4).await;
+        e.store(&e.mm, A + M2 + K4, 2).await;
+        e.mark();
+        ops::truncate(&e.ctx, &e.mm, file, 1).await.unwrap();
+        e.note(format!("load beyond the end: {:?}", cpu_load(&e.ctx, &e.mm, A + K4).await));
+        e.note(format!("private load beyond the end: {:?}", cpu_load(&e.ctx, &e.mm, A + M2 + K4).await));
+    });
+    // A hole punched in a file mapped privately: the page-cache page goes, the private copy of
+    // another page stays (even_cows = 0).
+    punch_hole => |e| Box::pin(async move {
+        let file = e.mmap_file(A, 2, false).await;
+        ops::pwrite(&e.ctx, &e.mm, file, 0, 5).await.unwrap();
+        e.load(&e.mm, A).await;
+        e.store(&e.mm, A + K4, 6).await;
+        e.mark();
+        ops::punch_hole(&e.ctx, &e.mm, file, 0, 2).await.unwrap();
+        e.note(format!("loads after: {:#x} {:#x}", e.load(&e.mm, A).await, e.load(&e.mm, A + K4).await));
     });
     // Release first; after it the recorder sees nothing, while pages and a swap slot are freed.
     exit => |e| Box::pin(async move {

@@ -96,11 +96,20 @@ pub(crate) async fn handle_mm_fault(
                 write,
             });
         }
-        vma.anon = true;
+        // Linux prepares an `anon_vma` when a fault may install an anonymous page: any fault
+        // of anonymous memory, a store to a private file mapping.
+        if vma.backing.is_none() || (write && !vma.shared()) {
+            vma.anon = true;
+        }
         *vma
     };
     let va = va & PAGE_MASK;
     let leaf = mm.lookup(va);
+    if vma.backing.is_some() {
+        if let Some(done) = crate::mm::filemap::file_fault(ctx, mm, va, write, &vma, leaf).await {
+            return done;
+        }
+    }
     match leaf {
         None | Some(Leaf::Pte(_, Pte::None)) | Some(Leaf::Pmd(_, Pte::None)) => {
             do_anonymous(ctx, mm, va, write, vma).await
@@ -131,6 +140,11 @@ pub(crate) async fn handle_mm_fault(
             let _ptl = mm.ptl().lock(ctx).await;
             if mm.state().pt.lookup(va).and_then(leaf_pte) == Some(Pte::Present(p)) {
                 mm.state().pt.set(base, huge, Pte::Present(bits));
+                // A first store to a writable clean shmem PTE dirties its page.
+                let mut phys = mm.mmu().phys();
+                if write && p.pfn != ZERO_PFN && phys.flags(p.pfn).mapping.is_some() {
+                    phys.flags_mut(p.pfn).dirty = true;
+                }
             }
             Ok(())
         }
@@ -236,8 +250,12 @@ async fn do_swap_page(
 /// not flush an upgrade), otherwise copy it (COW break).
 async fn do_wp_page(ctx: &ProcCtx, mm: &Mm, va: u64, old: Present) -> Result<(), MmError> {
     let mmu = mm.mmu();
-    let exclusive =
-        old.pfn != ZERO_PFN && mmu.phys().refcount(old.pfn) == 1 && !mmu.phys().flags(old.pfn).ksm;
+    let flags = mmu.phys().flags(old.pfn);
+    // A page-cache page is never reused: a private mapping's store always copies it.
+    let exclusive = old.pfn != ZERO_PFN && mmu.phys().refcount(old.pfn) == 1 && !flags.ksm && flags.mapping.is_none();
+    // The oracle's view of the page, taken when the copy is (a file page's contents are the
+    // file's until the copy is in place).
+    let mut words = flags.mapping.map(|_| mmu.oracle().page_words(mm.id(), va));
     if exclusive {
         let _ptl = mm.ptl().lock(ctx).await;
         let mut gather = Gather::default();
@@ -271,8 +289,11 @@ async fn do_wp_page(ctx: &ProcCtx, mm: &Mm, va: u64, old: Present) -> Result<(),
         old.pfn,
         Event::Clear,
         Announce::PageAndChange,
-        |_, now| {
+        |w, now| {
             replaced = now == old;
+            if let Some(words) = words.take().filter(|_| replaced) {
+                w.oracle.cow(w.mm, va, words);
+            }
             replaced.then_some(Pte::Present(Present {
                 pfn: new,
                 write: true,

@@ -2,6 +2,7 @@
 //! free. The free list is LIFO so that a freed frame is reused soon and a stale translation
 //! corrupts something visible.
 
+use crate::mm::file::FileId;
 use crate::mm::{MmId, Slot, PAGES_PER_HPAGE, PAGE_SHIFT, WORDS_PER_PAGE, ZERO_PFN};
 use crate::trace::{Trace, TraceEvent};
 
@@ -29,6 +30,9 @@ pub struct PageFlags {
     pub lazyfree: bool,
     /// A KSM page: shared read-only, any write copies.
     pub ksm: bool,
+    /// In the page cache of this file at this page (`page->mapping`, `page->index`); the cache
+    /// holds a reference.
+    pub mapping: Option<(FileId, u64)>,
 }
 
 #[derive(Default)]

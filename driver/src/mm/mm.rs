@@ -8,6 +8,7 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use crate::kernel::{cost, Kernel, RwSem, SpinLock, WaitQueue};
+use crate::mm::file::{FileId, Files};
 use crate::mm::frame::PhysMem;
 use crate::mm::pte::{Leaf, PageTable, Present, Pte};
 use crate::mm::swap::SwapDevice;
@@ -54,6 +55,7 @@ pub(crate) struct MmuInner {
     phys: RefCell<PhysMem>,
     swap: RefCell<SwapDevice>,
     oracle: RefCell<Oracle>,
+    files: RefCell<Files>,
     /// Address spaces live until `exit_mm`, as in Linux, whoever else holds them.
     mms: RefCell<BTreeMap<MmId, Mm>>,
     next_mm: Cell<u32>,
@@ -76,6 +78,7 @@ impl Mmu {
             phys: RefCell::new(PhysMem::new(cfg.frames, kernel.trace().clone())),
             swap: RefCell::new(SwapDevice::new(cfg.swap_slots)),
             oracle: RefCell::new(Oracle::new(kernel.seed())),
+            files: RefCell::default(),
             mms: RefCell::default(),
             next_mm: Cell::new(1),
             migration_wq: WaitQueue::new(),
@@ -101,6 +104,65 @@ impl Mmu {
     /// Work on the data oracle.
     pub fn with_oracle<R>(&self, f: impl FnOnce(&mut Oracle) -> R) -> R {
         f(&mut self.0.oracle.borrow_mut())
+    }
+
+    /// A new file of `pages` zero pages; `shmem` for the object behind shared anonymous
+    /// memory (no backing store, no writeback).
+    pub fn create_file(&self, pages: u64, shmem: bool) -> FileId {
+        let id = self.files().create(pages, shmem);
+        self.oracle().create_file(id, pages);
+        id
+    }
+
+    /// A file's size in pages.
+    pub fn file_size(&self, id: FileId) -> Option<u64> {
+        self.0.files.borrow().get(id).map(|f| f.size)
+    }
+
+    /// The frame caching page `index` of `file`, if cached.
+    pub fn cached_page(&self, id: FileId, index: u64) -> Option<Pfn> {
+        self.0.files.borrow().get(id).and_then(|f| f.cache.get(&index).copied())
+    }
+
+    /// The address spaces mapping `file`, with the VMAs that do.
+    pub(crate) fn file_mappers(&self, id: FileId) -> Vec<(Mm, Vec<Vma>)> {
+        let mms: Vec<Mm> = self.0.mms.borrow().values().cloned().collect();
+        mms.into_iter()
+            .filter_map(|mm| {
+                let vmas: Vec<Vma> = mm.vmas().into_iter().filter(|v| v.backing.is_some_and(|b| b.file == id)).collect();
+                (!vmas.is_empty()).then_some((mm, vmas))
+            })
+            .collect()
+    }
+
+    pub(crate) fn files(&self) -> RefMut<'_, Files> {
+        self.0.files.borrow_mut()
+    }
+
+    /// `filemap_fault`'s lookup: the frame caching page `index` of `file`, added to the cache
+    /// (read from the backing store, or zero) if missing. The cache's reference is the only one
+    /// it takes: a caller that maps the page takes its own.
+    pub(crate) fn cache_page(&self, id: FileId, index: u64) -> Result<Pfn, MmError> {
+        if let Some(pfn) = self.cached_page(id, index) {
+            return Ok(pfn);
+        }
+        if self.file_size(id).is_none() {
+            return Err(MmError::NoFile(id));
+        }
+        let pfn = self.alloc_page()?;
+        let data = self.files().get(id).and_then(|f| f.disk.get(&index).cloned());
+        let read = data.is_some();
+        let mut phys = self.phys();
+        if let Some(d) = data {
+            phys.set_page(pfn, d);
+        }
+        phys.flags_mut(pfn).mapping = Some((id, index));
+        drop(phys);
+        if let Some(f) = self.files().get_mut(id) {
+            f.cache.insert(index, pfn);
+        }
+        self.trace().push(TraceEvent::CacheAdd { file: id, index, pfn, read });
+        Ok(pfn)
     }
 
     /// Swap slots in use.
@@ -160,11 +222,19 @@ impl Mmu {
                 }
             }
         }
+        let mut cached: BTreeMap<Pfn, (FileId, u64)> = BTreeMap::new();
+        for (id, index, pfn) in self.0.files.borrow().cached() {
+            if phys.flags(pfn).mapping != Some((id, index)) {
+                errs.push(format!("{id}[{index}]: cached frame {pfn:#x} does not say so"));
+            }
+            cached.insert(pfn, (id, index));
+        }
         for (pfn, refcount, rmap, cache) in phys.allocated_frames() {
-            if (refcount as usize) < rmap.len() {
+            let holders = rmap.len() + usize::from(cached.remove(&pfn).is_some());
+            if (refcount as usize) < holders {
                 errs.push(format!(
-                    "frame {pfn:#x}: refcount {refcount} below its {} mappings",
-                    rmap.len()
+                    "frame {pfn:#x}: refcount {refcount} below its {} mappings and cache",
+                    holders
                 ));
             }
             for m in rmap {
@@ -179,6 +249,7 @@ impl Mmu {
                 *slot_refs.entry(slot).or_default() += 1;
             }
         }
+        errs.extend(cached.iter().map(|(pfn, (id, index))| format!("{id}[{index}]: cached frame {pfn:#x} is free")));
         errs.extend(mapped.iter().map(|(pfn, mm, va)| {
             format!("{mm} {va:#x} maps frame {pfn:#x} without a reverse map")
         }));

@@ -2,6 +2,8 @@
 //! the memory-management operations that emit MMU-notifier callbacks.
 
 pub mod fault;
+pub mod file;
+mod filemap;
 pub mod frame;
 mod invalidate;
 #[allow(clippy::module_inception)]
@@ -13,11 +15,12 @@ pub mod vma;
 pub mod walk;
 
 pub use fault::{cpu_load, cpu_store};
+pub use file::FileId;
 pub use frame::{Mapping, PageData, PageFlags, Pfn, PhysError, PhysEvent, PhysMem};
 pub use mm::{Mm, MmId, Mmu, MmuConfig};
 pub use pte::{Leaf, PageTable, Present, Pte};
 pub use swap::{Slot, SwapDevice};
-pub use vma::{Prot, Vma};
+pub use vma::{Backing, Prot, Vma};
 pub use walk::{follow_page, follow_page_irqs_off, get_user_pages, PageRef, PteInfo};
 
 use crate::notifier::Era;
@@ -73,6 +76,19 @@ pub enum MmError {
         /// A store.
         write: bool,
     },
+    /// `SIGBUS`: a file page beyond the end of the file.
+    #[error("{mm}: bus error at {addr:#x}: beyond the end of {file}")]
+    SigBus {
+        /// Address space.
+        mm: MmId,
+        /// Faulting address.
+        addr: u64,
+        /// The file mapped there.
+        file: FileId,
+    },
+    /// No such file.
+    #[error("no file {0}")]
+    NoFile(FileId),
     /// No free frame.
     #[error("out of physical memory")]
     OutOfMemory,

@@ -1,7 +1,10 @@
-//! Virtual memory areas: private anonymous mappings with a protection.
+//! Virtual memory areas: anonymous or file-backed, private or shared, with a protection.
 
 use std::collections::BTreeMap;
 use std::fmt;
+
+use crate::mm::file::FileId;
+use crate::mm::PAGE_SHIFT;
 
 /// Protection of a VMA (`PROT_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,7 +38,19 @@ impl fmt::Display for Prot {
     }
 }
 
-/// A private anonymous mapping `[start, end)`.
+/// What a shared or file-backed VMA maps (`vm_file`, `vm_pgoff`, `VM_SHARED`). Shared
+/// anonymous memory is a shmem file, as in Linux.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backing {
+    /// The file (or shmem object).
+    pub file: FileId,
+    /// The file page mapped at the VMA's start.
+    pub pgoff: u64,
+    /// `MAP_SHARED`: stores go to the file's pages; otherwise they copy (`MAP_PRIVATE`).
+    pub shared: bool,
+}
+
+/// A mapping `[start, end)`: private anonymous when `backing` is none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Vma {
     /// First byte.
@@ -46,6 +61,35 @@ pub struct Vma {
     pub prot: Prot,
     /// Has been faulted in (Linux: has an `anon_vma`); fork copies page tables only then.
     pub anon: bool,
+    /// The file behind it, if any.
+    pub backing: Option<Backing>,
+}
+
+impl Vma {
+    /// The part `[start, end)` of this VMA (inside it), its file offset moved along.
+    pub fn slice(&self, start: u64, end: u64) -> Vma {
+        let backing = self.backing.map(|b| Backing { pgoff: b.pgoff + ((start - self.start) >> PAGE_SHIFT), ..b });
+        Vma { start, end, backing, ..*self }
+    }
+
+    /// The file page mapped at `va` (inside the VMA), if file-backed.
+    pub fn pgoff(&self, va: u64) -> Option<(FileId, u64)> {
+        self.backing.map(|b| (b.file, b.pgoff + ((va - self.start) >> PAGE_SHIFT)))
+    }
+
+    /// Its protection and, for a file mapping, `shared`/`private`, the file and the page at
+    /// the start (trace text).
+    pub fn label(&self) -> String {
+        match self.backing {
+            None => self.prot.to_string(),
+            Some(b) => format!("{} {} {}@{}", self.prot, if b.shared { "shared" } else { "private" }, b.file, b.pgoff),
+        }
+    }
+
+    /// `MAP_SHARED`.
+    pub fn shared(&self) -> bool {
+        self.backing.is_some_and(|b| b.shared)
+    }
 }
 
 /// The VMAs of an address space, non-overlapping, keyed by start.
@@ -76,11 +120,7 @@ impl VmaTree {
     pub fn clipped(&self, start: u64, end: u64) -> Vec<Vma> {
         self.iter()
             .filter(|v| v.start < end && start < v.end)
-            .map(|v| Vma {
-                start: v.start.max(start),
-                end: v.end.min(end),
-                ..*v
-            })
+            .map(|v| v.slice(v.start.max(start), v.end.min(end)))
             .collect()
     }
 
@@ -114,8 +154,8 @@ impl VmaTree {
     pub(crate) fn split_at(&mut self, addr: u64) {
         if let Some(v) = self.find(addr).copied() {
             if v.start < addr {
-                self.map.insert(v.start, Vma { end: addr, ..v });
-                self.map.insert(addr, Vma { start: addr, ..v });
+                self.map.insert(v.start, v.slice(v.start, addr));
+                self.map.insert(addr, v.slice(addr, v.end));
             }
         }
     }

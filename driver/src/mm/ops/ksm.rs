@@ -1,6 +1,6 @@
 //! KSM merge.
 
-use super::{begin, check_unpinned, page_at};
+use super::{anon_page_at, begin, check_unpinned};
 use crate::kernel::ProcCtx;
 use crate::mm::invalidate::{replace_pte, split_huge, Announce};
 use crate::mm::mm::{Mm, PtWork};
@@ -77,7 +77,7 @@ async fn small_page(ctx: &ProcCtx, mm: &Mm, va: u64) -> Result<Pfn, MmError> {
     if let Some(Leaf::Pmd(..)) = mm.lookup(va) {
         split_huge(ctx, mm, va & HPAGE_MASK).await;
     }
-    Ok(page_at(mm, va)?.0)
+    Ok(anon_page_at(mm, va)?.0)
 }
 
 /// `write_protect_page`: S · (if writable or dirty) clear + flush · clean read-only PTE · E.

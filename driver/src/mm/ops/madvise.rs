@@ -11,7 +11,8 @@ use crate::notifier::{Era, Event, Range};
 /// The advice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Advice {
-    /// `MADV_DONTNEED`: drop the pages; the range reads as zero afterwards.
+    /// `MADV_DONTNEED`: drop the pages; anonymous memory reads as zero afterwards, a file
+    /// mapping reads the file again.
     DontNeed,
     /// `MADV_FREE` (4.5+, so modern era only): the pages may be dropped by reclaim while clean.
     Free,
@@ -46,13 +47,17 @@ pub async fn madvise(
             end,
         });
     }
+    // `madvise_free_single_vma`: anonymous private memory only.
+    if advice == Advice::Free && segments.iter().any(|v| v.backing.is_some()) {
+        return Err(MmError::InvalidArgument("MADV_FREE of a shared or file mapping"));
+    }
     split_huge_edges(ctx, mm, start, end).await;
     for seg in segments {
         let range = Range::new(era, seg.start, seg.end, Event::Clear);
         range_op(ctx, mm, range, |w| match advice {
             Advice::DontNeed => {
                 w.zap(seg.start, seg.end);
-                w.oracle.clear(w.mm, seg.start, seg.end);
+                w.oracle.dontneed(w.mm, seg.start, seg.end);
             }
             Advice::Free => lazyfree_range(w, seg.start, seg.end),
         })

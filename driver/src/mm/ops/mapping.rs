@@ -5,7 +5,7 @@ use crate::kernel::{cost, ProcCtx};
 use crate::mm::invalidate::{range_op, split_huge_all, split_huge_edges};
 use crate::mm::mm::Mm;
 use crate::mm::pte::Pte;
-use crate::mm::vma::{Prot, Vma};
+use crate::mm::vma::{Backing, Prot, Vma};
 use crate::mm::{user_range, MmError, HPAGE_SIZE, MMAP_BASE, PAGE_SIZE};
 use crate::notifier::{Event, Range};
 use crate::trace::TraceEvent;
@@ -20,10 +20,35 @@ pub async fn mmap(
     len: u64,
     prot: Prot,
 ) -> Result<u64, MmError> {
+    do_mmap(ctx, mm, addr, len, prot, None).await
+}
+
+/// `mmap(addr, len, prot, MAP_SHARED | MAP_ANONYMOUS [| MAP_FIXED])`: a new shmem object of
+/// `len` bytes, mapped shared; forked children share its pages (no COW).
+pub async fn mmap_shared_anon(ctx: &ProcCtx, mm: &Mm, addr: Option<u64>, len: u64, prot: Prot) -> Result<u64, MmError> {
+    user_range(addr.unwrap_or(MMAP_BASE), len)?;
+    let file = mm.mmu().create_file(len / PAGE_SIZE, true);
+    do_mmap(ctx, mm, addr, len, prot, Some(Backing { file, pgoff: 0, shared: true })).await
+}
+
+/// `mmap(addr, len, prot, MAP_SHARED or MAP_PRIVATE [| MAP_FIXED], fd, pgoff << 12)` of
+/// `backing.file`. Pages beyond the end of the file may be mapped; touching them is a bus error.
+pub async fn mmap_file(ctx: &ProcCtx, mm: &Mm, addr: Option<u64>, len: u64, prot: Prot, backing: Backing) -> Result<u64, MmError> {
+    if mm.mmu().file_size(backing.file).is_none() {
+        return Err(MmError::NoFile(backing.file));
+    }
+    if backing.pgoff.checked_add(len / PAGE_SIZE).is_none() {
+        return Err(MmError::InvalidArgument("file offset overflows"));
+    }
+    do_mmap(ctx, mm, addr, len, prot, Some(backing)).await
+}
+
+async fn do_mmap(ctx: &ProcCtx, mm: &Mm, addr: Option<u64>, len: u64, prot: Prot, backing: Option<Backing>) -> Result<u64, MmError> {
     mm.check_live()?;
     user_range(addr.unwrap_or(MMAP_BASE), len)?;
     let at = addr.map_or_else(|| "anywhere".to_owned(), |a| format!("fixed {a:#x}"));
-    begin(mm, format!("mmap {at} len {len:#x} {prot}"));
+    let shown = Vma { start: 0, end: len, prot, anon: false, backing }.label();
+    begin(mm, format!("mmap {at} len {len:#x} {shown}"));
     let _lock = mm.mmap_lock().write(ctx).await;
     ctx.cost(cost::SYSCALL).await;
     let start = match addr {
@@ -42,18 +67,16 @@ pub async fn mmap(
             a
         }
     };
-    mm.state().vmas.insert(Vma {
-        start,
-        end: start + len,
-        prot,
-        anon: false,
-    });
-    let prot = prot.to_string();
+    let vma = Vma { start, end: start + len, prot, anon: false, backing };
+    mm.state().vmas.insert(vma);
+    if let Some(b) = backing {
+        mm.mmu().oracle().map_file(mm.id(), start, start + len, b.file, b.pgoff, b.shared);
+    }
     mm.mmu().trace().push(TraceEvent::VmaMap {
         mm: mm.id(),
         start,
         end: start + len,
-        prot,
+        prot: vma.label(),
     });
     Ok(start)
 }
@@ -121,12 +144,13 @@ pub async fn mremap(ctx: &ProcCtx, mm: &Mm, old: u64, len: u64, new: u64) -> Res
     let moved = mm.state().vmas.clipped(old, old_end);
     for v in moved {
         let (start, end) = (v.start - old + new, v.end - old + new);
-        mm.state().vmas.insert(Vma { start, end, ..v });
+        let moved = Vma { start, end, ..v };
+        mm.state().vmas.insert(moved);
         mm.mmu().trace().push(TraceEvent::VmaMap {
             mm: mm.id(),
             start,
             end,
-            prot: v.prot.to_string(),
+            prot: moved.label(),
         });
     }
     let range = Range::new(mm.mmu().era(), old, old_end, Event::Unmap);

@@ -1,6 +1,6 @@
 //! Page migration.
 
-use super::{begin, isolate_page, page_at};
+use super::{anon_page_at, begin, isolate_page};
 use crate::kernel::{cost, ProcCtx};
 use crate::mm::invalidate::{replace_pte, Announce, Gather};
 use crate::mm::mm::{Mm, PtWork};
@@ -14,7 +14,7 @@ use crate::notifier::Event;
 /// freed. Faults on a migration entry wait. Returns the new frame.
 pub async fn migrate(ctx: &ProcCtx, mm: &Mm, va: u64) -> Result<Pfn, MmError> {
     mm.check_live()?;
-    let (pfn, huge) = page_at(mm, va)?;
+    let (pfn, huge) = anon_page_at(mm, va)?;
     begin(mm, format!("migrate pfn {pfn:#x}"));
     let mmu = mm.mmu();
     let mms = mmu.mappers(pfn);

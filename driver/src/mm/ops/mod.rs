@@ -1,6 +1,7 @@
 //! Memory-management operations, each an async function run by a task in process context and
 //! emitting the notifier sequence Linux emits for it, in the selected era.
 
+mod file;
 mod ksm;
 mod madvise;
 mod mapping;
@@ -10,9 +11,10 @@ mod process;
 mod reclaim;
 mod thp;
 
+pub use file::{msync, pread, punch_hole, pwrite, truncate, writeback};
 pub use ksm::ksm_merge;
 pub use madvise::{madvise, Advice};
-pub use mapping::{mmap, mremap, munmap};
+pub use mapping::{mmap, mmap_file, mmap_shared_anon, mremap, munmap};
 pub use migrate::migrate;
 pub use mprotect::mprotect;
 pub use process::{exit_mm, fork};
@@ -41,6 +43,16 @@ fn page_at(mm: &Mm, va: u64) -> Result<(Pfn, bool), MmError> {
     found
         .filter(|&(pfn, _)| pfn != ZERO_PFN)
         .ok_or(MmError::NotEligible("no page mapped there"))
+}
+
+/// [`page_at`] for the daemons that handle anonymous pages only (KSM, and migration, which
+/// this model does not do for page-cache pages).
+fn anon_page_at(mm: &Mm, va: u64) -> Result<(Pfn, bool), MmError> {
+    let (pfn, huge) = page_at(mm, va)?;
+    if mm.mmu().phys().flags(pfn).mapping.is_some() {
+        return Err(MmError::NotEligible("a page-cache page"));
+    }
+    Ok((pfn, huge))
 }
 
 /// Rmap-walking daemons hold `mmap_lock` of every mm mapping the page (trylock, as reclaim
@@ -74,7 +86,9 @@ async fn isolate_page<'a>(
 
 fn check_unpinned(mmu: &Mmu, pfn: Pfn) -> Result<(), MmError> {
     let phys = mmu.phys();
-    if phys.refcount(pfn) as usize > phys.mappings(pfn).len() {
+    // The page cache's reference is not a pin.
+    let holders = phys.mappings(pfn).len() + usize::from(phys.flags(pfn).mapping.is_some());
+    if phys.refcount(pfn) as usize > holders {
         return Err(MmError::Busy("page pinned"));
     }
     Ok(())

@@ -50,12 +50,11 @@ pub async fn mprotect(
             let first_pmd = st.pt.pmds_in(seg.start, seg.end).first().map(|&(a, _)| a);
             first_pte.into_iter().chain(first_pmd).min()
         };
-        let vma_prot = prot.to_string();
         mm.mmu().trace().push(TraceEvent::VmaMap {
             mm: mm.id(),
             start: seg.start,
             end: seg.end,
-            prot: vma_prot,
+            prot: crate::mm::Vma { prot, ..seg }.label(),
         });
         let range_start = match (era, first_populated) {
             (Era::Classic, _) => seg.start,

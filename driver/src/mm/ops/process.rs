@@ -25,12 +25,11 @@ pub async fn fork(ctx: &ProcCtx, parent: &Mm) -> Result<Mm, MmError> {
     let mut protected = false;
     for vma in parent.vmas() {
         child.state().vmas.insert(vma);
-        let prot = vma.prot.to_string();
         mmu.trace().push(TraceEvent::VmaMap {
             mm: child.id(),
             start: vma.start,
             end: vma.end,
-            prot,
+            prot: vma.label(),
         });
         if !vma.anon {
             continue;

@@ -5,7 +5,7 @@ use crate::kernel::{cost, ProcCtx};
 use crate::mm::invalidate::{replace_pte, Announce, Gather};
 use crate::mm::mm::{Mm, Mmu};
 use crate::mm::pte::{Leaf, Present, Pte};
-use crate::mm::{MmError, Pfn, Slot, HPAGE_SIZE, PAGE_SIZE};
+use crate::mm::{FileId, MmError, Pfn, Slot, HPAGE_SIZE, PAGE_SIZE};
 use crate::notifier::Event;
 use crate::trace::TraceEvent;
 
@@ -53,6 +53,10 @@ pub enum SwapOutcome {
     Clean(Slot),
     /// A clean `MADV_FREE` page: dropped, its mappings now read zero.
     Discarded,
+    /// A dirty file page: unmapped, written to the file, dropped from the page cache.
+    FileWritten,
+    /// A clean file page: unmapped and dropped from the page cache (the file has its contents).
+    FileDropped,
 }
 
 /// `shrink_page_list` for the page mapped at `va`: per mapping, S(CLEAR, page) · clear + flush ·
@@ -63,11 +67,17 @@ pub async fn swap_out(ctx: &ProcCtx, mm: &Mm, va: u64) -> Result<SwapOutcome, Mm
     let (pfn, huge) = page_at(mm, va)?;
     begin(mm, format!("swap-out of pfn {pfn:#x}"));
     let mmu = mm.mmu();
+    let cached = mmu.phys().flags(pfn).mapping;
+    if cached.is_some_and(|(file, _)| mmu.files().get(file).is_some_and(|f| f.shmem)) {
+        return Err(MmError::NotEligible("shmem pages are not reclaimed in this model"));
+    }
     let mms = mmu.mappers(pfn);
     let _locks = isolate_page(ctx, mmu, pfn, huge, &mms).await?;
     // Reclaim's isolation reference keeps the frame until it is done.
     mmu.phys().get(pfn, 1);
-    let outcome = if is_discardable(mmu, pfn) {
+    let outcome = if let Some((file, index)) = cached {
+        reclaim_file_page(ctx, mmu, pfn, file, index).await
+    } else if is_discardable(mmu, pfn) {
         discard(ctx, mmu, pfn).await
     } else {
         write_out(ctx, mmu, pfn).await
@@ -169,4 +179,20 @@ async fn write_out(ctx: &ProcCtx, mmu: &Mmu, pfn: Pfn) -> Result<SwapOutcome, Mm
     mmu.phys().flags_mut(pfn).dirty = false;
     mmu.trace().push(TraceEvent::Writeback { pfn, slot });
     Ok(SwapOutcome::Written(slot))
+}
+
+/// A page-cache page: unmapped from every mapping (their dirty bits go to the page), written
+/// back if dirty, then dropped from the cache. A store that reached the page behind the
+/// kernel's back (through a device entry kept after `page_mkclean`) left it clean: it is lost
+/// here, and the next read of the file shows it.
+async fn reclaim_file_page(ctx: &ProcCtx, mmu: &Mmu, pfn: Pfn, file: FileId, index: u64) -> Result<SwapOutcome, MmError> {
+    unmap_all(ctx, mmu, pfn, |_, _| Some(Pte::None)).await;
+    let written = super::file::write_page(ctx, mmu, file, index).await;
+    if !mmu.phys().mappings(pfn).is_empty() {
+        return Err(MmError::Busy("page mapped again"));
+    }
+    if mmu.cached_page(file, index) == Some(pfn) {
+        super::file::remove_from_cache(mmu, file, index, pfn);
+    }
+    Ok(if written { SwapOutcome::FileWritten } else { SwapOutcome::FileDropped })
 }

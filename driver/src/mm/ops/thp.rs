@@ -91,10 +91,10 @@ fn scan(mm: &Mm, haddr: u64) -> Result<Vec<(u64, bool)>, MmError> {
     let vma = st
         .vmas
         .find(haddr)
-        .filter(|v| v.end >= end && v.prot.writable());
+        .filter(|v| v.end >= end && v.prot.writable() && v.backing.is_none());
     if vma.is_none() || st.pt.pmd(haddr) != Pte::None {
         return Err(MmError::NotEligible(
-            "range not a writable small-page region",
+            "range not a writable anonymous small-page region",
         ));
     }
     let phys = mm.mmu().phys();
