@@ -18,6 +18,8 @@ pub(super) struct RawScenario {
     pub cpus: Option<Spanned<usize>>,
     pub max_asid: Option<Spanned<u32>>,
     pub first_asid: Option<Spanned<u32>>,
+    #[serde(rename = "file", default)]
+    pub files: Vec<Spanned<RawFile>>,
     #[serde(rename = "process", default)]
     pub processes: Vec<Spanned<RawProcess>>,
     #[serde(rename = "thread", default)]
@@ -32,6 +34,14 @@ pub(super) struct RawProcess {
     pub pages: Option<Spanned<u64>>,
     #[serde(default)]
     pub huge: bool,
+}
+
+/// A `[[file]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFile {
+    pub name: Spanned<String>,
+    pub pages: Option<Spanned<u64>>,
 }
 
 /// A `[[thread]]` as written.
@@ -169,6 +179,36 @@ pub enum Step {
     Signal { name: String },
     /// Wait until a named flag is set.
     Wait { name: String },
+    /// mmap (MAP_FIXED) of `pages` pages at page `page` of the region: private anonymous, shared
+    /// anonymous (`shared`, no `file`), or file `file` from its page `offset`, shared or private.
+    Mmap {
+        page: u64,
+        #[serde(default = "one_u64")]
+        pages: u64,
+        #[serde(default)]
+        shared: bool,
+        file: Option<String>,
+        #[serde(default)]
+        offset: u64,
+        #[serde(default = "readwrite")]
+        prot: ProtName,
+    },
+    /// pwrite of `value` to word `word` of page `page` of file `file`.
+    Pwrite { file: String, page: u64, #[serde(default)] word: u64, value: u64 },
+    /// pread of word `word` of page `page` of file `file`, checked against the oracle.
+    Pread { file: String, page: u64, #[serde(default)] word: u64 },
+    /// msync(MS_SYNC) of `pages` pages from `page` of the region.
+    Msync { page: u64, #[serde(default = "one_u64")] pages: u64 },
+    /// Write back every dirty page of file `file` (the flusher).
+    Writeback { file: String },
+    /// truncate file `file` to `pages` pages.
+    Truncate { file: String, pages: u64 },
+    /// Punch a hole of `pages` pages from page `page` in file `file`.
+    PunchHole { file: String, page: u64, #[serde(default = "one_u64")] pages: u64 },
+}
+
+fn readwrite() -> ProtName {
+    ProtName::Readwrite
 }
 
 /// What a step may state about its outcome, by kind:
@@ -177,7 +217,7 @@ pub enum Step {
 /// |---|---|
 /// | `gru_load`, `gru_issue`, `call_os` | `value`, `status`, `cause`, `errno` |
 /// | `gru_store` | `status`, `cause`, `errno` |
-/// | `cpu_load` | `value`, `errno` |
+/// | `cpu_load`, `pread` | `value`, `errno` |
 /// | `reclaim_age` | `young`, `errno` |
 /// | every other step but `sleep`, `signal`, `wait` | `errno` |
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -239,6 +279,8 @@ pub enum Errno {
     EAGAIN,
     /// The operation does not exist in the scenario's era.
     ENOSYS,
+    /// Bus error: a file page beyond the end of the file.
+    SIGBUS,
     /// The process has exited.
     ESRCH,
     /// The context is already loaded.
@@ -268,7 +310,7 @@ pub enum AdviceName {
     Free,
 }
 
-/// Protection of an mprotect step.
+/// Protection of an mprotect or mmap step.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ProtName {
@@ -307,6 +349,13 @@ impl Step {
             Step::Sleep { .. } => "sleep",
             Step::Signal { .. } => "signal",
             Step::Wait { .. } => "wait",
+            Step::Mmap { .. } => "mmap",
+            Step::Pwrite { .. } => "pwrite",
+            Step::Pread { .. } => "pread",
+            Step::Msync { .. } => "msync",
+            Step::Writeback { .. } => "writeback",
+            Step::Truncate { .. } => "truncate",
+            Step::PunchHole { .. } => "punch_hole",
         }
     }
 
@@ -315,7 +364,7 @@ impl Step {
         match self {
             Step::GruLoad { .. } | Step::GruIssue { .. } | Step::CallOs { .. } => &["value", "status", "cause", "errno"],
             Step::GruStore { .. } => &["status", "cause", "errno"],
-            Step::CpuLoad { .. } => &["value", "errno"],
+            Step::CpuLoad { .. } | Step::Pread { .. } => &["value", "errno"],
             Step::ReclaimAge { .. } => &["young", "errno"],
             Step::Sleep { .. } | Step::Signal { .. } | Step::Wait { .. } => &[],
             _ => &["errno"],
@@ -331,6 +380,15 @@ impl Step {
     pub fn cb(&self) -> Option<u8> {
         match self {
             Step::GruLoad { cb, .. } | Step::GruStore { cb, .. } | Step::GruIssue { cb, .. } | Step::CallOs { cb } => Some(*cb),
+            _ => None,
+        }
+    }
+
+    /// The file a file step names.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Step::Mmap { file, .. } => file.as_deref(),
+            Step::Pwrite { file, .. } | Step::Pread { file, .. } | Step::Writeback { file } | Step::Truncate { file, .. } | Step::PunchHole { file, .. } => Some(file),
             _ => None,
         }
     }

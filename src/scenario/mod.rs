@@ -96,12 +96,23 @@ pub struct Scenario {
     /// Where the ASID allocators start (the first base handed out is this + 8): high values give
     /// ASIDs with high bits set. A multiple of 8 below `max_asid`.
     pub first_asid: Option<u32>,
+    /// The files; steps name them.
+    pub files: Vec<FileDecl>,
     /// The processes; threads name them.
     pub processes: Vec<Process>,
     /// The threads.
     pub threads: Vec<Thread>,
     /// The line of `chiplets`, if the file sets it.
     chiplets_line: Option<usize>,
+}
+
+/// A file, created (all zero) when the scenario starts.
+#[derive(Clone, Debug)]
+pub struct FileDecl {
+    /// Its name.
+    pub name: String,
+    /// Its size in pages.
+    pub pages: u64,
 }
 
 /// A process: an address space with one read-write region mapped when it starts.

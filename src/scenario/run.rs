@@ -10,9 +10,10 @@ use gru_driver::gru::hw::CbRequest;
 use gru_driver::gru::{Gru, GruError, GruHardware, Gts, CBR_PER_CTX};
 use gru_driver::kernel::ProcCtx;
 use gru_driver::mm::ops::{
-    exit_mm, fork, ksm_merge, madvise, migrate, mprotect, mremap, munmap, reclaim_age, swap_out, thp_collapse, thp_split, Advice,
+    exit_mm, fork, ksm_merge, madvise, migrate, mmap, mmap_file, mmap_shared_anon, mprotect, mremap, msync, munmap, pread, punch_hole, pwrite,
+    reclaim_age, swap_out, thp_collapse, thp_split, truncate, writeback, Advice,
 };
-use gru_driver::mm::{cpu_load, cpu_store, Mm, MmError, Prot, HPAGE_SIZE, PAGE_SIZE};
+use gru_driver::mm::{cpu_load, cpu_store, Backing, FileId, Mm, MmError, Prot, HPAGE_SIZE, PAGE_SIZE};
 
 use super::format::{AdviceName, CbStatusName, Errno, ProtName, Step};
 use super::{Process, Scenario, StepAt};
@@ -27,6 +28,7 @@ impl Scenario {
             hw: Rc::new(sys.hw.clone()),
             path: self.path.clone(),
             procs: RefCell::default(),
+            files: self.files.iter().map(|f| (f.name.clone(), sys.mmu.create_file(f.pages, false))).collect(),
             failed: RefCell::default(),
             flags: RefCell::default(),
         });
@@ -86,6 +88,8 @@ struct World {
     /// The scenario file, for verdicts.
     path: String,
     procs: RefCell<BTreeMap<String, (Mm, u64)>>,
+    /// The scenario's files.
+    files: BTreeMap<String, FileId>,
     /// Processes whose setup failed: their threads stop instead of waiting.
     failed: RefCell<BTreeSet<String>>,
     flags: RefCell<BTreeSet<String>>,
@@ -173,6 +177,14 @@ fn judge(at: &StepAt, got: Got) -> Option<String> {
     }
 }
 
+fn prot_of(p: ProtName) -> Prot {
+    match p {
+        ProtName::None => Prot::None,
+        ProtName::Read => Prot::Read,
+        ProtName::Readwrite => Prot::ReadWrite,
+    }
+}
+
 /// The error kind of a primary-MMU error.
 fn mm_errno(e: &MmError) -> Errno {
     match e {
@@ -185,6 +197,7 @@ fn mm_errno(e: &MmError) -> Errno {
         MmError::NotEligible(_) => Errno::EAGAIN,
         MmError::NotInEra { .. } => Errno::ENOSYS,
         MmError::Exited(_) => Errno::ESRCH,
+        MmError::SigBus { .. } => Errno::SIGBUS,
         _ => Errno::EIO,
     }
 }
@@ -275,6 +288,25 @@ impl Runner<'_> {
             .ok_or(MmError::InvalidArgument("address beyond the address space"))
     }
 
+    /// The file named `name` (validation makes sure it is declared).
+    fn file(&self, name: &str) -> FileId {
+        self.world.files.get(name).copied().unwrap_or(FileId(0))
+    }
+
+    /// The byte offset of word `word` of page `page` of a file.
+    fn offset(page: u64, word: u64) -> Result<u64, MmError> {
+        page.checked_mul(PAGE_SIZE)
+            .and_then(|o| o.checked_add(word.checked_mul(8)?))
+            .ok_or(MmError::InvalidArgument("offset beyond the file's reach"))
+    }
+
+    /// A read the oracle refused is the data oracle's failure, not only the step's.
+    fn oracle_failure(&self, e: &MmError) {
+        if let MmError::Oracle(m) = e {
+            self.checker.cpu_mismatch(m);
+        }
+    }
+
     /// `pages` pages in bytes.
     fn len(pages: u64) -> Result<u64, MmError> {
         pages.checked_mul(PAGE_SIZE).ok_or(MmError::InvalidArgument("length beyond the address space"))
@@ -314,7 +346,10 @@ impl Runner<'_> {
             Step::CpuLoad { page, word } => match self.va(*page, *word) {
                 Ok(va) => match cpu_load(ctx, &mm, va).await {
                     Ok(v) => (format!("cpu_load {va:#x} = {v:#x}"), Got::Done { value: Some(v), young: None }),
-                    Err(e) => (format!("error: {e}"), Got::Failed(mm_errno(&e))),
+                    Err(e) => {
+                        self.oracle_failure(&e);
+                        (format!("error: {e}"), Got::Failed(mm_errno(&e)))
+                    }
                 },
                 Err(e) => mm_done("cpu_load", Err(e)),
             },
@@ -327,11 +362,7 @@ impl Runner<'_> {
             },
             Step::Munmap { page, pages } => mm_done("munmap", self.range(*page, *pages, |va, len| munmap(ctx, &mm, va, len)).await),
             Step::Mprotect { page, pages, prot } => {
-                let prot = match prot {
-                    ProtName::None => Prot::None,
-                    ProtName::Read => Prot::Read,
-                    ProtName::Readwrite => Prot::ReadWrite,
-                };
+                let prot = prot_of(*prot);
                 mm_done("mprotect", self.range(*page, *pages, |va, len| mprotect(ctx, &mm, va, len, prot)).await)
             }
             Step::Fork { child } => match fork(ctx, &mm).await {
@@ -375,6 +406,48 @@ impl Runner<'_> {
                 mm_done("mremap", r)
             }
             Step::Exit => mm_done("exit", exit_mm(ctx, &mm).await),
+            Step::Mmap { page, pages, shared, file, offset, prot } => {
+                let r = match (self.va(*page, 0), Self::len(*pages)) {
+                    (Ok(va), Ok(len)) => {
+                        let prot = prot_of(*prot);
+                        match (file, shared) {
+                            (Some(f), _) => {
+                                let backing = Backing { file: self.file(f), pgoff: *offset, shared: *shared };
+                                mmap_file(ctx, &mm, Some(va), len, prot, backing).await
+                            }
+                            (None, true) => mmap_shared_anon(ctx, &mm, Some(va), len, prot).await,
+                            (None, false) => mmap(ctx, &mm, Some(va), len, prot).await,
+                        }
+                        .map(drop)
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                };
+                mm_done("mmap", r)
+            }
+            Step::Pwrite { file, page, word, value } => {
+                let r = match Self::offset(*page, *word) {
+                    Ok(off) => pwrite(ctx, &mm, self.file(file), off, *value).await,
+                    Err(e) => Err(e),
+                };
+                mm_done("pwrite", r)
+            }
+            Step::Pread { file, page, word } => {
+                let r = match Self::offset(*page, *word) {
+                    Ok(off) => pread(ctx, &mm, self.file(file), off).await,
+                    Err(e) => Err(e),
+                };
+                match r {
+                    Ok(v) => (format!("pread {file} page {page} word {word} = {v:#x}"), Got::Done { value: Some(v), young: None }),
+                    Err(e) => {
+                        self.oracle_failure(&e);
+                        (format!("error: pread: {e}"), Got::Failed(mm_errno(&e)))
+                    }
+                }
+            }
+            Step::Msync { page, pages } => mm_done("msync", self.range(*page, *pages, |va, len| async move { msync(ctx, &mm, va, len).await.map(drop) }).await),
+            Step::Writeback { file } => mm_done("writeback", writeback(ctx, &mm, self.file(file)).await.map(drop)),
+            Step::Truncate { file, pages } => mm_done("truncate", truncate(ctx, &mm, self.file(file), *pages).await),
+            Step::PunchHole { file, page, pages } => mm_done("punch_hole", punch_hole(ctx, &mm, self.file(file), *page, *pages).await),
             Step::Unload => match self.gts.clone() {
                 Some(g) => gru_done("unload", self.gru.gru_unload_context(ctx, &g).await),
                 None => gru_done("unload", Err(GruError::NotLoaded)),

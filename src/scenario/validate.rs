@@ -12,7 +12,7 @@ use gru_driver::mm::{MMAP_BASE, PAGE_SIZE, TASK_SIZE};
 use gru_driver::notifier::Era;
 
 use super::format::{CbStatusName, EraName, Expect, Item, RawScenario, RawThread, Step};
-use super::{Process, Scenario, ScenarioError, StepAt, Thread, MAX_CHIPLETS, MAX_CPUS, MAX_STEPS};
+use super::{FileDecl, Process, Scenario, ScenarioError, StepAt, Thread, MAX_CHIPLETS, MAX_CPUS, MAX_STEPS};
 
 /// Pages a step may address: the user address space above the lowest region base. Every
 /// page index, and every range's end, is below this, so no address computation overflows.
@@ -73,6 +73,23 @@ pub(super) fn scenario(src: &Src<'_>, raw: RawScenario) -> Result<Scenario, Scen
         }
     }
 
+    // Files: distinct names, sizes inside the address space (so a mapping of all of one can
+    // exist).
+    let mut file_names: BTreeMap<String, usize> = BTreeMap::new();
+    let mut files = Vec::new();
+    for f in raw.files {
+        let f = f.into_inner();
+        let name = f.name.get_ref().clone();
+        if let Some(first) = file_names.insert(name.clone(), src.line(f.name.span())) {
+            return Err(src.err(f.name.span(), format!("file name {name:?}: already the name of the file at line {first}")));
+        }
+        let pages = f.pages.as_ref().map_or(1, |n| *n.get_ref());
+        if let Some(n) = f.pages.as_ref().filter(|_| pages > MAX_PAGE) {
+            return Err(src.err(n.span(), format!("file {name:?}: pages = {pages}: must be at most {MAX_PAGE}")));
+        }
+        files.push(FileDecl { name, pages });
+    }
+
     // Processes: distinct names, regions inside the address space.
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     let mut processes = Vec::new();
@@ -108,6 +125,12 @@ pub(super) fn scenario(src: &Src<'_>, raw: RawScenario) -> Result<Scenario, Scen
         }
         let mut steps = Vec::new();
         expand(src, &name, &t.steps, &mut steps, &mut total)?;
+        for s in &steps {
+            if let Some(f) = s.step.file().filter(|f| !file_names.contains_key(*f)) {
+                let known: Vec<&str> = file_names.keys().map(String::as_str).collect();
+                return Err(s.err(src, &name, format!("file = {f:?}: no [[file]] of that name (known: {})", known.join(", "))));
+            }
+        }
         threads.push(thread(src, t, name, line, steps)?);
     }
 
@@ -155,6 +178,7 @@ pub(super) fn scenario(src: &Src<'_>, raw: RawScenario) -> Result<Scenario, Scen
         cpus,
         max_asid,
         first_asid,
+        files,
         processes,
         threads,
         chiplets_line,
@@ -276,6 +300,11 @@ fn check_step(src: &Src<'_>, thread: &str, at: &StepAt) -> Result<(), ScenarioEr
         Step::Mremap { page: p, pages, to } => page("page", *p).or_else(|| range(*p, *pages)).or_else(|| page("to", *to)).or_else(|| range(*to, *pages)),
         Step::ReclaimAge { page: p } | Step::SwapOut { page: p } | Step::Migrate { page: p } => page("page", *p),
         Step::KsmMerge { page: p, with } => page("page", *p).or_else(|| page("with", *with)),
+        Step::Mmap { file: None, offset, .. } if *offset != 0 => Some(format!("offset = {offset}: only a file mapping has an offset")),
+        Step::Mmap { page: p, pages, offset, .. } => page("page", *p).or_else(|| range(*p, *pages)).or_else(|| page("offset", *offset)).or_else(|| range(*offset, *pages)),
+        Step::Msync { page: p, pages } | Step::PunchHole { page: p, pages, .. } => page("page", *p).or_else(|| range(*p, *pages)),
+        Step::Pwrite { page: p, word: w, .. } | Step::Pread { page: p, word: w, .. } => page("page", *p).or_else(|| word(*w)),
+        Step::Truncate { pages, .. } if *pages > MAX_PAGE => Some(format!("pages = {pages}: must be at most {MAX_PAGE}")),
         Step::Sleep { cycles } if *cycles > Scenario::MAX_SLEEP => Some(format!("sleep of {cycles} cycles; at most {}", Scenario::MAX_SLEEP)),
         _ => None,
     };

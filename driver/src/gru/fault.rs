@@ -161,7 +161,7 @@ impl Gru {
                 let lock = gts.mm.mmap_lock().read(ctx).await;
                 match non_atomic_pte_lookup(ctx, gts, &lock, vaddr, write).await {
                     Ok(page) => (page.info(), Some(lock), Some(page)),
-                    Err(MmError::SegFault { .. } | MmError::NotMapped { .. } | MmError::Exited(_)) => {
+                    Err(MmError::SegFault { .. } | MmError::SigBus { .. } | MmError::NotMapped { .. } | MmError::Exited(_)) => {
                         self.0.stats.inc(GruStat::TlbDropinFailInvalid);
                         self.tfh_exception(ctx, chiplet, cbr).await?;
                         return Ok(Dropped::Invalid);
