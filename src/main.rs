@@ -318,7 +318,7 @@ impl SystemCli {
 
 #[derive(clap::Args, Debug)]
 struct RunCli {
-    /// Workload: `default`, `directed`, `hpc`, a scenario name (see `list`) or a scenario .toml file.
+    /// Workload: `default`, `directed`, `hpc`, `files`, a scenario name (see `list`) or a scenario .toml file.
     workload: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -363,7 +363,7 @@ impl RunCli {
 
 #[derive(clap::Args, Debug)]
 struct DebugCli {
-    /// Workload: `default`, `directed`, `hpc`, a scenario name (see `list`) or a scenario .toml file.
+    /// Workload: `default`, `directed`, `hpc`, `files`, a scenario name (see `list`) or a scenario .toml file.
     workload: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -403,9 +403,10 @@ struct RegressCli {
     #[arg(long)]
     waves_on_fail: bool,
     /// The random workload: `default`, `directed` (steered into the race windows), `hpc` (first
-    /// touch, then streaming; rare mm operations), or `mix`
-    /// (seed s runs default/modern, directed/modern, default/classic, directed/classic by s % 4).
-    #[arg(long, default_value = "default", value_parser = ["default", "directed", "hpc", gru_cosim::regress::MIX])]
+    /// touch, then streaming; rare mm operations), `files` (every kind of memory: private and
+    /// shared anonymous, shared and private file mappings; file operations), or `mix`
+    /// (seed s runs default, directed and files, in the modern then the classic era, by s % 6).
+    #[arg(long, default_value = "default", value_parser = ["default", "directed", "hpc", "files", gru_cosim::regress::MIX])]
     workload: String,
 }
 

@@ -34,6 +34,10 @@ pub const WORKLOADS: &[(&str, &str)] = &[
         "hpc",
         "2 processes x 3 GRU threads that first-touch their own 48-page buffers, then stream through them (20k GRU accesses); rare mprotect/munmap on a scratch region",
     ),
+    (
+        "files",
+        "the default workload over every kind of memory: regions a quarter private anonymous, shared anonymous, shared and private mappings of one file both processes map; pwrite/pread, msync, writeback, truncate, hole punch and file-page reclaim on the CPU side",
+    ),
 ];
 
 /// What `run` runs.
@@ -57,7 +61,7 @@ fn find_scenario(name: &str) -> Result<Scenario, RunError> {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// No workload or scenario of that name.
-    #[error("unknown workload {0:?}; known: default, directed, hpc, a .toml file, or a scenario: {known}", known = scenario_names().join(", "))]
+    #[error("unknown workload {0:?}; known: default, directed, hpc, files, a .toml file, or a scenario: {known}", known = scenario_names().join(", "))]
     UnknownWorkload(String),
     /// The scenario file is malformed.
     #[error(transparent)]

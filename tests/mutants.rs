@@ -37,6 +37,7 @@ const CATCHERS: &[(MutantKind, &str, u64)] = &[
     (MutantKind::Driver(Mutant::TrackerGenInverted), "stale_tracker_after_wrap", 1),
     (MutantKind::Driver(Mutant::UnloadIgnoresRefusal), "unload_pending_fault", 1),
     (MutantKind::Driver(Mutant::IntrReadsMapOnce), "default", 2),
+    (MutantKind::Driver(Mutant::MkcleanNoFlush), "writeback_race", 1),
     (MutantKind::Rtl(RtlMutant::NoRaceGuard), "default", 1),
     (MutantKind::Rtl(RtlMutant::PurgeSkipLastLane), "default", 1),
     (MutantKind::Rtl(RtlMutant::NoTlbMod), "tlb_mod", 1),
@@ -72,6 +73,22 @@ fn each_mutant_fails_its_catcher_and_the_correct_driver_passes_it() {
         assert!(!bad.failures.is_empty(), "mutant {} escaped {workload} seed {seed}", m.name());
         let good = run_cmd::execute(&args(workload, seed, m.hw(), None), false).expect("run");
         assert!(good.failures.is_empty(), "{workload} seed {seed} fails without a mutant: {:?}", good.failures);
+    }
+}
+
+#[test]
+fn a_writable_dropin_of_a_clean_shmem_pte_fails_the_store_check_in_both_eras() {
+    // Shmem maps a read-faulted page writable and clean: a dropin that trusts the write bit
+    // alone lets the chip store without the page being dirtied.
+    let m = MutantKind::Driver(Mutant::DropinIgnoresPteDirty);
+    for era in [gru_driver::notifier::Era::Modern, gru_driver::notifier::Era::Classic] {
+        let run = RunArgs { era: Some(era), ..args("shmem_clean_store", 1, HwKind::Model, Some(m)) };
+        let bad = run_cmd::execute(&run, false).expect("run");
+        let f = bad.failures.first().unwrap_or_else(|| panic!("{era}: the mutant escaped"));
+        assert_eq!(f.check, gru_cosim::check::Check::FrameLife, "{era}: {f:?}");
+        assert!(f.detail.contains("writable and dirty"), "{era}: {}", f.detail);
+        let good = run_cmd::execute(&RunArgs { era: Some(era), ..args("shmem_clean_store", 1, HwKind::Model, None) }, false).expect("run");
+        assert!(good.failures.is_empty(), "{era}: {:?}", good.failures);
     }
 }
 

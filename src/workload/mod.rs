@@ -24,6 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::check::{Check, Checker};
 use crate::system::{System, SystemModel};
 
+pub mod files;
 pub mod hpc;
 
 /// Word slots per page reserved for distinct threads.
@@ -44,11 +45,16 @@ pub enum WorkloadKind {
     Directed,
     /// First touch, then streaming with rare mm operations (`hpc`; see [`hpc`]).
     Hpc,
+    /// The stress mix over every kind of memory (`files`): each region is private anonymous,
+    /// shared anonymous, a shared mapping of a file both processes map, and a private mapping of
+    /// it, a quarter each; the CPU threads add pwrite/pread, msync, the flusher, truncate and
+    /// hole punch of that file (see [`files`]).
+    Files,
 }
 
 impl WorkloadKind {
     /// Every kind.
-    pub const ALL: [WorkloadKind; 3] = [WorkloadKind::Stress, WorkloadKind::Directed, WorkloadKind::Hpc];
+    pub const ALL: [WorkloadKind; 4] = [WorkloadKind::Stress, WorkloadKind::Directed, WorkloadKind::Hpc, WorkloadKind::Files];
 
     /// The name `run` knows it by.
     pub fn name(self) -> &'static str {
@@ -56,6 +62,7 @@ impl WorkloadKind {
             Self::Stress => "default",
             Self::Directed => "directed",
             Self::Hpc => "hpc",
+            Self::Files => "files",
         }
     }
 
@@ -157,6 +164,7 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
     let chiplets = sys.config().chiplets.max(1);
     let threads = (cfg.processes * cfg.gru_threads).max(1) as u64;
     let per_thread = cfg.accesses.div_ceil(threads);
+    let file = (cfg.kind == WorkloadKind::Files).then(|| files::Layout::new(&sys.mmu, cfg.pages));
     for p in 0..cfg.processes {
         let mm = sys.create_mm();
         let (gru, checker, counts, cfg) = (sys.gru.clone(), sys.checker.clone(), counts.clone(), cfg.clone());
@@ -166,6 +174,11 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
             // can collapse it.
             let len = if cfg.directed() { HPAGE_SIZE } else { cfg.pages * PAGE_SIZE };
             let Some(base) = map_or_report(&ctx, &mm, &checker, len).await else { return };
+            if let Some(f) = file {
+                if let Err(e) = f.map_region(&ctx, &mm, base).await {
+                    return checker.verdict(ctx.now(), Check::Kernel, Some(format!("mapping the region's kinds: {e}")));
+                }
+            }
             let running = Rc::new(Cell::new(cfg.gru_threads));
             for t in 0..cfg.gru_threads {
                 let g = (p * cfg.gru_threads + t) as u64;
@@ -191,7 +204,7 @@ pub fn spawn<M: SystemModel>(sys: &System<M>, cfg: &WorkloadConfig) -> Rc<Worklo
                 });
             }
             let rng = cpu_thread_rng(seed, p);
-            let cpu = CpuThread { checker: checker.clone(), counts, mm: mm.clone(), base, len, pages: cfg.pages, op_gap: cfg.op_gap, directed: cfg.directed() };
+            let cpu = CpuThread { checker: checker.clone(), counts, mm: mm.clone(), base, len, pages: cfg.pages, op_gap: cfg.op_gap, directed: cfg.directed(), file };
             cpu.run(&ctx, rng, &running).await;
             if let Err(e) = exit_mm(&ctx, &mm).await {
                 checker.verdict(ctx.now(), Check::Kernel, Some(format!("exit: {e}")));
@@ -353,6 +366,9 @@ struct CpuThread {
     op_gap: u64,
     /// Add munmaps of more than 1024 pages (full ASID purges) and THP collapses.
     directed: bool,
+    /// The `files` workload's layout: remaps keep each page's kind, and file operations join
+    /// the mix.
+    file: Option<files::Layout>,
 }
 
 impl CpuThread {
@@ -371,12 +387,22 @@ impl CpuThread {
                     mmap(ctx, &self.mm, Some(self.base), self.len, Prot::ReadWrite).await.map(drop)
                 }).await,
                 5..=9 if self.directed => self.op("thp_collapse", thp_collapse(ctx, &self.mm, self.base)).await,
+                0..=9 if self.file.is_some() => {
+                    let Some(f) = self.file else { continue };
+                    let what = rng.gen_range(0..100);
+                    let n = rng.gen_range(1..=4u64).min(self.pages - page);
+                    let (name, r) = f.op(ctx, &self.mm, what, page, n, va, slot, rng.gen()).await;
+                    self.op(name, async { r }).await
+                }
                 0..=29 => self.cpu_access(ctx, &mut rng, va + slot * 8).await,
                 30..=44 => self.op("munmap", async {
                     let n = rng.gen_range(1..=4u64).min(self.pages - page);
                     munmap(ctx, &self.mm, va, n * PAGE_SIZE).await?;
                     ctx.sleep(200).await;
-                    mmap(ctx, &self.mm, Some(va), n * PAGE_SIZE, Prot::ReadWrite).await.map(drop)
+                    match self.file {
+                        Some(f) => f.remap(ctx, &self.mm, self.base, page, n).await,
+                        None => mmap(ctx, &self.mm, Some(va), n * PAGE_SIZE, Prot::ReadWrite).await.map(drop),
+                    }
                 }).await,
                 45..=59 => self.op("mprotect", async {
                     mprotect(ctx, &self.mm, va, PAGE_SIZE, Prot::Read).await?;
@@ -403,14 +429,16 @@ impl CpuThread {
 
     async fn cpu_access(&self, ctx: &ProcCtx, rng: &mut ChaCha8Rng, va: u64) -> Result<(), MmError> {
         WorkloadCounts::bump(&self.counts.cpu_accesses);
-        if rng.gen_bool(0.5) {
+        let r = if rng.gen_bool(0.5) {
             cpu_store(ctx, &self.mm, va, rng.gen()).await
         } else {
             // cpu_load checks the oracle itself; count the check.
             let r = cpu_load(ctx, &self.mm, va).await.map(drop);
             self.checker.verdict(ctx.now(), Check::DataOracle, None);
             r
-        }
+        };
+        // Another process may have truncated the file under this page for a while.
+        r.or_else(|e| if matches!(e, MmError::SigBus { .. }) && self.file.is_some() { Ok(()) } else { Err(e) })
     }
 
     /// Run an mm operation; pages not present (never touched, swapped, unmapped) make swap-out

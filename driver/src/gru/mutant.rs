@@ -141,6 +141,12 @@ mutants! {
     IntrReadsMapOnce = "intr_reads_map_once":
         "gru_intr reads its fault map once and returns: a fault bit set after the read keeps the \
          level line high without a new edge, and its CB waits forever",
+    /// page_mkclean's one-page write-protect is not flushed.
+    MkcleanNoFlush = "mkclean_no_flush":
+        "invalidate_range_start does not flush a one-page PROTECTION_PAGE range (page_mkclean before \
+         writeback: \"the page stays mapped, reads stay good\"): the chip keeps its writable entry, \
+         its next store lands in the page writeback has just cleaned, and reclaim drops the page \
+         with the store (modern era)",
     /// `release` leaves the mm's contexts running.
     NoFlushOnRelease = "no_flush_on_release":
         "release neither stops nor flushes the mm's contexts: after exit unmaps everything (with no \

@@ -248,7 +248,7 @@ impl MmuNotifier for GruMmStruct {
             if let Some(gru) = self.gru() {
                 gru.0.stats.inc(GruStat::MmuInvalidateRange);
             }
-            if !self.mutated(Mutant::FlushInRangeEnd) {
+            if !self.mutated(Mutant::FlushInRangeEnd) && !self.mkclean_unflushed(range) {
                 self.flush(ctx, range.start, range.end).await;
             }
             if self.mutated(Mutant::RangeActiveEndsAtStart) {
@@ -324,4 +324,11 @@ pub(crate) async fn wait_range_inactive(ctx: &ProcCtx, gms: &GruMmStruct) -> boo
     let active = gms.range_active.read() != 0;
     gms.wait_queue.wait_event(ctx, || gms.range_active.read() == 0).await;
     active
+}
+
+impl GruMmStruct {
+    /// Whether [`Mutant::MkcleanNoFlush`] skips the flush of `range` (page_mkclean's).
+    fn mkclean_unflushed(&self, range: &Range) -> bool {
+        self.mutated(Mutant::MkcleanNoFlush) && range.event == Some(crate::notifier::Event::ProtectionPage) && range.end - range.start == PAGE_SIZE
+    }
 }

@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::rc::Rc;
 
 use serde::Serialize;
 
+use crate::kernel::RwSem;
 use crate::mm::frame::PageData;
 use crate::mm::Pfn;
 
@@ -31,6 +33,9 @@ pub(crate) struct File {
     pub cache: BTreeMap<u64, Pfn>,
     /// The contents on the backing store, page by page (absent: zeros).
     pub disk: BTreeMap<u64, PageData>,
+    /// `i_rwsem` and `invalidate_lock` in one: writes, truncates and hole punches of the file
+    /// are serialised, and a fault that must read a page in waits for a truncate or hole punch.
+    pub lock: Rc<RwSem>,
 }
 
 /// Every file of the machine.
@@ -45,7 +50,7 @@ impl Files {
     pub fn create(&mut self, size: u64, shmem: bool) -> FileId {
         self.next += 1;
         let id = FileId(self.next);
-        self.files.insert(id, File { size, shmem, cache: BTreeMap::new(), disk: BTreeMap::new() });
+        self.files.insert(id, File { size, shmem, cache: BTreeMap::new(), disk: BTreeMap::new(), lock: Rc::new(RwSem::new()) });
         id
     }
 

@@ -8,7 +8,7 @@ use crate::mm::invalidate::Gather;
 use crate::mm::mm::Mm;
 use crate::mm::pte::{Leaf, Present, Pte};
 use crate::mm::vma::Vma;
-use crate::mm::{FileId, MmError};
+use crate::mm::{FileId, MmError, Pfn};
 
 /// The fault at `va` (page-aligned) in file-backed `vma`, if it is one of the file cases: no
 /// PTE yet, or a store to a read-only PTE of a shared mapping. Anything else (a private COW
@@ -33,7 +33,19 @@ async fn do_fault(ctx: &ProcCtx, mm: &Mm, va: u64, write: bool, vma: &Vma, file:
     if index >= size {
         return Err(MmError::SigBus { mm: mm.id(), addr: va, file });
     }
-    let page = mmu.cache_page(file, index)?;
+    let page = match mmu.cached_page(file, index) {
+        Some(p) => p,
+        None => {
+            // Reading a page in waits for a truncate or hole punch under way
+            // (`filemap_invalidate_lock_shared`), then sees its result.
+            let sem = mmu.files().get(file).map(|f| f.lock.clone()).ok_or(MmError::NoFile(file))?;
+            let _lock = sem.read(ctx).await;
+            if mmu.file_size(file).is_none_or(|s| index >= s) {
+                return Err(MmError::SigBus { mm: mm.id(), addr: va, file });
+            }
+            mmu.cache_page(file, index)?
+        }
+    };
     let shared = vma.shared();
     let (pfn, cow) = if write && !shared {
         // The copy and what the oracle says it holds, taken at the same instant.
@@ -52,21 +64,22 @@ async fn do_fault(ctx: &ProcCtx, mm: &Mm, va: u64, write: bool, vma: &Vma, file:
     // clean until the first store (a writable clean PTE a dropin must not trust for stores).
     let shmem = mmu.files().get(file).is_some_and(|f| f.shmem);
     let pte = Present { pfn, write: write || (shared && shmem && vma.prot.writable()), dirty: write, young: true, protnone: false };
-    if !install(ctx, mm, va, pte, (file, index), cow).await {
+    if !install(ctx, mm, va, pte, (file, index, page), cow).await {
         mmu.put_pages(pfn, 1);
     }
     Ok(())
 }
 
 /// Install `pte` at `va` if the PTE is still none and page `index` of `file` is still cached
-/// (a truncate meanwhile makes the retried fault see the new size). A store marks the cached
-/// page dirty; a private copy tells the oracle what it holds.
-async fn install(ctx: &ProcCtx, mm: &Mm, va: u64, pte: Present, (file, index): (FileId, u64), cow: Option<Vec<(u64, u64)>>) -> bool {
+/// in frame `page` (a truncate or hole punch meanwhile makes the retried fault see the new
+/// size, or a new page). A store marks the cached page dirty; a private copy tells the oracle
+/// what it holds.
+async fn install(ctx: &ProcCtx, mm: &Mm, va: u64, pte: Present, (file, index, page): (FileId, u64, Pfn), cow: Option<Vec<(u64, u64)>>) -> bool {
     let _ptl = mm.ptl().lock(ctx).await;
     let cached = mm.mmu().cached_page(file, index);
     let mut gather = Gather::default();
     let mut w = mm.work(&mut gather);
-    if cached.is_none() || w.st.pt.pte(va) != Pte::None {
+    if cached != Some(page) || w.st.pt.pte(va) != Pte::None {
         return false;
     }
     w.map(va, false, pte);

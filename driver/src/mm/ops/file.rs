@@ -1,8 +1,10 @@
 //! File operations: `pwrite`/`pread` through the page cache, writeback (`msync`, the periodic
 //! flusher, reclaim) with `page_mkclean`, truncate and hole punch (`unmap_mapping_range`).
 
+use std::rc::Rc;
+
 use super::begin;
-use crate::kernel::{cost, ProcCtx};
+use crate::kernel::{cost, ProcCtx, RwSem};
 use crate::mm::invalidate::{range_op, replace_pte, Announce};
 use crate::mm::mm::{Mm, Mmu};
 use crate::mm::pte::{Present, Pte};
@@ -16,12 +18,19 @@ fn locate(mmu: &Mmu, file: FileId, offset: u64) -> Result<(u64, u64), MmError> {
     Ok((offset >> PAGE_SHIFT, offset & (PAGE_SIZE - 1) & !7))
 }
 
+/// The file's `i_rwsem`.
+fn i_rwsem(mmu: &Mmu, file: FileId) -> Result<Rc<RwSem>, MmError> {
+    mmu.files().get(file).map(|f| f.lock.clone()).ok_or(MmError::NoFile(file))
+}
+
 /// `pwrite(fd, &value, 8, offset)` by a thread of `mm`: the word goes to the cached page, which
 /// becomes dirty; the file grows to cover it. Every shared mapping of the page sees it at once.
 pub async fn pwrite(ctx: &ProcCtx, mm: &Mm, file: FileId, offset: u64, value: u64) -> Result<(), MmError> {
     let mmu = mm.mmu();
     let (index, byte) = locate(mmu, file, offset)?;
     begin(mm, format!("pwrite {file} {offset:#x}"));
+    let sem = i_rwsem(mmu, file)?;
+    let _lock = sem.write(ctx).await;
     ctx.cost(cost::SYSCALL).await;
     if let Some(f) = mmu.files().get_mut(file) {
         f.size = f.size.max(index + 1);
@@ -146,14 +155,14 @@ pub async fn msync(ctx: &ProcCtx, mm: &Mm, start: u64, len: u64) -> Result<u64, 
 
 /// `unmap_mapping_range(file, first, end - first, even_cows)`: in every VMA mapping file pages
 /// `[first, end)`, S(CLEAR) · zap · E per VMA. The page-cache pages go; a private mapping's own
-/// copies go too only with `even_cows` (truncate), not for a hole punch. Each mm's
-/// `mmap_lock` is held for reading meanwhile, so that its VMAs stay put.
+/// copies go too only with `even_cows` (truncate), not for a hole punch. Like Linux (which
+/// holds `i_mmap_rwsem`, not `mmap_lock`), it does not stop the mm's VMAs from changing
+/// meanwhile: the zap, atomic under the page-table lock, takes only PTEs whose VMA still maps
+/// the file there.
 async fn unmap_mapping_range(ctx: &ProcCtx, mmu: &Mmu, file: FileId, first: u64, end: u64, even_cows: bool) {
-    for (mm, _) in mmu.file_mappers(file) {
-        let _lock = mm.mmap_lock().read(ctx).await;
-        let vmas: Vec<_> = mm.vmas().into_iter().filter(|v| v.backing.is_some_and(|b| b.file == file)).collect();
+    for (mm, vmas) in mmu.file_mappers(file) {
         for v in vmas {
-            let b = v.backing.expect("filtered on its file");
+            let b = v.backing.expect("a mapper's VMA has the file");
             let pages = (v.end - v.start) >> PAGE_SHIFT;
             let (lo, hi) = (first.max(b.pgoff), end.min(b.pgoff + pages));
             if lo >= hi {
@@ -162,40 +171,77 @@ async fn unmap_mapping_range(ctx: &ProcCtx, mmu: &Mmu, file: FileId, first: u64,
             let (s, e) = (v.start + ((lo - b.pgoff) << PAGE_SHIFT), v.start + ((hi - b.pgoff) << PAGE_SHIFT));
             let range = Range::new(mmu.era(), s, e, Event::Clear);
             range_op(ctx, &mm, range, |w| {
-                if even_cows {
-                    w.zap(s, e);
-                    return;
-                }
+                let mut zapped = false;
                 for (va, pte) in w.st.pt.ptes_in(s, e) {
-                    let cached = pte.present().is_some_and(|p| w.phys.flags(p.pfn).mapping.is_some());
-                    if cached {
-                        if let Some(old) = w.unmap(va, false, Pte::None) {
-                            w.gather.page(old.pfn, 1);
+                    let still = w.st.vmas.find(va).and_then(|v| v.pgoff(va)).is_some_and(|(f, i)| f == file && (first..end).contains(&i));
+                    let take = match pte {
+                        Pte::Present(p) => even_cows || w.phys.flags(p.pfn).mapping.is_some(),
+                        Pte::Swap(_) | Pte::Migration { .. } => even_cows,
+                        Pte::None => false,
+                    };
+                    if !(still && take) {
+                        continue;
+                    }
+                    zapped = true;
+                    match pte {
+                        Pte::Present(_) => {
+                            if let Some(old) = w.unmap(va, false, Pte::None) {
+                                w.gather.page(old.pfn, 1);
+                            }
+                        }
+                        Pte::Swap(slot) => {
+                            w.set(va, false, Pte::None);
+                            w.swap.put(slot);
+                        }
+                        _ => {
+                            w.set(va, false, Pte::None);
                         }
                     }
                 }
-                w.gather.flush(s, e);
+                if zapped {
+                    w.gather.flush(s, e);
+                }
             })
             .await;
         }
     }
 }
 
-/// Drop the cached pages `[first, end)` of `file` (`truncate_inode_pages_range`): a page mapped
-/// again meanwhile is unmapped first. Their contents on the backing store go too.
+/// Drop the cached pages `[first, end)` of `file` (`truncate_inode_pages_range`): each leaves
+/// the cache first, so that no fault maps it again (a fault must then read the page anew, which
+/// waits for the lock the caller holds), then any mapping a fault gave it since the caller's
+/// unmap is zapped. Their contents on the backing store go too.
 async fn drop_cached(ctx: &ProcCtx, mmu: &Mmu, file: FileId, first: u64, end: u64) {
     loop {
         let Some((index, pfn)) = mmu.files().get(file).and_then(|f| f.cache.range(first..end).next().map(|(&i, &p)| (i, p))) else {
             break;
         };
-        if !mmu.phys().mappings(pfn).is_empty() {
-            unmap_mapping_range(ctx, mmu, file, index, index + 1, false).await;
-            continue;
-        }
+        // Our reference keeps the frame while its last mappings go.
+        mmu.phys().get(pfn, 1);
         remove_from_cache(mmu, file, index, pfn);
+        unmap_frame(ctx, mmu, pfn).await;
+        mmu.put_pages(pfn, 1);
     }
     if let Some(f) = mmu.files().get_mut(file) {
         f.disk.retain(|&i, _| i < first || i >= end);
+    }
+}
+
+/// `unmap_mapping_folio`: S(CLEAR, page) · zap · E in every mapping of `pfn`.
+async fn unmap_frame(ctx: &ProcCtx, mmu: &Mmu, pfn: Pfn) {
+    let mappings = mmu.phys().mappings(pfn).to_vec();
+    for m in mappings {
+        let Some(mm) = mmu.mm(m.mm) else { continue };
+        let range = Range::new(mmu.era(), m.va, m.va + PAGE_SIZE, Event::Clear);
+        range_op(ctx, &mm, range, |w| {
+            if w.st.pt.pte(m.va).present().is_some_and(|p| p.pfn == pfn) {
+                if let Some(old) = w.unmap(m.va, false, Pte::None) {
+                    w.gather.page(old.pfn, 1);
+                }
+                w.gather.flush(m.va, m.va + PAGE_SIZE);
+            }
+        })
+        .await;
     }
 }
 
@@ -215,9 +261,12 @@ pub(crate) fn remove_from_cache(mmu: &Mmu, file: FileId, index: u64, pfn: Pfn) {
 /// the end are bus errors from now on. Growing only sets the size (the new pages read zero).
 pub async fn truncate(ctx: &ProcCtx, mm: &Mm, file: FileId, pages: u64) -> Result<(), MmError> {
     let mmu = mm.mmu();
-    let old = mmu.file_size(file).ok_or(MmError::NoFile(file))?;
+    mmu.file_size(file).ok_or(MmError::NoFile(file))?;
     begin(mm, format!("truncate {file} to {pages} pages"));
+    let sem = i_rwsem(mmu, file)?;
+    let _lock = sem.write(ctx).await;
     ctx.cost(cost::SYSCALL).await;
+    let old = mmu.file_size(file).unwrap_or(0);
     if let Some(f) = mmu.files().get_mut(file) {
         f.size = pages;
     }
@@ -225,9 +274,11 @@ pub async fn truncate(ctx: &ProcCtx, mm: &Mm, file: FileId, pages: u64) -> Resul
         mmu.oracle().extend_file(file, pages);
         return Ok(());
     }
-    mmu.oracle().truncate(file, pages);
     unmap_mapping_range(ctx, mmu, file, pages, u64::MAX, true).await;
     drop_cached(ctx, mmu, file, pages, u64::MAX).await;
+    // Only now: until its mapping was zapped, a page beyond the new end still showed its old
+    // contents, as in Linux (new faults there are bus errors from the size change on).
+    mmu.oracle().truncate(file, pages);
     unmap_mapping_range(ctx, mmu, file, pages, u64::MAX, true).await;
     Ok(())
 }
@@ -240,6 +291,8 @@ pub async fn punch_hole(ctx: &ProcCtx, mm: &Mm, file: FileId, first: u64, pages:
     mmu.file_size(file).ok_or(MmError::NoFile(file))?;
     let end = first.checked_add(pages).filter(|_| pages > 0).ok_or(MmError::InvalidArgument("empty or overflowing hole"))?;
     begin(mm, format!("punch hole {file} [{first}, {end})"));
+    let sem = i_rwsem(mmu, file)?;
+    let _lock = sem.write(ctx).await;
     ctx.cost(cost::SYSCALL).await;
     unmap_mapping_range(ctx, mmu, file, first, end, false).await;
     drop_cached(ctx, mmu, file, first, end).await;
