@@ -1,13 +1,14 @@
 //! Golden traces: every scenario of golden/scenarios runs on the RTL and its flush-relevant
 //! semantic trace must equal the reviewed snapshot in golden/snapshots (`cargo insta review`
-//! to accept changes; with CI=true insta never writes). A second test fails on orphans.
+//! to accept changes; with CI=true insta never writes). A second test fails on orphans; a third
+//! runs the HMM selftest ports (hmm_*) in the era other than their own.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use gru_cosim::scenario::{Overrides, Scenario};
-use gru_driver::notifier::Era;
 use gru_cosim::system::System;
+use gru_driver::notifier::Era;
 use gru_sim::rtl::{Rtl, WaveFormat};
 
 fn root() -> PathBuf {
