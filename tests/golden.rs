@@ -1,12 +1,14 @@
 //! Golden traces: every scenario of golden/scenarios runs on the RTL and its flush-relevant
 //! semantic trace must equal the reviewed snapshot in golden/snapshots (`cargo insta review`
-//! to accept changes; with CI=true insta never writes). A second test fails on orphans.
+//! to accept changes; with CI=true insta never writes). A second test fails on orphans; a third
+//! runs the HMM selftest ports (hmm_*) in the era other than their own.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use gru_cosim::scenario::Scenario;
+use gru_cosim::scenario::{Overrides, Scenario};
 use gru_cosim::system::System;
+use gru_driver::notifier::Era;
 use gru_sim::rtl::{Rtl, WaveFormat};
 
 fn root() -> PathBuf {
@@ -63,4 +65,31 @@ fn no_orphans() {
     let snaps = names("snapshots", ".snap");
     let orphans: Vec<_> = snaps.symmetric_difference(&scenarios).collect();
     assert!(orphans.is_empty(), "scenarios without a snapshot or snapshots without a scenario: {orphans:?}");
+}
+
+/// The ports of the Linux HMM selftests (hmm_*.toml, golden/scenarios/README.md) are written to
+/// hold in either notifier era: each also runs on the RTL, seed 1, in the era other than its own
+/// (no snapshot for that run), and must pass every check there too.
+#[test]
+fn hmm_scenarios_pass_in_both_eras() {
+    let hmm: Vec<String> = names("scenarios", ".toml").into_iter().filter(|n| n.starts_with("hmm_")).collect();
+    assert!(hmm.len() >= 14, "expected at least 14 hmm_* scenarios, found {}: {hmm:?}", hmm.len());
+    let mut verdicts = Vec::new();
+    for name in &hmm {
+        let path = root().join("scenarios").join(format!("{name}.toml"));
+        let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let other = match sc.era {
+            Era::Modern => Era::Classic,
+            Era::Classic => Era::Modern,
+        };
+        let sc = sc.with_overrides(Overrides { era: Some(other), ..Overrides::default() }).unwrap_or_else(|e| panic!("{e}"));
+        let cfg = sc.system_config(1, format!("gru-cosim run {} --seed 1 --era {other}", path.display()));
+        let sys = System::new(cfg, || Rtl::new(WaveFormat::Fst)).expect("system");
+        sc.spawn(&sys);
+        sys.run(5_000_000);
+        let failures = sys.checker.failures();
+        assert!(sys.events().iter().any(|e| e.golden_line().is_some()), "{name} ({other} era): an empty trace");
+        verdicts.extend(failures.iter().map(|f| format!("{name} ({other} era): [{}] {}", f.check, f.detail)));
+    }
+    assert!(verdicts.is_empty(), "hmm scenarios failed checks in the other era: {verdicts:#?}");
 }
