@@ -108,8 +108,8 @@ fn a_livelock_fails_forward_progress_not_the_watchdog_or_a_timeout() {
 #[test]
 fn hunt_stops_at_the_first_scenario_that_catches() {
     let catch = mutants::hunt(0, |w, s| args(w, s, HwKind::Model, Some(MutantKind::Driver(Mutant::CtxbitmapMissingCtx)))).expect("hunt").expect("caught");
-    assert_eq!(catch.by, Catcher::Scenario("multi_context_shootdown".into()));
-    assert!(catch.replay.contains("multi_context_shootdown"), "{}", catch.replay);
+    assert_eq!(catch.by, Catcher::Scenario("hmm_anon_teardown".into()));
+    assert!(catch.replay.contains("hmm_anon_teardown"), "{}", catch.replay);
 }
 
 #[test]
