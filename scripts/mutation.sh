@@ -38,6 +38,10 @@ git ls-files -z --cached --others --exclude-standard \
 # made every directory anew.
 (cd "$tree" && find . -path ./target -prune -o -type d -print0) \
     | while IFS= read -r -d '' d; do [ -d "$d" ] && touch -r "$d" "$tree/$d"; done
+# Except the mutated sources: the copy's build may be of the last mutant of the previous run
+# (cargo-mutants puts the file back but builds nothing after it), newer than the original times
+# restored above, and cargo would take it as up to date: the baseline would test a mutant.
+touch "$tree"/driver/src/gru/*.rs
 
 # One mutant at a time, as the shared machines need: --in-place is serial by construction
 # (cargo-mutants refuses --jobs with it). Round-robin shards each take every n-th mutant of
