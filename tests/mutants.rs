@@ -38,6 +38,7 @@ const CATCHERS: &[(MutantKind, &str, u64)] = &[
     (MutantKind::Driver(Mutant::UnloadIgnoresRefusal), "unload_pending_fault", 1),
     (MutantKind::Driver(Mutant::IntrReadsMapOnce), "default", 2),
     (MutantKind::Driver(Mutant::MkcleanNoFlush), "writeback_race", 1),
+    (MutantKind::Driver(Mutant::FullPurgeAlways), "munmap", 1),
     (MutantKind::Rtl(RtlMutant::NoRaceGuard), "default", 1),
     (MutantKind::Rtl(RtlMutant::PurgeSkipLastLane), "default", 1),
     (MutantKind::Rtl(RtlMutant::NoTlbMod), "tlb_mod", 1),

@@ -4,11 +4,11 @@
 
 use std::rc::Weak;
 
-use gru_driver::gru::handles::{PageSize, Tfh};
+use gru_driver::gru::handles::{PageSize, Tfh, Tgh};
 use gru_driver::mm::{MmId, PAGE_SHIFT};
 use gru_driver::notifier::{ChainWatcher, Range};
 
-use super::ownership::tgh_covers;
+use super::ownership::{tgh_covers, tgh_exact, tgh_span};
 use super::{Check, Checker};
 
 impl Checker {
@@ -42,22 +42,38 @@ impl Checker {
     /// its slot in the bitmap, its ASID for the range's region (or global), the pages of the
     /// range. A context allocated after the flush began is exempt: it was not loaded when the
     /// flush chose its contexts, and what it may reach is judged by the entries left.
+    ///
+    /// And by one that purges no more than the range (Linux's flush: the range's pages under the
+    /// mm's ASID, a full purge of the ASID only above `GRUMAXINVAL` pages): a TGH that covers it
+    /// only by purging more — a full or global purge, a wider range, a partial `vaddrmask` — is an
+    /// over-flush, which costs every other entry it takes a miss and hides a wrong range.
     fn covered(&self, what: &str, mm: MmId, (start, end): (u64, u64), (first, last): (u64, u64), since: usize, at: u64) {
         let purges = self.purges.borrow();
         let purges = purges.get(since..).unwrap_or_default();
         let region = ((start >> 61) & 3) as usize;
-        let missed: Vec<String> = (0..self.chiplets)
-            .flat_map(|c| {
-                self.contexts_of(mm, c).into_iter().filter_map(move |(ctx, cch)| {
-                    let asid = cch.asid[region];
-                    let hit = purges.iter().any(|(_, pc, t)| *pc == c && tgh_covers(t, asid, ctx, first, last));
-                    (!hit && self.allocated_at(c, ctx) < at).then(|| format!("chiplet {c} context {ctx} (ASID {asid:#x})"))
-                })
-            })
-            .collect();
-        let bad = (!missed.is_empty()).then(|| {
-            format!("{what} {mm} [{start:#x}, {end:#x}) returned; loaded contexts of {mm} covered by no TGH of the flush: {}", missed.join("; "))
-        });
+        let (mut missed, mut wide) = (Vec::new(), Vec::new());
+        for c in 0..self.chiplets {
+            for (ctx, cch) in self.contexts_of(mm, c) {
+                let asid = cch.asid[region];
+                let covering: Vec<&Tgh> = purges.iter().filter(|(_, pc, t)| *pc == c && tgh_covers(t, asid, ctx, first, last)).map(|(_, _, t)| t).collect();
+                if self.allocated_at(c, ctx) >= at {
+                    continue;
+                }
+                let name = format!("chiplet {c} context {ctx} (ASID {asid:#x})");
+                if covering.is_empty() {
+                    missed.push(name);
+                } else if !covering.iter().any(|t| tgh_exact(t, first, last)) {
+                    wide.push(format!("{name} by {}", covering.iter().map(|t| tgh_span(t)).collect::<Vec<_>>().join(", ")));
+                }
+            }
+        }
+        let bad = if !missed.is_empty() {
+            Some(format!("{what} {mm} [{start:#x}, {end:#x}) returned; loaded contexts of {mm} covered by no TGH of the flush: {}", missed.join("; ")))
+        } else if !wide.is_empty() {
+            Some(format!("{what} {mm} [{start:#x}, {end:#x}) returned; over-flush: loaded contexts of {mm} covered only by TGHs that purge more than the range: {}", wide.join("; ")))
+        } else {
+            None
+        };
         self.verdict(self.now(), Check::FlushCover, bad);
     }
 

@@ -11,7 +11,8 @@
 
 use std::collections::HashMap;
 
-use gru_driver::gru::handles::{ctx_of_cbr, Cch, CchOpc, CchState, PageSize, Tgh, CBR_PER_CTX, HS_CCH_COUNT, TGH_FULL_PURGE_N};
+use gru_driver::gru::handles::{ctx_of_cbr, Cch, CchOpc, CchState, PageSize, Tgh, CBR_PER_CTX, HS_CCH_COUNT, TGH_FULL_PURGE_N, TGH_VADDRMASK};
+use gru_driver::gru::GRUMAXINVAL;
 use gru_driver::kernel::TaskId;
 use gru_driver::mm::{MmId, PAGE_SHIFT};
 use gru_sim::model::TlbEntry;
@@ -162,6 +163,25 @@ impl Checker {
 }
 
 /// The pages `[first, last]` a TGH covers for a flush starting at `start` (vpns), or all.
+/// Whether TGH `t` purges exactly pages `[first, last]` of its ASID: the range's pages at base
+/// page size with the whole `vaddrmask`, or a full purge of the ASID when the range has more
+/// than `GRUMAXINVAL` pages (Linux's `gru_flush_tlb_range`).
+pub(super) fn tgh_exact(t: &Tgh, first: u64, last: u64) -> bool {
+    if t.global || t.vaddrmask != TGH_VADDRMASK.value_mask() {
+        return false;
+    }
+    if last - first + 1 >= GRUMAXINVAL {
+        return t.n == TGH_FULL_PURGE_N;
+    }
+    t.n != TGH_FULL_PURGE_N && PageSize::vpn_shift_of(t.pagesize) == 0 && t.vaddr >> PAGE_SHIFT == first && u64::from(t.n) == last - first
+}
+
+/// What TGH `t` purges, for reports.
+pub(super) fn tgh_span(t: &Tgh) -> String {
+    let what = if t.n == TGH_FULL_PURGE_N { "all pages".to_owned() } else { format!("{} pages of size code {} from {:#x}", u64::from(t.n) + 1, t.pagesize, t.vaddr) };
+    format!("TGH asid {:#x}{} vaddrmask {:#x}: {what}", t.asid, if t.global { " global" } else { "" }, t.vaddrmask)
+}
+
 pub(super) fn tgh_covers(t: &Tgh, asid: u32, ctx: usize, first: u64, last: u64) -> bool {
     if t.ctxbitmap >> ctx & 1 == 0 || !(t.global || t.asid == asid) {
         return false;

@@ -147,6 +147,11 @@ mutants! {
          writeback: \"the page stays mapped, reads stay good\"): the chip keeps its writable entry, \
          its next store lands in the page writeback has just cleaned, and reclaim drops the page \
          with the store (modern era)",
+    /// Every flush purges the whole ASID.
+    FullPurgeAlways = "full_purge_always":
+        "every flush is a full purge of the mm's ASID (n = 1023) whatever the range: nothing is left \
+         that should go, but every other entry of the mm goes too, each costing a miss, and a wrong \
+         range is hidden (an over-flush only the flush-precision check sees)",
     /// `release` leaves the mm's contexts running.
     NoFlushOnRelease = "no_flush_on_release":
         "release neither stops nor flushes the mm's contexts: after exit unmaps everything (with no \

@@ -165,7 +165,7 @@ impl Gru {
         let pages = (last - first + u64::from(!self.mutated(Mutant::RangeEndOffByOne))).max(1);
         let cap = if self.mutated(Mutant::NoFullPurgeAbove1024) { GRUMAXINVAL - 1 } else { GRUMAXINVAL };
         let num = if self.mutated(Mutant::FirstPageOnly) { 1 } else { pages.min(cap) };
-        let n = if num >= GRUMAXINVAL { TGH_FULL_PURGE_N } else { (num - 1) as u16 };
+        let n = if num >= GRUMAXINVAL || self.mutated(Mutant::FullPurgeAlways) { TGH_FULL_PURGE_N } else { (num - 1) as u16 };
         let vaddr = if self.mutated(Mutant::TghVaddrInPages) { first } else { start };
         self.0.stats.inc(GruStat::FlushTlb);
         let skew = usize::from(self.mutated(Mutant::AsidmapBitOffByOne));
