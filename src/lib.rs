@@ -10,6 +10,7 @@ pub mod platform;
 pub mod run_cmd;
 pub mod regress;
 pub mod scenario;
+pub mod stats_report;
 pub mod system;
 pub mod trace;
 pub mod waves;

@@ -56,6 +56,12 @@ enum Cmd {
     /// the `debug` command that dumps its waveform. No waveform unless asked (--waves fst).
     #[command(args_override_self = true)]
     Run(RunCli),
+    /// Run a workload as `run` does and print the driver's statistics as Linux shows them
+    /// (`/proc/sgi_uv/gru/statistics`, `mcs_statistics` with each handle operation's count, mean
+    /// and max latency in cycles), why misses went to the user thread, and every chiplet's own
+    /// statistics handle; `--json` writes them as JSON too. Exit status 1 on a failed check.
+    #[command(args_override_self = true)]
+    Stats(StatsCli),
     /// From a failure to its waveform: run the workload as given to find its first failure,
     /// re-run it on the RTL dumping the cycles around the failing cycle and around the
     /// shootdowns and dropins that led to it, and write GTKWave and Surfer files with a named
@@ -312,6 +318,7 @@ impl SystemCli {
             mutant: self.mutant,
             no_chip_monitors: self.no_chip_monitors,
             no_skip: self.no_skip,
+            stats: false,
         }
     }
 }
@@ -343,6 +350,22 @@ struct RunCli {
     /// Write the semantic trace to this file as JSON Lines.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// After the summary, print the statistics as `gru-cosim stats` does.
+    #[arg(long)]
+    stats: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct StatsCli {
+    /// Workload: `default`, `directed`, `hpc`, `files`, a scenario name (see `list`) or a scenario .toml file.
+    workload: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    system: SystemCli,
+    /// Also write the statistics to this file as JSON.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
 }
 
 impl RunCli {
@@ -357,7 +380,7 @@ impl RunCli {
                 (None, None) => WaveSelect::Whole,
             },
         });
-        RunArgs { waves, json: self.json.clone(), ..self.system.args(&self.workload, self.seed, Hw::Rtl) }
+        RunArgs { waves, json: self.json.clone(), stats: self.stats, ..self.system.args(&self.workload, self.seed, Hw::Rtl) }
     }
 }
 
@@ -441,6 +464,7 @@ fn run(cmd: Cmd) -> Result<bool, String> {
         Cmd::Lockstep { cycles, seed } => chiplet_cmds::lockstep(cycles, seed).map_err(|e| e.to_string()),
         Cmd::Bench(b) => gru_cosim::bench::run(&b.config()).map(|_| true),
         Cmd::Run(r) => run_cmd::run(&r.args()).map_err(|e| e.to_string()),
+        Cmd::Stats(st) => stats(&st),
         Cmd::Debug(d) => {
             let format = match d.format {
                 DumpFormat::Fst => gru_sim::rtl::WaveFormat::Fst,
@@ -521,6 +545,29 @@ fn run(cmd: Cmd) -> Result<bool, String> {
 }
 
 /// `gru-cosim debug`: the failure, the files and the command that opens them.
+/// `gru-cosim stats`: the run, then its statistics (text, and JSON if asked); false when a check
+/// failed (its verdict and replay line printed first).
+fn stats(st: &StatsCli) -> Result<bool, String> {
+    let args = st.system.args(&st.workload, st.seed, Hw::Rtl);
+    if let Some(path) = &st.json {
+        run_cmd::check_writable(path).map_err(|e| format!("--json {}: {e}", path.display()))?;
+    }
+    let out = run_cmd::execute(&args, false).map_err(|e| e.to_string())?;
+    println!("gru-cosim stats {} ({} cycles)", out.replay.trim_start_matches("gru-cosim run "), out.cycles);
+    print!("{}", out.stats.text());
+    if let Some(path) = &st.json {
+        let json = serde_json::to_string_pretty(&out.stats).map_err(|e| e.to_string())?;
+        std::fs::write(path, json).map_err(|e| format!("--json {}: {e}", path.display()))?;
+    }
+    for f in &out.failures {
+        println!("FAIL [{}] cycle {}: {}", f.check, f.cycle, f.detail);
+    }
+    if !out.failures.is_empty() {
+        println!("replay: {}", out.replay);
+    }
+    Ok(out.failures.is_empty())
+}
+
 fn debug(args: &RunArgs, margin: u64, format: gru_sim::rtl::WaveFormat, open: bool) -> Result<bool, String> {
     let Some(out) = run_cmd::debug(args, margin, format).map_err(|e| e.to_string())? else {
         println!("PASS: {} has no failure to show", args.command());

@@ -121,6 +121,8 @@ pub struct RunArgs {
     pub no_chip_monitors: bool,
     /// Evaluate every chiplet every cycle ([`SystemConfig::skip`] off).
     pub no_skip: bool,
+    /// Print the statistics after the summary, as `gru-cosim stats` does (the run is the same).
+    pub stats: bool,
 }
 
 impl Default for RunArgs {
@@ -139,6 +141,7 @@ impl Default for RunArgs {
             mutant: None,
             no_chip_monitors: false,
             no_skip: false,
+            stats: false,
         }
     }
 }
@@ -242,6 +245,8 @@ pub struct Outcome {
     pub coverage: Coverage,
     /// Chiplet cycles applied without an evaluation (idle skipping, fast-forward).
     pub skipped: u64,
+    /// The driver's and the chips' statistics at the end of the run.
+    pub stats: crate::stats_report::StatsReport,
 }
 
 /// Fail now, before a run, if `path` cannot be written (its directory is created).
@@ -480,6 +485,7 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
         debug: args.debug_command(),
         coverage: coverage::measure(&sys),
         skipped: sys.hw.skipped_cycles(),
+        stats: crate::stats_report::StatsReport::of(&sys),
     };
     if args.json.is_none() && !verbose {
         return Ok(outcome);
@@ -557,6 +563,9 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
         .collect();
     println!("  checks passed    {}", verdicts.join(", "));
     println!("  {}", outcome.coverage.summary());
+    if args.stats {
+        print!("{}", outcome.stats.text());
+    }
     if let (Some(save), Some(plan)) = (save, &sys.config().waves) {
         println!("  waves            {} (open: gtkwave {} {})", plan.path.display(), plan.path.display(), save.display());
         let sucl = waves::gtkw::surfer_path(&plan.path);

@@ -95,7 +95,7 @@ impl Gru {
     async fn start(&self, ctx: &AtomicCtx, h: HandleId, line: [u64; 8]) -> Result<(), GruError> {
         let begin = ctx.now();
         self.mmio(ctx, h.chiplet, MmioRequest::write(h.addr(), handles::start(line))).await?;
-        self.0.stats.record_op(h.kind, ctx.now() - begin);
+        self.0.stats.record_op(h.kind, &line, ctx.now() - begin);
         Ok(())
     }
 
@@ -118,7 +118,7 @@ impl Gru {
                 }
                 Ok(HandleStatus::Active) => continue,
                 Ok(HandleStatus::Idle) => {
-                    self.0.stats.record_op(h.kind, ctx.now() - begin);
+                    self.0.stats.record_op(h.kind, &line, ctx.now() - begin);
                     return Ok(now);
                 }
                 _ => return Err(GruError::HandleFailed { handle: h, op, dump: now }),

@@ -113,6 +113,68 @@ UpmCause {
     NewPageSize = "upm_new_page_size",
 }}
 
+stats! {
+/// A handle operation whose latency the driver records (Linux's `enum mcs_op`, in its order);
+/// [`McsOp::name`] is the id `/proc/sgi_uv/gru/mcs_statistics` prints. Linux times an operation
+/// in `wait_instruction_complete`, so its `tfh_write_restart` (started, never waited for) stays
+/// at 0 there; this model also times the MMIO write that starts it.
+McsOp {
+    /// CCH ALLOCATE.
+    CchAllocate = "cch_allocate",
+    /// CCH START.
+    CchStart = "cch_start",
+    /// CCH INTERRUPT.
+    CchInterrupt = "cch_interrupt",
+    /// CCH INTERRUPT_SYNC.
+    CchInterruptSync = "cch_interrupt_sync",
+    /// CCH DEALLOCATE.
+    CchDeallocate = "cch_deallocate",
+    /// TFH WRITE_ONLY.
+    TfhWriteOnly = "tfh_write_only",
+    /// TFH WRITE_RESTART (a dropin).
+    TfhWriteRestart = "tfh_write_restart",
+    /// TGH INVALIDATE (a flush).
+    TghInvalidate = "tgh_invalidate",
+}}
+
+impl McsOp {
+    /// The operation the handle line `line` of `kind` starts, if Linux times it (TFH
+    /// USER_POLLING_MODE, EXCEPTION and RESTART it does not).
+    pub fn of(kind: HandleKind, line: &[u64; 8]) -> Option<McsOp> {
+        use super::handles::{Cch, CchOpc, Tfh, TfhOpc};
+        match kind {
+            HandleKind::Cch => match CchOpc::try_from(u64::from(Cch::decode(line).opc)).ok()? {
+                CchOpc::Allocate => Some(McsOp::CchAllocate),
+                CchOpc::Start => Some(McsOp::CchStart),
+                CchOpc::Interrupt => Some(McsOp::CchInterrupt),
+                CchOpc::InterruptSync => Some(McsOp::CchInterruptSync),
+                CchOpc::Deallocate => Some(McsOp::CchDeallocate),
+            },
+            HandleKind::Tfh => match TfhOpc::try_from(u64::from(Tfh::decode(line).opc)).ok()? {
+                TfhOpc::WriteOnly => Some(McsOp::TfhWriteOnly),
+                TfhOpc::WriteRestart => Some(McsOp::TfhWriteRestart),
+                _ => None,
+            },
+            HandleKind::Tgh => Some(McsOp::TghInvalidate),
+        }
+    }
+}
+
+/// The counters of Linux's `statistics_show` (drivers/misc/sgi-gru/gruprocfs.c), in its order:
+/// `/proc/sgi_uv/gru/statistics` prints the ones this driver keeps in this order.
+const LINUX_STATISTICS: &[&str] = &[
+    "vdata_alloc", "vdata_free", "gts_alloc", "gts_free", "gms_alloc", "gms_free", "gts_double_allocate",
+    "assign_context", "assign_context_failed", "free_context", "load_user_context", "load_kernel_context",
+    "lock_kernel_context", "unlock_kernel_context", "steal_user_context", "steal_kernel_context",
+    "steal_context_failed", "nopfn", "asid_new", "asid_next", "asid_wrap", "asid_reuse", "intr", "intr_cbr",
+    "intr_tfh", "intr_spurious", "intr_mm_lock_failed", "call_os", "call_os_wait_queue", "user_flush_tlb",
+    "user_unload_context", "user_exception", "set_context_option", "check_context_retarget_intr",
+    "check_context_unload", "tlb_dropin", "tlb_preload_page", "tlb_dropin_fail_no_asid", "tlb_dropin_fail_upm",
+    "tlb_dropin_fail_invalid", "tlb_dropin_fail_range_active", "tlb_dropin_fail_idle", "tlb_dropin_fail_fmm",
+    "tlb_dropin_fail_no_exception", "tfh_stale_on_fault", "mmu_invalidate_range", "mmu_invalidate_page",
+    "flush_tlb", "flush_tlb_gru", "flush_tlb_gru_tgh", "flush_tlb_gru_zero_asid",
+];
+
 /// A kind of handle, for per-operation latency and error reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum HandleKind {
@@ -122,10 +184,6 @@ pub enum HandleKind {
     Tfh,
     /// TLB global handle.
     Tgh,
-}
-
-impl HandleKind {
-    const ALL: [HandleKind; 3] = [HandleKind::Cch, HandleKind::Tfh, HandleKind::Tgh];
 }
 
 impl fmt::Display for HandleKind {
@@ -138,7 +196,7 @@ impl fmt::Display for HandleKind {
     }
 }
 
-/// Latency summary of one handle kind's operations.
+/// Latency summary of one kind of handle operation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OpLatency {
     /// Operations completed.
@@ -161,7 +219,7 @@ impl OpLatency {
 pub struct GruStats {
     counters: Vec<Cell<u64>>,
     upm: Vec<Cell<u64>>,
-    ops: [Cell<OpLatency>; 3],
+    ops: Vec<Cell<OpLatency>>,
 }
 
 impl Default for GruStats {
@@ -169,7 +227,7 @@ impl Default for GruStats {
         Self {
             counters: GruStat::ALL.iter().map(|_| Cell::new(0)).collect(),
             upm: UpmCause::ALL.iter().map(|_| Cell::new(0)).collect(),
-            ops: Default::default(),
+            ops: McsOp::ALL.iter().map(|_| Cell::default()).collect(),
         }
     }
 }
@@ -203,15 +261,18 @@ impl GruStats {
         UpmCause::ALL.iter().map(|&c| (c.name(), self.upm_count(c))).collect()
     }
 
-    /// A counter's value by its Linux name, or a handle op summary by `cch_count`, `tgh_max`,
-    /// `tfh_mean` and the like; `None` for an unknown name.
+    /// A counter's value by its Linux name, or an operation's latency summary by
+    /// `tgh_invalidate_count`, `cch_start_max`, `tfh_write_only_mean` and the like; `None` for an
+    /// unknown name.
     pub fn by_name(&self, name: &str) -> Option<u64> {
         self.all().into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
-    /// Record one operation on a handle of `kind` that took `cycles`.
-    pub fn record_op(&self, kind: HandleKind, cycles: u64) {
-        let c = &self.ops[kind as usize];
+    /// Record that the operation the handle line `line` of `kind` starts took `cycles`
+    /// (operations Linux does not time are left out).
+    pub fn record_op(&self, kind: HandleKind, line: &[u64; 8], cycles: u64) {
+        let Some(op) = McsOp::of(kind, line) else { return };
+        let c = &self.ops[op as usize];
         let mut o = c.get();
         o.count += 1;
         o.total += cycles;
@@ -219,23 +280,44 @@ impl GruStats {
         c.set(o);
     }
 
-    /// The latency summary of `kind`.
-    pub fn op(&self, kind: HandleKind) -> OpLatency {
-        self.ops[kind as usize].get()
+    /// The latency summary of `op`.
+    pub fn op(&self, op: McsOp) -> OpLatency {
+        self.ops[op as usize].get()
     }
 
-    /// Every counter and op summary as `(name, value)`, counters first in Linux order.
+    /// Every counter and operation summary as `(name, value)`, counters first.
     pub fn all(&self) -> Vec<(String, u64)> {
         let mut v: Vec<(String, u64)> =
             GruStat::ALL.iter().map(|&s| (s.name().to_owned(), self.get(s))).collect();
-        for kind in HandleKind::ALL {
-            let o = self.op(kind);
-            let k = kind.to_string().to_lowercase();
-            v.push((format!("{k}_count"), o.count));
-            v.push((format!("{k}_mean"), o.mean()));
-            v.push((format!("{k}_max"), o.max));
+        for &op in McsOp::ALL {
+            let o = self.op(op);
+            v.push((format!("{}_count", op.name()), o.count));
+            v.push((format!("{}_mean", op.name()), o.mean()));
+            v.push((format!("{}_max", op.name()), o.max));
         }
         v
+    }
+
+    /// `/proc/sgi_uv/gru/statistics`: `%16lu %s` per counter, in Linux's order (the counters
+    /// this driver keeps; Linux's others — context stealing, kernel contexts, message queues —
+    /// are not modelled).
+    pub fn proc_statistics(&self) -> String {
+        LINUX_STATISTICS
+            .iter()
+            .filter_map(|&n| GruStat::ALL.iter().find(|s| s.name() == n))
+            .map(|&s| format!("{:16} {}\n", self.get(s), s.name()))
+            .collect()
+    }
+
+    /// `/proc/sgi_uv/gru/mcs_statistics`: count, mean and max latency (in cycles, Linux's
+    /// `clks`) of each handle operation.
+    pub fn mcs_statistics(&self) -> String {
+        let mut out = String::from("#id                        count   aver-clks    max-clks\n");
+        for &op in McsOp::ALL {
+            let o = self.op(op);
+            out.push_str(&format!("{:<20}{:12}{:12}{:12}\n", op.name(), o.count, o.mean(), o.max));
+        }
+        out
     }
 }
 
@@ -247,11 +329,12 @@ mod tests {
     fn names_and_ops() {
         let s = GruStats::default();
         s.inc(GruStat::FlushTlbGruZeroAsid);
-        s.record_op(HandleKind::Tgh, 10);
-        s.record_op(HandleKind::Tgh, 30);
+        let tgh = [0; 8];
+        s.record_op(HandleKind::Tgh, &tgh, 10);
+        s.record_op(HandleKind::Tgh, &tgh, 30);
         assert_eq!(s.by_name("flush_tlb_gru_zero_asid"), Some(1));
-        assert_eq!(s.by_name("tgh_mean"), Some(20));
-        assert_eq!(s.by_name("tgh_max"), Some(30));
+        assert_eq!(s.by_name("tgh_invalidate_mean"), Some(20));
+        assert_eq!(s.by_name("tgh_invalidate_max"), Some(30));
         assert_eq!(s.by_name("nonsense"), None);
         assert_eq!(GruStat::ALL.len(), 27);
     }

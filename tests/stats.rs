@@ -1,0 +1,49 @@
+//! `gru-cosim stats` / `run --stats`: the driver's counters in the format of Linux's
+//! `/proc/sgi_uv/gru/statistics`, the handle latencies in `mcs_statistics`'s, and the chips'
+//! statistics handles, which must agree with the driver's own counts.
+
+use gru_cosim::run_cmd::{self, RunArgs};
+use gru_cosim::system::HwKind;
+
+fn run(workload: &str, hw: HwKind) -> gru_cosim::stats_report::StatsReport {
+    let args = RunArgs { workload: workload.into(), hw, accesses: (workload == "default").then_some(2_000), ..RunArgs::default() };
+    let out = run_cmd::execute(&args, false).expect("run");
+    assert!(out.failures.is_empty(), "{:?}", out.failures);
+    out.stats
+}
+
+#[test]
+fn statistics_print_as_linux_prints_them() {
+    let s = run("default", HwKind::Model);
+    // `%16lu %s`: the value right-aligned in 16 columns, one space, Linux's counter name.
+    for line in s.statistics.lines() {
+        let (value, name) = line.split_at(16);
+        assert!(value.trim_start().parse::<u64>().is_ok() && name.starts_with(' ') && !name[1..].contains(' '), "{line:?}");
+    }
+    let names: Vec<&str> = s.counters.iter().map(|(n, _)| n.as_str()).collect();
+    for linux in ["asid_new", "intr", "call_os", "tlb_dropin", "tlb_dropin_fail_range_active", "mmu_invalidate_range", "flush_tlb_gru_tgh"] {
+        assert!(names.contains(&linux), "{linux} missing from {names:?}");
+    }
+    // Linux's order: the ASID counters come before the interrupt ones, the dropins after them.
+    let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
+    assert!(at("asid_new") < at("intr") && at("intr") < at("tlb_dropin") && at("tlb_dropin") < at("flush_tlb"));
+    let mut mcs = s.mcs_statistics.lines();
+    assert_eq!(mcs.next(), Some("#id                        count   aver-clks    max-clks"));
+    let row = mcs.find(|l| l.starts_with("tgh_invalidate")).expect("tgh_invalidate row");
+    assert_eq!(row.len(), 20 + 3 * 12, "{row:?}");
+}
+
+#[test]
+fn the_drivers_counts_agree_with_the_chips_statistics_handles() {
+    for hw in [HwKind::Model, HwKind::Rtl] {
+        let s = run("munmap", hw);
+        let count = |n: &str| s.counters.iter().find(|(k, _)| k == n).map(|(_, v)| *v).unwrap();
+        let chips = |f: fn(&gru_driver::gru::handles::Stats) -> u64| s.chips.iter().map(f).sum::<u64>();
+        assert_eq!(count("flush_tlb_gru_tgh"), chips(|c| c.purges), "{hw:?}: TGH invalidates issued vs completed");
+        let tgh = s.mcs.iter().find(|r| r.id == "tgh_invalidate").unwrap();
+        assert_eq!(tgh.count, chips(|c| c.purges), "{hw:?}");
+        assert!(tgh.aver_clks > 0 && tgh.max_clks >= tgh.aver_clks, "{hw:?}: {tgh:?}");
+        let restart = s.mcs.iter().find(|r| r.id == "tfh_write_restart").unwrap();
+        assert_eq!(restart.count, chips(|c| c.dropins + c.stale), "{hw:?}: dropins written vs installed or discarded");
+    }
+}
