@@ -259,7 +259,11 @@ enum Hw {
 /// Notifier era choice of `run`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum EraArg {
+    /// 2.6.27–3.5: invalidate_page under the page-table lock.
     Classic,
+    /// 3.6–4.12: invalidate_page after the page-table lock is dropped.
+    ClassicUnlocked,
+    /// 5.4+: ranges with events.
     Modern,
 }
 
@@ -303,6 +307,7 @@ impl SystemCli {
         };
         let era = self.era.map(|e| match e {
             EraArg::Classic => Era::Classic,
+            EraArg::ClassicUnlocked => Era::ClassicUnlocked,
             EraArg::Modern => Era::Modern,
         });
         RunArgs {
@@ -428,7 +433,8 @@ struct RegressCli {
     /// The random workload: `default`, `directed` (steered into the race windows), `hpc` (first
     /// touch, then streaming; rare mm operations), `files` (every kind of memory: private and
     /// shared anonymous, shared and private file mappings; file operations), or `mix`
-    /// (seed s runs default, directed and files, in the modern then the classic era, by s % 6).
+    /// (seed s runs one of default, directed and files in one of the three eras, by s % 8:
+    /// see `MIX_PLAN`).
     #[arg(long, default_value = "default", value_parser = ["default", "directed", "hpc", "files", gru_cosim::regress::MIX])]
     workload: String,
 }

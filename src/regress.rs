@@ -308,19 +308,21 @@ pub fn regress(args: &RegressArgs) -> Result<RegressResults, RegressError> {
 }
 
 /// `--workload mix`: each seed runs one of [`MIX_PLAN`] by its number, so one regression covers
-/// the stress, directed and files workloads in both eras; each seed's replay line names what it
+/// the stress, directed and files workloads in every era; each seed's replay line names what it
 /// ran.
 pub const MIX: &str = "mix";
 
-/// What seed `s` of a mixed regression runs: `MIX_PLAN[s % 6]`. An `--era` given on the command
+/// What seed `s` of a mixed regression runs: `MIX_PLAN[s % 8]`. An `--era` given on the command
 /// line applies to every seed.
-pub const MIX_PLAN: [(&str, Era); 6] = [
+pub const MIX_PLAN: [(&str, Era); 8] = [
     ("default", Era::Modern),
     ("directed", Era::Modern),
     ("default", Era::Classic),
     ("directed", Era::Classic),
     ("files", Era::Modern),
     ("files", Era::Classic),
+    ("default", Era::ClassicUnlocked),
+    ("files", Era::ClassicUnlocked),
 ];
 
 /// The run of one seed.

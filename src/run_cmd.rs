@@ -166,7 +166,7 @@ impl RunArgs {
         let hw = format!("{:?}", self.hw).to_lowercase();
         let mut line = format!("{} --seed {} --hw {hw}", shell_words::quote(&self.workload), self.seed);
         if let Some(e) = self.era {
-            line += &format!(" --era {e:?}").to_lowercase();
+            line += &format!(" --era {e}");
         }
         if let Some(n) = self.chiplets {
             line += &format!(" --chiplets {n}");

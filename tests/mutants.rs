@@ -94,6 +94,16 @@ fn a_writable_dropin_of_a_clean_shmem_pte_fails_the_store_check_in_both_eras() {
 }
 
 #[test]
+fn the_unlocked_eras_window_is_allowed_only_until_invalidate_page_returns() {
+    // classic-unlocked: the chip may store through its old entry after the PTE changed until
+    // invalidate_page returns; an invalidate_page that flushes nothing leaves it storing after.
+    let run = |m| run_cmd::execute(&args("unlocked_window", 1, HwKind::Model, m), false).expect("run");
+    assert!(run(None).failures.is_empty());
+    let bad = run(Some(MutantKind::Driver(Mutant::InvalidatePageIgnored)));
+    assert!(bad.failures.iter().any(|f| f.check == gru_cosim::check::Check::FrameLife && f.detail.contains("writable and dirty")), "{:?}", bad.failures);
+}
+
+#[test]
 fn a_livelock_fails_forward_progress_not_the_watchdog_or_a_timeout() {
     // Every dropin installs an entry the CB never hits: the run stays busy (the hang watchdog
     // sees work every cycle) and used to end only at the 500M-cycle limit.

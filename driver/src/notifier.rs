@@ -24,17 +24,45 @@ pub type KFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 /// Which notifier API the kernel offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Era {
-    /// 2.6.27–4.12: `invalidate_page`, `change_pte`, `clear_flush_young`, `test_young`,
-    /// `release`, event-less range start/end.
+    /// 2.6.27–3.5: `invalidate_page`, `change_pte`, `clear_flush_young`, `test_young`,
+    /// `release`, event-less range start/end; `invalidate_page` is called under the page-table
+    /// lock (`ptep_clear_flush_notify`), before the new PTE is set.
     Classic,
+    /// 3.6–4.12, after "mm: move all mmu notifier invocations to be done outside the PT lock"
+    /// (Grimberg, 2012) and "mm: wrap calls to set_pte_at_notify with invalidate_range_start
+    /// and invalidate_range_end" (Eran, 2012): the classic API, but reclaim, migration and
+    /// `page_mkclean` call `invalidate_page` after the new PTE is set and the page-table lock
+    /// dropped (the page still referenced), and a COW break or a KSM page replacement is a
+    /// one-page range with `change_pte` inside it. Removed in 4.13 ("mm/mmu_notifier: kill
+    /// invalidate_page").
+    ClassicUnlocked,
     /// 5.4+: range start/end with events and a blockable flag; registration by get/put.
     Modern,
+}
+
+impl Era {
+    /// Every era, oldest first.
+    pub const ALL: [Era; 3] = [Era::Classic, Era::ClassicUnlocked, Era::Modern];
+
+    /// The notifier API the era offers: [`Era::Classic`]'s for both classic eras.
+    pub fn api(self) -> Era {
+        match self {
+            Era::Modern => Era::Modern,
+            Era::Classic | Era::ClassicUnlocked => Era::Classic,
+        }
+    }
+
+    /// The era by its name (`classic`, `classic-unlocked`, `modern`).
+    pub fn by_name(name: &str) -> Option<Era> {
+        Era::ALL.into_iter().find(|e| e.to_string() == name)
+    }
 }
 
 impl fmt::Display for Era {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Era::Classic => "classic",
+            Era::ClassicUnlocked => "classic-unlocked",
             Era::Modern => "modern",
         })
     }

@@ -100,6 +100,10 @@ macro_rules! golden_tests {
             use super::*;
             $(#[test] fn $name() { golden(stringify!($name), Era::Classic, $scenario); })*
         }
+        mod classic_unlocked {
+            use super::*;
+            $(#[test] fn $name() { golden(stringify!($name), Era::ClassicUnlocked, $scenario); })*
+        }
         mod modern {
             use super::*;
             $(#[test] fn $name() { golden(stringify!($name), Era::Modern, $scenario); })*

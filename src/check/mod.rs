@@ -272,9 +272,15 @@ impl Checker {
     }
 
     /// A chip store of `value` to `paddr`: the data oracle learns the new value of every
-    /// mapping of the frame.
+    /// mapping of the frame, those awaiting their `invalidate_page` included (classic-unlocked
+    /// era: the reverse-map entry is gone, the device's translation is not).
     fn chip_store(&self, paddr: u64, value: u64) {
-        let mappings = self.mmu.with_phys(|p| p.mappings(paddr >> PAGE_SHIFT).to_vec());
+        let mappings = self.mmu.with_phys(|p| {
+            let pfn = paddr >> PAGE_SHIFT;
+            let mut m = p.mappings(pfn).to_vec();
+            m.extend(p.pending_mappings(pfn));
+            m
+        });
         let offset = paddr & ((1 << PAGE_SHIFT) - 1) & !7;
         self.mmu.with_oracle(|o| {
             for m in mappings {

@@ -14,7 +14,12 @@ impl Checker {
     /// still holds, is legal there. So in that era a mapping whose PTE no longer maps the frame
     /// (cleared, its `invalidate_page` not yet returned) allows the store too; one that maps it
     /// read-only or clean does not.
+    /// In the classic-unlocked era `invalidate_page` comes after the new PTE is set and the
+    /// reverse-map entry is gone: a frame with an `invalidate_page` pending allows the store.
     pub(super) fn store_allowed(&self, pfn: u64) -> bool {
+        if self.mmu.with_phys(|p| p.invalidate_pending(pfn)) {
+            return true;
+        }
         let classic = self.mmu.era() == Era::Classic;
         let maps = self.mmu.with_phys(|p| p.mappings(pfn).to_vec());
         maps.iter().any(|m| {

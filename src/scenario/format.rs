@@ -117,8 +117,11 @@ impl<'de> Visitor<'de> for ItemVisitor {
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum EraName {
-    /// 2.6.27–4.12.
+    /// 2.6.27–3.5.
     Classic,
+    /// 3.6–4.12.
+    #[serde(rename = "classic-unlocked")]
+    ClassicUnlocked,
     /// 5.4+.
     #[default]
     Modern,

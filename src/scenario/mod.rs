@@ -85,7 +85,7 @@ pub struct Scenario {
     pub path: String,
     /// What the scenario shows; the golden trace must show it.
     pub description: String,
-    /// Notifier era (file: "modern", the default, or "classic").
+    /// Notifier era (file: "modern", the default, "classic" or "classic-unlocked").
     pub era: Era,
     /// Chiplets, 1..=[`MAX_CHIPLETS`] (default 1).
     pub chiplets: usize,

@@ -44,6 +44,7 @@ impl Src<'_> {
 pub(super) fn scenario(src: &Src<'_>, raw: RawScenario) -> Result<Scenario, ScenarioError> {
     let era = raw.era.as_ref().map_or(Era::Modern, |e| match e.get_ref() {
         EraName::Classic => Era::Classic,
+        EraName::ClassicUnlocked => Era::ClassicUnlocked,
         EraName::Modern => Era::Modern,
     });
     let chiplets = raw.chiplets.as_ref().map_or(1, |c| *c.get_ref());

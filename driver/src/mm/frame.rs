@@ -76,6 +76,9 @@ pub struct PhysMem {
     trace: Trace,
     observer: Option<Box<dyn FnMut(PhysEvent)>>,
     bugs: Vec<String>,
+    /// Mappings whose PTE is gone but whose `invalidate_page` has not returned yet
+    /// (classic-unlocked era): frame, and the mapping it was.
+    pending: Vec<(Pfn, Mapping)>,
 }
 
 impl PhysMem {
@@ -90,6 +93,7 @@ impl PhysMem {
             trace,
             observer: None,
             bugs: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -153,6 +157,28 @@ impl PhysMem {
     /// The swap slot caching this frame, if any.
     pub fn swap_cache(&self, pfn: Pfn) -> Option<Slot> {
         self.frames.get(pfn as usize).and_then(|f| f.swap_cache)
+    }
+
+    /// Whether some mapping of `pfn` lost its PTE and awaits its `invalidate_page`
+    /// (classic-unlocked era): a device may still legally use its translation.
+    pub fn invalidate_pending(&self, pfn: Pfn) -> bool {
+        self.pending.iter().any(|&(p, _)| p == pfn)
+    }
+
+    /// The mappings of `pfn` whose PTE is gone but whose `invalidate_page` is pending: a device
+    /// store through one still belongs to that mapping.
+    pub fn pending_mappings(&self, pfn: Pfn) -> Vec<Mapping> {
+        self.pending.iter().filter(|&&(p, _)| p == pfn).map(|&(_, m)| m).collect()
+    }
+
+    /// Note (`on`) or clear that mapping `va` of `mm` of `pfn` awaits its `invalidate_page`.
+    pub(crate) fn pending_invalidate(&mut self, pfn: Pfn, mm: MmId, va: u64, on: bool) {
+        let m = Mapping { mm, va };
+        if on {
+            self.pending.push((pfn, m));
+        } else if let Some(i) = self.pending.iter().position(|&x| x == (pfn, m)) {
+            self.pending.remove(i);
+        }
     }
 
     /// Kernel bugs seen (a mapped frame freed, a reference dropped below zero).

@@ -77,19 +77,24 @@ pub(crate) async fn range_op<T>(
     out
 }
 
-/// How [`replace_pte`] announces the change in the classic era.
+/// How [`replace_pte`] announces the change in the classic eras.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Announce {
-    /// `ptep_clear_flush_notify`: P after the flush.
+    /// `try_to_unmap_one`, `page_mkclean_one`: P after the clear + flush, under the PT lock
+    /// (2.6.27–3.5); from 3.6 after the new PTE is set and the PT lock dropped.
     Page,
-    /// P, then `set_pte_at_notify`: C with the new PTE.
+    /// KSM's `write_protect_page`: as [`Announce::Page`] until 3.5; from 3.6 a one-page range.
+    PageOrRange,
+    /// `do_wp_page`, KSM's `replace_page`: P, then `set_pte_at_notify`: C with the new PTE
+    /// (2.6.27–3.5); from 3.6 a one-page range with C inside it.
     PageAndChange,
 }
 
 /// Replace the 4K PTE at `va`, which must still map `pfn`, with what `new` returns (`None`:
 /// leave it). Modern: S(event, page) · clear + flush · set · E. Classic: clear + flush · P ·
-/// [C] · set. Returns the PTE found (its page reference now the caller's when it was replaced),
-/// or `None` when the PTE no longer maps `pfn`.
+/// [C] · set. Classic-unlocked: clear + flush · set · unlock · P, or S · clear + flush · [C] ·
+/// set · E for a range. Returns the PTE found (its page reference now the caller's when it was
+/// replaced), or `None` when the PTE no longer maps `pfn`.
 pub(crate) async fn replace_pte(
     ctx: &ProcCtx,
     mm: &Mm,
@@ -101,7 +106,10 @@ pub(crate) async fn replace_pte(
 ) -> Option<Present> {
     let era = mm.mmu().era();
     let range = Range::new(era, va, va + PAGE_SIZE, event);
-    if era == Era::Modern {
+    // The announcement: a range around the change, P under the lock (classic), or P after it.
+    let ranged = era == Era::Modern || (era == Era::ClassicUnlocked && announce != Announce::Page);
+    let page_after = era == Era::ClassicUnlocked && announce == Announce::Page;
+    if ranged {
         let _ = mm
             .notifiers()
             .invalidate_range_start(ctx, mm.id(), &range)
@@ -125,6 +133,12 @@ pub(crate) async fn replace_pte(
                         w.unmap(va, false, Pte::None);
                     }
                     w.flush_now(va, va + PAGE_SIZE);
+                    if page_after {
+                        // Until invalidate_page returns, the device may still use its old
+                        // translation of the page, whose PTE and reverse-map entry are gone
+                        // (the caller still holds a reference): the store check reads this.
+                        w.phys.pending_invalidate(pfn, mm.id(), va, true);
+                    }
                 }
                 Some((old, replacement))
             }
@@ -136,11 +150,11 @@ pub(crate) async fn replace_pte(
     if let Some((old, Some(replacement))) = found {
         if era == Era::Classic {
             mm.notifiers().invalidate_page(ctx, mm.id(), va).await;
-            if announce == Announce::PageAndChange {
-                mm.notifiers()
-                    .change_pte(ctx, mm.id(), va, replacement)
-                    .await;
-            }
+        }
+        if era.api() == Era::Classic && announce == Announce::PageAndChange {
+            mm.notifiers()
+                .change_pte(ctx, mm.id(), va, replacement)
+                .await;
         }
         let mut w = mm.work(&mut gather);
         if era == Era::Classic {
@@ -155,7 +169,11 @@ pub(crate) async fn replace_pte(
         }
     }
     drop(ptl);
-    if era == Era::Modern {
+    if page_after && matches!(found, Some((_, Some(_)))) {
+        mm.notifiers().invalidate_page(ctx, mm.id(), va).await;
+        mm.mmu().phys().pending_invalidate(pfn, mm.id(), va, false);
+    }
+    if ranged {
         mm.notifiers()
             .invalidate_range_end(ctx, mm.id(), &range)
             .await;

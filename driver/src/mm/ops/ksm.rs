@@ -90,7 +90,7 @@ async fn write_protect(ctx: &ProcCtx, mm: &Mm, va: u64, pfn: Pfn) -> Result<(), 
             ..p
         }))
     };
-    replace_pte(ctx, mm, va, pfn, Event::Clear, Announce::Page, wrprotect)
+    replace_pte(ctx, mm, va, pfn, Event::Clear, Announce::PageOrRange, wrprotect)
         .await
         .ok_or(MmError::Busy("page changed"))?;
     Ok(())

@@ -57,7 +57,7 @@ pub async fn mprotect(
             prot: crate::mm::Vma { prot, ..seg }.label(),
         });
         let range_start = match (era, first_populated) {
-            (Era::Classic, _) => seg.start,
+            (Era::Classic | Era::ClassicUnlocked, _) => seg.start,
             (Era::Modern, Some(first)) => (first & HPAGE_MASK).max(seg.start),
             (Era::Modern, None) => continue,
         };
