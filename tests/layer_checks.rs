@@ -123,3 +123,26 @@ fn an_asid_handed_to_two_address_spaces_is_caught_while_the_context_tags_keep_th
     // The chip-level view agrees: both address spaces issued under the ASID.
     assert!(f.iter().any(|f| f.check == Check::Ownership), "{f:?}");
 }
+
+/// The protocol monitor can tell when it hears nothing: with the driver's tracepoints silenced
+/// (an empty observer, as cargo-mutants' empty `set_protocol_observer` made them) a run with
+/// dropins fails `driver protocol`; with them, the same run passes.
+#[test]
+fn a_silent_driver_fails_the_protocol_monitor() {
+    use gru_cosim::scenario::Scenario;
+    use gru_cosim::system::System;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/scenarios/munmap.toml");
+    let failures = |silence: bool| {
+        let sc = Scenario::load(&path).expect("scenario");
+        let sys = System::new(sc.system_config(1, "test".into()), || gru_sim::model::RefModel::new(Default::default())).expect("system");
+        if silence {
+            sys.gru.set_protocol_observer(Box::new(|_, _| {}));
+        }
+        sc.spawn(&sys);
+        sys.run(5_000_000);
+        sys.checker.failures()
+    };
+    assert!(failures(false).is_empty());
+    let bad = failures(true);
+    assert!(bad.iter().any(|f| f.check == Check::DriverProtocol && f.detail.contains("tracepoints are silent")), "{bad:?}");
+}

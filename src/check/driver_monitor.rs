@@ -18,6 +18,7 @@ use gru_driver::gru::protocol::ProtocolEvent;
 use gru_driver::mm::MmId;
 
 use super::{Check, Checker};
+use crate::trace::SysEvent;
 
 /// What the monitor remembers of the driver's steps.
 #[derive(Default)]
@@ -30,6 +31,8 @@ pub(super) struct Protocol {
     loaded: HashMap<(usize, usize), (MmId, u32)>,
     /// (chiplet, ASID base) → the mm whose tracker holds it.
     holders: HashMap<(usize, u32), MmId>,
+    /// Protocol steps reported.
+    heard: u64,
 }
 
 impl Checker {
@@ -37,6 +40,7 @@ impl Checker {
     pub fn protocol_event(&self, cycle: u64, e: &ProtocolEvent) {
         let bad = {
             let mut p = self.protocol.borrow_mut();
+            p.heard += 1;
             match *e {
                 ProtocolEvent::TfhRead { chiplet, cbr } => {
                     p.tfh_read.insert((chiplet, cbr));
@@ -72,6 +76,20 @@ impl Checker {
                 }
             }
         };
+        self.verdict(cycle, Check::DriverProtocol, bad);
+    }
+}
+
+impl Checker {
+    /// At the end of a run: the monitor heard the driver. Every dropin the chips saw follows a
+    /// TFH read the driver reports, so a run with dropins and no protocol step means silent
+    /// tracepoints, and a monitor that would pass any protocol (cargo-mutants' empty
+    /// `set_protocol_observer` went unnoticed before).
+    pub fn protocol_heard(&self, cycle: u64) {
+        let dropins = self.events.borrow().iter().filter(|e| matches!(e, SysEvent::Dropin { .. })).count();
+        let heard = self.protocol.borrow().heard;
+        let bad = (dropins > 0 && heard == 0)
+            .then(|| format!("the chips saw {dropins} dropins but the driver reported no protocol step: its tracepoints are silent and the protocol monitor checked nothing"));
         self.verdict(cycle, Check::DriverProtocol, bad);
     }
 }

@@ -250,6 +250,9 @@ impl<M: SystemModel> System<M> {
         // A run stopped early by a failure leaves operations half done: their invariants are
         // not meant to hold yet.
         let invariants = if self.kernel.live_tasks() == 0 { self.mmu.check_invariants() } else { Vec::new() };
+        if self.kernel.live_tasks() == 0 && !self.checker.has_failed() {
+            self.checker.protocol_heard(now);
+        }
         for e in invariants.into_iter().chain(self.mmu.bugs()) {
             self.checker.verdict(now, Check::Kernel, Some(format!("primary MMU: {e}")));
         }
