@@ -295,6 +295,10 @@ struct SystemCli {
     /// slower; for comparison).
     #[arg(long)]
     no_skip: bool,
+    /// Round trip of an MMIO request across the interconnect, in cycles (half each way),
+    /// 2..=100000 [default: 100]; printed with every latency figure.
+    #[arg(long)]
+    mmio_latency: Option<u64>,
 }
 
 impl SystemCli {
@@ -324,6 +328,7 @@ impl SystemCli {
             no_chip_monitors: self.no_chip_monitors,
             no_skip: self.no_skip,
             stats: false,
+            mmio_latency: self.mmio_latency,
         }
     }
 }

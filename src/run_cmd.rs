@@ -123,6 +123,8 @@ pub struct RunArgs {
     pub no_skip: bool,
     /// Print the statistics after the summary, as `gru-cosim stats` does (the run is the same).
     pub stats: bool,
+    /// MMIO round trip in cycles ([`MMIO_LATENCY_RANGE`]); none: [`DEFAULT_MMIO_LATENCY`].
+    pub mmio_latency: Option<u64>,
 }
 
 impl Default for RunArgs {
@@ -142,6 +144,7 @@ impl Default for RunArgs {
             no_chip_monitors: false,
             no_skip: false,
             stats: false,
+            mmio_latency: None,
         }
     }
 }
@@ -186,6 +189,9 @@ impl RunArgs {
         if self.no_skip {
             line += " --no-skip";
         }
+        if let Some(n) = self.mmio_latency {
+            line += &format!(" --mmio-latency {n}");
+        }
         line
     }
 }
@@ -199,7 +205,13 @@ pub const DEFAULT_ACCESSES: u64 = 20_000;
 
 /// The work `args` asks for and the arguments with every setting resolved: a scenario takes
 /// `--era`, `--chiplets` and `--cpus` over the file's values and refuses `--accesses`.
+/// The MMIO round trips `--mmio-latency` accepts, in cycles.
+pub const MMIO_LATENCY_RANGE: std::ops::RangeInclusive<u64> = 2..=100_000;
+
 fn resolve(args: &RunArgs) -> Result<(Work, RunArgs), RunError> {
+    if let Some(n) = args.mmio_latency.filter(|n| !MMIO_LATENCY_RANGE.contains(n)) {
+        return Err(RunError::Flag { flag: "--mmio-latency", msg: format!("{n}: must be {}..={} cycles", MMIO_LATENCY_RANGE.start(), MMIO_LATENCY_RANGE.end()) });
+    }
     if let Some(n) = args.chiplets.filter(|n| !(1..=MAX_CHIPLETS).contains(n)) {
         return Err(RunError::Flag { flag: "--chiplets", msg: format!("{n}: must be 1..={MAX_CHIPLETS} (the supported maximum)") });
     }
@@ -278,6 +290,7 @@ fn setup(args: &RunArgs) -> Result<(Work, SystemConfig), RunError> {
     cfg.gru.mutant = args.mutant.and_then(MutantKind::driver);
     cfg.chip_monitors = !args.no_chip_monitors;
     cfg.skip = !args.no_skip;
+    cfg.mmio_latency = args.mmio_latency.unwrap_or(DEFAULT_MMIO_LATENCY);
     Ok((wl, cfg))
 }
 
@@ -546,10 +559,10 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
     // The chips' own counters, read after the run: the trace's verdicts must agree with them.
     let chip = (0..c.chiplets).filter_map(|c| sys.hw.chip_stats(c)).fold((0, 0, 0), |a, s| (a.0 + s.dropins, a.1 + s.stale, a.2 + s.purged));
     println!("  dropins          installed {installed}, discarded {discarded} (chip counters: {} installed, {} stale)", chip.0, chip.1);
-    let sd = shootdown_summary(&sds);
+    let sd = shootdown_summary(&sds, c.mmio_latency);
     println!(
-        "  shootdowns       {} TGH writes, {:.2} contexts/write, {} entries purged, round trip p50 {} p99 {} cycles (MMIO latency {DEFAULT_MMIO_LATENCY})",
-        sd.writes, sd.ctx_per_write, chip.2, sd.p50, sd.p99
+        "  shootdowns       {} TGH writes, {:.2} contexts/write, {} entries purged, round trip p50 {} p99 {} cycles (MMIO latency {})",
+        sd.writes, sd.ctx_per_write, chip.2, sd.p50, sd.p99, c.mmio_latency
     );
     let failures = sys.checker.failures();
     let verdicts: Vec<String> = sys
@@ -595,9 +608,9 @@ struct Shootdowns {
 
 /// TGH invalidates and their round trips: from the start write leaving the driver to the poll
 /// that sees the handle idle arriving back (the chiplet-side gap plus one MMIO round trip).
-fn shootdown_summary(sds: &[Shootdown]) -> Shootdowns {
+fn shootdown_summary(sds: &[Shootdown], mmio_latency: u64) -> Shootdowns {
     let ctxs: u64 = sds.iter().map(|s| u64::from(s.ctxbitmap.count_ones())).sum();
-    let mut lat: Vec<u64> = sds.iter().filter_map(|s| Some(s.done? - s.start + DEFAULT_MMIO_LATENCY)).collect();
+    let mut lat: Vec<u64> = sds.iter().filter_map(|s| Some(s.done? - s.start + mmio_latency)).collect();
     lat.sort_unstable();
     let pct = |p: usize| lat.get((lat.len() * p / 100).min(lat.len().saturating_sub(1))).copied().unwrap_or(0);
     let writes = sds.len();

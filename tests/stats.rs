@@ -47,3 +47,20 @@ fn the_drivers_counts_agree_with_the_chips_statistics_handles() {
         assert_eq!(restart.count, chips(|c| c.dropins + c.stale), "{hw:?}: dropins written vs installed or discarded");
     }
 }
+
+#[test]
+fn the_mmio_latency_is_a_run_setting_the_latencies_and_the_replay_line_carry() {
+    let at = |n: u64| {
+        let args = RunArgs { workload: "munmap".into(), hw: HwKind::Model, mmio_latency: Some(n), ..RunArgs::default() };
+        let out = run_cmd::execute(&args, false).expect("run");
+        assert!(out.failures.is_empty(), "{n}: {:?}", out.failures);
+        assert!(out.replay.contains(&format!("--mmio-latency {n}")), "{}", out.replay);
+        out.stats.mcs.iter().find(|r| r.id == "tgh_invalidate").unwrap().aver_clks
+    };
+    // A TGH's start write and its status read each cross the interconnect.
+    let (fast, slow) = (at(20), at(400));
+    assert!(fast >= 20 && slow >= 400 && slow > fast, "tgh_invalidate mean {fast} at 20, {slow} at 400");
+    let bad = RunArgs { mmio_latency: Some(1), ..RunArgs::default() };
+    let e = run_cmd::execute(&bad, false).unwrap_err().to_string();
+    assert!(e.contains("--mmio-latency") && e.contains("2..=100000"), "{e}");
+}

@@ -57,6 +57,8 @@ pub struct SystemConfig {
     /// Skip the cycles in which a chiplet can change nothing, and fast-forward while every
     /// chiplet is quiescent ([`GruHw::set_skip`]); the run is the same either way.
     pub skip: bool,
+    /// Round trip of an MMIO request across the interconnect, in cycles (half each way).
+    pub mmio_latency: u64,
 }
 
 impl Default for SystemConfig {
@@ -71,6 +73,7 @@ impl Default for SystemConfig {
             replay: String::new(),
             chip_monitors: true,
             skip: true,
+            mmio_latency: DEFAULT_MMIO_LATENCY,
         }
     }
 }
@@ -113,7 +116,7 @@ impl<M: SystemModel> System<M> {
         }
         let kernel = Kernel::new(KernelConfig { num_cpus: cfg.cpus, seed: cfg.seed, ..KernelConfig::default() });
         let mmu = Mmu::new(&kernel, MmuConfig { era: cfg.era, ..MmuConfig::default() });
-        let hw = GruHw::new((0..cfg.chiplets.max(1)).map(|_| make()).collect(), &mmu, DEFAULT_MMIO_LATENCY);
+        let hw = GruHw::new((0..cfg.chiplets.max(1)).map(|_| make()).collect(), &mmu, cfg.mmio_latency);
         if cfg.chip_monitors {
             hw.enable_monitors();
         }
