@@ -40,7 +40,7 @@ async fn do_fault(ctx: &ProcCtx, mm: &Mm, va: u64, write: bool, vma: &Vma, file:
             // (`filemap_invalidate_lock_shared`), then sees its result.
             let sem = mmu.files().get(file).map(|f| f.lock.clone()).ok_or(MmError::NoFile(file))?;
             let _lock = sem.read(ctx).await;
-            if mmu.file_size(file).is_none_or(|s| index >= s) {
+            if mmu.file_size(file).map_or(true, |s| index >= s) {
                 return Err(MmError::SigBus { mm: mm.id(), addr: va, file });
             }
             mmu.cache_page(file, index)?
