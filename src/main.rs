@@ -190,8 +190,8 @@ struct BenchCli {
     /// Contexts per chiplet for the contexts sweep (1..=16).
     #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2, 4, 8, 16])]
     contexts: Vec<usize>,
-    /// Chiplet counts for the chiplets sweep (1..=4).
-    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2, 3, 4])]
+    /// Chiplet counts for the chiplets sweep (1..=16).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2, 4, 8, 16])]
     chiplets: Vec<usize>,
     /// Range in pages of the contexts and chiplets sweeps.
     #[arg(long, default_value_t = 16)]

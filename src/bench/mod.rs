@@ -87,7 +87,7 @@ impl Default for BenchConfig {
             sd_seeds: 3,
             ranges: vec![1, 4, 16, 64, 256, 1023, 1024, 4096],
             contexts: vec![1, 2, 4, 8, 16],
-            chiplet_counts: vec![1, 2, 3, 4],
+            chiplet_counts: vec![1, 2, 4, 8, 16],
             sd_pages: 16,
             tlb_sizes: vec![64, 128, 256],
             teardown_max_kib: 1 << 20,
@@ -130,8 +130,9 @@ impl BenchConfig {
         if self.reps == 0 || self.sd_seeds == 0 {
             return bad("--reps and --sd-seeds must be at least 1");
         }
-        if self.chiplets == 0 || self.chiplets > 4 || self.chiplet_counts.iter().any(|&c| c == 0 || c > 4) {
-            return bad("chiplet counts must be 1..=4 (16 interrupt lines per chiplet, 64 lines)");
+        let max = gru_driver::gru::MAX_CHIPLETS;
+        if self.chiplets == 0 || self.chiplets > max || self.chiplet_counts.iter().any(|&c| c == 0 || c > max) {
+            return Err(format!("bench: chiplet counts must be 1..={max} (the platform routes {max} chiplets' interrupt lines)"));
         }
         if self.contexts.iter().any(|&c| c == 0 || c > 16) {
             return bad("contexts per chiplet must be 1..=16");
