@@ -221,26 +221,10 @@ impl Gru {
         }
     }
 
-    /// `tfh_write_only`: install the entry, leave the CB parked; waits, as in Linux.
-    pub async fn tfh_write_only(&self, ctx: &AtomicCtx, chiplet: usize, cbr: usize, d: &Dropin) -> Result<(), GruError> {
-        let h = HandleId { kind: HandleKind::Tfh, index: cbr, chiplet };
-        let line = Self::fill(TfhOpc::WriteOnly, d).encode();
-        match self.start_wait(ctx, h, "tfh_write_only", line).await {
-            // The miss stays pending: EXCEPTION is the expected status after a WRITE_ONLY.
-            Err(GruError::HandleFailed { dump, .. }) if Tfh::decode(&dump).cause != handles::TfhCause::HwErrorPagesize as u8 => Ok(()),
-            other => other.map(|_| ()),
-        }
-    }
-
     /// `tfh_write_restart`: install the entry and re-execute the CB. Not waited for, as in
     /// Linux: the hardware's race guard may discard it, and the CB then misses again.
     pub async fn tfh_write_restart(&self, ctx: &AtomicCtx, chiplet: usize, cbr: usize, d: &Dropin) -> Result<(), GruError> {
         self.tfh_op(ctx, chiplet, cbr, Self::fill(TfhOpc::WriteRestart, d)).await
-    }
-
-    /// `tfh_restart`: re-execute the CB without installing.
-    pub async fn tfh_restart(&self, ctx: &AtomicCtx, chiplet: usize, cbr: usize) -> Result<(), GruError> {
-        self.tfh_op(ctx, chiplet, cbr, Tfh { opc: TfhOpc::Restart as u8, ..Default::default() }).await
     }
 
     /// `tfh_user_polling_mode`: MISS_FMM → MISS_UPM; the CB completes with CALL_OS.

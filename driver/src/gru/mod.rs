@@ -257,11 +257,6 @@ impl Gru {
         &self.0.stats
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &GruConfig {
-        &self.0.cfg
-    }
-
     /// Failures reported by notifier callbacks and interrupt handlers so far.
     pub fn errors(&self) -> Vec<GruError> {
         self.0.errors.borrow().clone()
