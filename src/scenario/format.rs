@@ -18,6 +18,9 @@ pub(super) struct RawScenario {
     pub cpus: Option<Spanned<usize>>,
     pub max_asid: Option<Spanned<u32>>,
     pub first_asid: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub real_thp_lookup: bool,
+    pub expect_verdict: Option<Spanned<String>>,
     #[serde(rename = "file", default)]
     pub files: Vec<Spanned<RawFile>>,
     #[serde(rename = "process", default)]

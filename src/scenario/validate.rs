@@ -11,6 +11,8 @@ use gru_driver::gru::{ASID_INC, CBR_PER_CTX, MAX_ASID, MIN_ASID};
 use gru_driver::mm::{MMAP_BASE, PAGE_SIZE, TASK_SIZE};
 use gru_driver::notifier::Era;
 
+use crate::check::Check;
+
 use super::format::{CbStatusName, EraName, Expect, Item, RawScenario, RawThread, Step};
 use super::{FileDecl, Process, Scenario, ScenarioError, StepAt, Thread, MAX_CHIPLETS, MAX_CPUS, MAX_STEPS};
 
@@ -171,6 +173,13 @@ pub(super) fn scenario(src: &Src<'_>, raw: RawScenario) -> Result<Scenario, Scen
         }
     }
 
+    let expect_verdict = match &raw.expect_verdict {
+        None => None,
+        Some(v) => Some(Check::by_name(v.get_ref()).ok_or_else(|| {
+            let known: Vec<String> = Check::ALL.iter().map(Check::to_string).collect();
+            src.err(v.span(), format!("expect_verdict = {:?}: no such check (known: {})", v.get_ref(), known.join(", ")))
+        })?),
+    };
     let sc = Scenario {
         path: src.path.to_owned(),
         description: raw.description,
@@ -179,6 +188,8 @@ pub(super) fn scenario(src: &Src<'_>, raw: RawScenario) -> Result<Scenario, Scen
         cpus,
         max_asid,
         first_asid,
+        real_thp_lookup: raw.real_thp_lookup,
+        expect_verdict,
         files,
         processes,
         threads,

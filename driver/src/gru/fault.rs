@@ -13,7 +13,7 @@ use super::purge::wait_range_inactive;
 use super::stats::{GruStat, UpmCause};
 use super::{Gru, GruError, Mutant, CBR_PER_CTX};
 use crate::kernel::{smp_rmb, AtomicCtx, IrqCtx, ProcCtx, ReadGuard};
-use crate::mm::{follow_page, follow_page_irqs_off, get_user_pages, MmError, PteInfo, PAGE_MASK};
+use crate::mm::{follow_page, follow_page_irqs_off, get_user_pages, MmError, PteInfo, PAGE_MASK, PAGE_SHIFT};
 
 /// Where a dropin runs, with what its page walk needs.
 enum Path<'a> {
@@ -170,6 +170,7 @@ impl Gru {
                 }
             }
         };
+        let pte = self.lookup_as_configured(user, pte);
         let pagesize = PageSize::code_from_shift(pte.page_shift).unwrap_or(PageSize::P4K);
         let bit = 1u16 << pagesize as u16;
         if gts.sizeavail.get() & bit == 0 {
@@ -256,6 +257,21 @@ impl Gru {
                 _ => return Err(GruError::CbException { cbr, cause: c.cause }),
             }
         }
+    }
+}
+
+impl Gru {
+    /// The translation a lookup gives the dropin: the walk's own, or under
+    /// [`GruConfig::real_thp_lookup`](super::GruConfig::real_thp_lookup) what Linux's lookups
+    /// give for a THP: a 4K page, the huge page's first frame from the interrupt path's
+    /// `atomic_pte_lookup` (the PMD read as a PTE), the right subpage from the user path's
+    /// `get_user_pages`.
+    fn lookup_as_configured(&self, user: bool, pte: PteInfo) -> PteInfo {
+        if !self.0.cfg.real_thp_lookup || pte.page_shift == PAGE_SHIFT {
+            return pte;
+        }
+        let pfn = if user { pte.pfn } else { pte.page_paddr() >> PAGE_SHIFT };
+        PteInfo { pfn, page_shift: PAGE_SHIFT, ..pte }
     }
 }
 
