@@ -39,6 +39,7 @@ const CATCHERS: &[(MutantKind, &str, u64)] = &[
     (MutantKind::Driver(Mutant::IntrReadsMapOnce), "default", 2),
     (MutantKind::Driver(Mutant::MkcleanNoFlush), "writeback_race", 1),
     (MutantKind::Driver(Mutant::FullPurgeAlways), "munmap", 1),
+    (MutantKind::Driver(Mutant::GruPaddrUnchecked), "gru_space", 1),
     (MutantKind::Rtl(RtlMutant::NoRaceGuard), "default", 1),
     (MutantKind::Rtl(RtlMutant::PurgeSkipLastLane), "default", 1),
     (MutantKind::Rtl(RtlMutant::NoTlbMod), "tlb_mod", 1),
