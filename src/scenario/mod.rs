@@ -2,7 +2,7 @@
 //! threads (optionally owning a GRU context on a chiplet) and each thread's steps. Threads run
 //! concurrently; `signal`/`wait` order them, `sleep` spaces them. A step may state what it
 //! expects (`expect = { ... }`); a step whose outcome differs, or that fails without saying so,
-//! fails the run ([`Check::Expect`](crate::check::Check::Expect)). golden/scenarios/README.md
+//! fails the run ([`Check::Expect`]). golden/scenarios/README.md
 //! documents the format.
 //!
 //! [`format`] is the file as TOML gives it, `validate` checks it (bounds, names, `repeat`
