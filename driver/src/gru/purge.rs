@@ -172,9 +172,10 @@ impl Gru {
         let vaddr = if self.mutated(Mutant::TghVaddrInPages) { first } else { start };
         self.0.stats.inc(GruStat::FlushTlb);
         let skew = usize::from(self.mutated(Mutant::AsidmapBitOffByOne));
+        // `ms_asid_lock` is held across the whole walk, as in Linux.
+        let mut asids = gms.asid_lock.lock(ctx).await;
         for chiplet in (0..self.num_chiplets()).filter(|c| gms.asidmap.get() >> (c + skew) & 1 != 0) {
             self.0.stats.inc(GruStat::FlushTlbGru);
-            let mut asids = gms.asid_lock.lock(ctx).await;
             let t = &mut asids[chiplet];
             if t.ctxbitmap != 0 {
                 let asid = t.asid + region(start);
