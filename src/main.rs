@@ -299,6 +299,10 @@ struct SystemCli {
     /// 2..=100000 [default: 100]; printed with every latency figure.
     #[arg(long)]
     mmio_latency: Option<u64>,
+    /// Reproduce Linux's THP lookup (grufault.c `atomic_pte_lookup`): a THP miss served from
+    /// the interrupt handler drops in the huge page's first 4K frame, whatever the address.
+    #[arg(long)]
+    real_thp_lookup: bool,
 }
 
 impl SystemCli {
@@ -329,6 +333,7 @@ impl SystemCli {
             no_skip: self.no_skip,
             stats: false,
             mmio_latency: self.mmio_latency,
+            real_thp_lookup: self.real_thp_lookup,
         }
     }
 }

@@ -13,7 +13,7 @@ use gru_sim::rtl::{Rtl, WaveFormat};
 
 use gru_driver::gru::hw::MmioEvent;
 
-use crate::check::Failure;
+use crate::check::{Check, Failure};
 use crate::coverage::{self, Coverage};
 use crate::mutants::catalogue::MutantKind;
 use crate::scenario::{scenario_dir, scenario_names, Overrides, Scenario, ScenarioError, MAX_CHIPLETS, MAX_CPUS};
@@ -125,6 +125,10 @@ pub struct RunArgs {
     pub stats: bool,
     /// MMIO round trip in cycles ([`MMIO_LATENCY_RANGE`]); none: [`DEFAULT_MMIO_LATENCY`].
     pub mmio_latency: Option<u64>,
+    /// Linux's THP lookup in the driver
+    /// ([`GruConfig::real_thp_lookup`](gru_driver::gru::GruConfig::real_thp_lookup)), also when
+    /// the scenario does not ask for it.
+    pub real_thp_lookup: bool,
 }
 
 impl Default for RunArgs {
@@ -145,6 +149,7 @@ impl Default for RunArgs {
             no_skip: false,
             stats: false,
             mmio_latency: None,
+            real_thp_lookup: false,
         }
     }
 }
@@ -191,6 +196,9 @@ impl RunArgs {
         }
         if let Some(n) = self.mmio_latency {
             line += &format!(" --mmio-latency {n}");
+        }
+        if self.real_thp_lookup {
+            line += " --real-thp-lookup";
         }
         line
     }
@@ -239,7 +247,7 @@ fn resolve(args: &RunArgs) -> Result<(Work, RunArgs), RunError> {
 
 /// Run the workload and print its summary; Ok(true) when every check passed.
 pub fn run(args: &RunArgs) -> Result<bool, RunError> {
-    execute(args, true).map(|o| o.failures.is_empty())
+    execute(args, true).map(|o| o.passed())
 }
 
 /// What a run found.
@@ -249,6 +257,8 @@ pub struct Outcome {
     pub cycles: u64,
     /// The failed checks, in the order they fired.
     pub failures: Vec<Failure>,
+    /// The check a scenario expects to fail (its `expect_verdict`); none: every check must pass.
+    pub expect_verdict: Option<Check>,
     /// The command that replays the run.
     pub replay: String,
     /// The command that dumps the waveform of its first failure.
@@ -259,6 +269,14 @@ pub struct Outcome {
     pub skipped: u64,
     /// The driver's and the chips' statistics at the end of the run.
     pub stats: crate::stats_report::StatsReport,
+}
+
+impl Outcome {
+    /// Whether the run passed: every check, or, for a scenario with an `expect_verdict`, the
+    /// one it expects to fail failed ([`crate::check::passes`]).
+    pub fn passed(&self) -> bool {
+        crate::check::passes(self.expect_verdict, &self.failures)
+    }
 }
 
 /// Fail now, before a run, if `path` cannot be written (its directory is created).
@@ -291,6 +309,7 @@ fn setup(args: &RunArgs) -> Result<(Work, SystemConfig), RunError> {
     cfg.chip_monitors = !args.no_chip_monitors;
     cfg.skip = !args.no_skip;
     cfg.mmio_latency = args.mmio_latency.unwrap_or(DEFAULT_MMIO_LATENCY);
+    cfg.gru.real_thp_lookup |= args.real_thp_lookup;
     Ok((wl, cfg))
 }
 
@@ -494,6 +513,10 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
     let outcome = Outcome {
         cycles: report.cycles,
         failures: sys.checker.failures(),
+        expect_verdict: match wl {
+            Work::Scripted(sc) => sc.expect_verdict,
+            Work::Random(_) => None,
+        },
         replay: sys.checker.replay().to_owned(),
         debug: args.debug_command(),
         coverage: coverage::measure(&sys),
@@ -587,11 +610,18 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
     if let Some(j) = &args.json {
         println!("  trace            {} ({} events)", j.display(), events.len());
     }
-    if failures.is_empty() {
+    for f in failures.iter().take(5) {
+        println!("FAIL [{}] cycle {} seed {}: {}", f.check, f.cycle, args.seed, f.detail);
+    }
+    if let Some(c) = outcome.expect_verdict {
+        let seen = if failures.iter().any(|f| f.check == c) { "failed" } else { "did not fail" };
+        println!("expected verdict [{c}] (the scenario's expect_verdict): {seen}");
+    }
+    if outcome.passed() {
         println!("PASS");
     } else {
-        for f in failures.iter().take(5) {
-            println!("FAIL [{}] cycle {} seed {}: {}", f.check, f.cycle, args.seed, f.detail);
+        if failures.is_empty() {
+            println!("FAIL: the run passed every check");
         }
         println!("replay: {}", outcome.replay);
         println!("waves:  {}", outcome.debug);

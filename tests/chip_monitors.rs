@@ -45,7 +45,7 @@ fn race_stale_fires_on_a_miss_latched_during_a_purge_that_the_driver_gate_masks(
 
 #[test]
 fn race_stale_fires_on_a_miss_latched_at_the_purge_start_edge() {
-    masked_but_monitored(RtlMutant::StaleSameEdge, "default", 1, Monitor::RaceStale);
+    masked_but_monitored(RtlMutant::StaleSameEdge, "default", 4, Monitor::RaceStale);
 }
 
 #[test]

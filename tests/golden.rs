@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use gru_cosim::scenario::{Overrides, Scenario};
+use gru_cosim::check::{Check, Failure};
+use gru_cosim::scenario::{Overrides, Scenario, VerdictError};
 use gru_cosim::system::System;
 use gru_driver::notifier::Era;
 use gru_sim::rtl::{Rtl, WaveFormat};
@@ -24,28 +25,34 @@ fn names(dir: &str, ext: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Run one scenario on the RTL, seed 1; the golden lines (with the check failures if any) and
-/// the failures.
-fn golden(name: &str) -> (Vec<String>, Vec<String>) {
+fn load(name: &str) -> Scenario {
     let path = root().join("scenarios").join(format!("{name}.toml"));
-    let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let cfg = sc.system_config(1, format!("gru-cosim run {} --seed 1", path.display()));
+    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Run `sc` on the RTL, seed 1; the golden lines and the failures.
+fn run(sc: &Scenario) -> (Vec<String>, Vec<Failure>) {
+    let cfg = sc.system_config(1, format!("gru-cosim run {} --seed 1", sc.path));
     let sys = System::new(cfg, || Rtl::new(WaveFormat::Fst)).expect("system");
     sc.spawn(&sys);
     sys.run(5_000_000);
     let mut lines = vec![format!("# {}", sc.description.trim())];
     lines.extend(sys.events().iter().filter_map(|e| e.golden_line()));
-    let failures = sys.checker.failures().iter().map(|f| format!("[{}] {}", f.check, f.detail)).collect();
-    (lines, failures)
+    (lines, sys.checker.failures())
 }
 
 #[test]
 fn scenarios_match_their_golden_traces() {
     let (mut failed, mut verdicts) = (Vec::new(), Vec::new());
     for name in names("scenarios", ".toml") {
-        let (lines, failures) = golden(&name);
-        // A golden trace documents a passing run: a snapshot must not make a failure golden.
-        verdicts.extend(failures.into_iter().map(|f| format!("{name}: {f}")));
+        let sc = load(&name);
+        let (lines, failures) = run(&sc);
+        // A golden trace documents a passing run, or the failure its scenario exists to show
+        // (`expect_verdict`): a snapshot must not make any other failure golden.
+        if let Err(e) = sc.judge(&failures) {
+            verdicts.push(e.to_string());
+            verdicts.extend(failures.iter().map(|f| format!("{name}: [{}] {}", f.check, f.detail)));
+        }
         let r = std::panic::catch_unwind(|| {
             insta::with_settings!({snapshot_path => root().join("snapshots"), prepend_module_to_snapshot => false, omit_expression => true}, {
                 insta::assert_yaml_snapshot!(name.as_str(), lines);
@@ -57,6 +64,30 @@ fn scenarios_match_their_golden_traces() {
     }
     assert!(verdicts.is_empty(), "golden scenarios failed checks: {verdicts:#?}");
     assert!(failed.is_empty(), "golden traces changed: {failed:?} (review with `cargo insta review`)");
+}
+
+/// `expect_verdict` cuts both ways: `real_thp_lookup` passes because the data oracle fails
+/// with Linux's THP lookup, and the same scenario with the model's lookup (every check passes)
+/// fails its verdict; a scenario without `expect_verdict` fails on any failure.
+#[test]
+fn expected_verdicts_pass_only_when_they_fire() {
+    let real = load("real_thp_lookup");
+    assert_eq!(real.expect_verdict, Some(Check::DataOracle));
+    let (_, failures) = run(&real);
+    assert!(failures.iter().any(|f| f.check == Check::DataOracle), "{failures:?}");
+    assert_eq!(real.judge(&failures), Ok(()));
+
+    let mut model = real.clone();
+    model.real_thp_lookup = false;
+    let (_, failures) = run(&model);
+    assert!(failures.is_empty(), "the model's lookup serves the 2M page right: {failures:?}");
+    let e = model.judge(&failures).unwrap_err();
+    assert!(matches!(e, VerdictError::ExpectedMissing { check: Check::DataOracle, .. }), "{e}");
+    assert!(e.to_string().contains("expect_verdict = \"data oracle\""), "{e}");
+
+    let mut plain = real;
+    plain.expect_verdict = None;
+    assert!(matches!(plain.judge(&[Failure { cycle: 1, check: Check::DataOracle, detail: String::new() }]), Err(VerdictError::Failed { failures: 1, .. })));
 }
 
 #[test]

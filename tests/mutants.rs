@@ -30,7 +30,7 @@ const CATCHERS: &[(MutantKind, &str, u64)] = &[
     (MutantKind::Driver(Mutant::AsidHandedTwice), "asid_reuse", 1),
     (MutantKind::Driver(Mutant::AsidmapBitOffByOne), "cow_fault", 1),
     (MutantKind::Driver(Mutant::TghVaddrInPages), "cow_fault", 1),
-    (MutantKind::Driver(Mutant::RangeActiveEndsAtStart), "default", 1),
+    (MutantKind::Driver(Mutant::RangeActiveEndsAtStart), "default", 5),
     (MutantKind::Driver(Mutant::NoWakeOnRangeEnd), "fault_during_invalidate", 1),
     (MutantKind::Driver(Mutant::DropinIgnoresPteDirty), "default", 1),
     (MutantKind::Driver(Mutant::StoreMissAsRead), "exit_classic", 1),
@@ -39,6 +39,7 @@ const CATCHERS: &[(MutantKind, &str, u64)] = &[
     (MutantKind::Driver(Mutant::IntrReadsMapOnce), "default", 2),
     (MutantKind::Driver(Mutant::MkcleanNoFlush), "writeback_race", 1),
     (MutantKind::Driver(Mutant::FullPurgeAlways), "munmap", 1),
+    (MutantKind::Driver(Mutant::GruPaddrUnchecked), "gru_space", 1),
     (MutantKind::Rtl(RtlMutant::NoRaceGuard), "default", 1),
     (MutantKind::Rtl(RtlMutant::PurgeSkipLastLane), "default", 1),
     (MutantKind::Rtl(RtlMutant::NoTlbMod), "tlb_mod", 1),
@@ -48,7 +49,7 @@ const CATCHERS: &[(MutantKind, &str, u64)] = &[
     // Caught by a chip monitor: masked end to end (tests/chip_monitors.rs), or caught there
     // only much later.
     (MutantKind::Rtl(RtlMutant::GuardStartOnly), "default", 1),
-    (MutantKind::Rtl(RtlMutant::StaleSameEdge), "default", 1),
+    (MutantKind::Rtl(RtlMutant::StaleSameEdge), "default", 4),
     (MutantKind::Rtl(RtlMutant::RestartClearsStale), "default", 1),
     (MutantKind::Rtl(RtlMutant::TfmSetLost), "default", 1),
     (MutantKind::Rtl(RtlMutant::InstallNoReplace), "default", 1),

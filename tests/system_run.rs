@@ -158,3 +158,27 @@ fn idle_skipping_leaves_the_trace_byte_for_byte_the_same() {
         assert!(skipping == every, "{}: the trace differs with --no-skip", args.command());
     }
 }
+
+/// Every CCH line the driver writes is a user context's, as Linux's gru_load_context writes it:
+/// `unmap_enable` clear (only the kernel's own context, which the model does not have, sets it),
+/// fault bits and the interrupt on. Read from the MMIO trace, the lines the chip took.
+#[test]
+fn every_cch_written_is_a_user_context() {
+    let sys = System::new(SystemConfig { chiplets: 2, seed: 5, ..SystemConfig::default() }, || RefModel::new(Default::default())).unwrap();
+    workload::spawn(&sys, &WorkloadConfig { accesses: 500, ..WorkloadConfig::default() });
+    sys.run(50_000_000);
+    let cchs: Vec<_> = sys
+        .hw
+        .trace()
+        .into_iter()
+        .filter(|e| e.req.write)
+        .filter_map(|e| match e.line {
+            gru_driver::gru::hw::DecodedLine::Cch(_, c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert!(!cchs.is_empty());
+    for c in &cchs {
+        assert!(!c.unmap_enable && c.tfm_fault_bit_enable && c.tlb_int_enable, "{c:?}");
+    }
+}

@@ -37,12 +37,20 @@ fn rw(write: bool) -> &'static str {
 }
 
 impl Checker {
-    /// A chip memory access of `chiplet` to `paddr`: the frame must be live since the dropin
-    /// that mapped it on that chiplet, and a store must be allowed by some PTE.
+    /// A chip memory access of `chiplet` to `paddr`: the frame must be RAM (not GRU space), live
+    /// since the dropin that mapped it on that chiplet, and a store must be allowed by some PTE.
     pub(super) fn mem_access(&self, cycle: u64, chiplet: usize, paddr: u64, write: bool) {
         let pfn = paddr >> PAGE_SHIFT;
         let gen = self.mmu.with_phys(|p| p.generation(pfn));
-        let bad = if pfn == ZERO_PFN && !write {
+        let gru_space = self.mmu.with_phys(|p| p.gru_space());
+        let bad = if gru_space.contains(&pfn) {
+            Some(format!(
+                "chiplet {chiplet} {} paddr {paddr:#x}: GRU space (frames {:#x}..{:#x}), no RAM: a TLB entry reaches the chip's own handle space",
+                rw(write),
+                gru_space.start,
+                gru_space.end
+            ))
+        } else if pfn == ZERO_PFN && !write {
             None
         } else {
             match self.dropped.borrow().get(&(chiplet, pfn)) {

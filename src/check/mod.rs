@@ -78,6 +78,38 @@ pub enum Check {
     ChipMonitor,
 }
 
+impl Check {
+    /// Every checker, in the order of the summary.
+    pub const ALL: [Check; 12] = [
+        Check::Lockstep,
+        Check::DataOracle,
+        Check::FrameLife,
+        Check::Contract,
+        Check::Kernel,
+        Check::Hang,
+        Check::Progress,
+        Check::Expect,
+        Check::Ownership,
+        Check::FlushCover,
+        Check::DriverProtocol,
+        Check::ChipMonitor,
+    ];
+
+    /// The checker by the name a verdict prints (`data oracle`, `frame life`, ...).
+    pub fn by_name(name: &str) -> Option<Check> {
+        Check::ALL.into_iter().find(|c| c.to_string() == name)
+    }
+}
+
+/// Whether a run with `failures` passes: with no expected verdict, when nothing failed; with
+/// one (a scenario's `expect_verdict`), when that check failed.
+pub fn passes(expected: Option<Check>, failures: &[Failure]) -> bool {
+    match expected {
+        None => failures.is_empty(),
+        Some(c) => failures.iter().any(|f| f.check == c),
+    }
+}
+
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

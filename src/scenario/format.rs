@@ -18,6 +18,9 @@ pub(super) struct RawScenario {
     pub cpus: Option<Spanned<usize>>,
     pub max_asid: Option<Spanned<u32>>,
     pub first_asid: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub real_thp_lookup: bool,
+    pub expect_verdict: Option<Spanned<String>>,
     #[serde(rename = "file", default)]
     pub files: Vec<Spanned<RawFile>>,
     #[serde(rename = "process", default)]
@@ -196,6 +199,13 @@ pub enum Step {
         #[serde(default = "readwrite")]
         prot: ProtName,
     },
+    /// mmap (MAP_FIXED) of the GRU device over `pages` pages at page `page` of the region: GRU
+    /// space, `VM_IO | VM_PFNMAP`.
+    MmapGru {
+        page: u64,
+        #[serde(default = "one_u64")]
+        pages: u64,
+    },
     /// pwrite of `value` to word `word` of page `page` of file `file`.
     Pwrite { file: String, page: u64, #[serde(default)] word: u64, value: u64 },
     /// pread of word `word` of page `page` of file `file`, checked against the oracle.
@@ -353,6 +363,7 @@ impl Step {
             Step::Signal { .. } => "signal",
             Step::Wait { .. } => "wait",
             Step::Mmap { .. } => "mmap",
+            Step::MmapGru { .. } => "mmap_gru",
             Step::Pwrite { .. } => "pwrite",
             Step::Pread { .. } => "pread",
             Step::Msync { .. } => "msync",

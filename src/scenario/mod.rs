@@ -2,7 +2,7 @@
 //! threads (optionally owning a GRU context on a chiplet) and each thread's steps. Threads run
 //! concurrently; `signal`/`wait` order them, `sleep` spaces them. A step may state what it
 //! expects (`expect = { ... }`); a step whose outcome differs, or that fails without saying so,
-//! fails the run ([`Check::Expect`](crate::check::Check::Expect)). golden/scenarios/README.md
+//! fails the run ([`Check::Expect`]). golden/scenarios/README.md
 //! documents the format.
 //!
 //! [`format`] is the file as TOML gives it, `validate` checks it (bounds, names, `repeat`
@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use gru_driver::gru::GruConfig;
 use gru_driver::notifier::Era;
 
+use crate::check::{Check, Failure};
 use crate::system::SystemConfig;
 
 pub use format::{AdviceName, CbStatusName, EraName, Errno, Expect, ProtName, Step};
@@ -96,6 +97,12 @@ pub struct Scenario {
     /// Where the ASID allocators start (the first base handed out is this + 8): high values give
     /// ASIDs with high bits set. A multiple of 8 below `max_asid`.
     pub first_asid: Option<u32>,
+    /// Run the driver with Linux's THP lookup
+    /// ([`GruConfig::real_thp_lookup`](gru_driver::gru::GruConfig::real_thp_lookup)).
+    pub real_thp_lookup: bool,
+    /// The check whose failure the scenario exists to show (file: `expect_verdict`, a check's
+    /// name as verdicts print it); none: every check must pass. See [`Scenario::judge`].
+    pub expect_verdict: Option<Check>,
     /// The files; steps name them.
     pub files: Vec<FileDecl>,
     /// The processes; threads name them.
@@ -213,8 +220,47 @@ impl Scenario {
         if let Some(f) = self.first_asid {
             gru.first_asid = f;
         }
+        gru.real_thp_lookup = self.real_thp_lookup;
         SystemConfig { chiplets: self.chiplets, cpus: self.cpus, era: self.era, seed, gru, replay, ..SystemConfig::default() }
     }
+
+    /// The scenario's verdict on a run that ended with `failures`: without `expect_verdict`,
+    /// every check must pass; with it, that check must have failed (other checks may fail
+    /// with it, since one bug often breaks several contracts), and a run where it did not
+    /// fails.
+    pub fn judge(&self, failures: &[Failure]) -> Result<(), VerdictError> {
+        if crate::check::passes(self.expect_verdict, failures) {
+            return Ok(());
+        }
+        let (path, failures) = (self.path.clone(), failures.len());
+        Err(match self.expect_verdict {
+            None => VerdictError::Failed { path, failures },
+            Some(check) => VerdictError::ExpectedMissing { path, check, failures },
+        })
+    }
+}
+
+/// Why a scenario's run did not give the verdict it expects ([`Scenario::judge`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerdictError {
+    /// A scenario that expects every check to pass saw failures.
+    #[error("{path}: {failures} check failure(s)")]
+    Failed {
+        /// The scenario file.
+        path: String,
+        /// How many failures.
+        failures: usize,
+    },
+    /// The check the scenario's `expect_verdict` names did not fail.
+    #[error("{path}: expect_verdict = \"{check}\" but that check did not fail ({failures} other failure(s))")]
+    ExpectedMissing {
+        /// The scenario file.
+        path: String,
+        /// The check that should have failed.
+        check: Check,
+        /// Failures of other checks.
+        failures: usize,
+    },
 }
 
 #[cfg(test)]
@@ -236,6 +282,16 @@ mod tests {
             let e = Scenario::parse("x.toml", &format!("{bad}\n{HEAD}")).unwrap_err();
             assert!(matches!(e, ScenarioError::Invalid { line: Some(_), .. }) && e.to_string().contains("first_asid"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn expect_verdict_names_a_check_and_real_thp_lookup_reaches_the_driver() {
+        let s = Scenario::parse("x.toml", &format!("expect_verdict = \"frame life\"\nreal_thp_lookup = true\n{HEAD}")).unwrap();
+        assert_eq!(s.expect_verdict, Some(Check::FrameLife));
+        assert!(s.system_config(1, String::new()).gru.real_thp_lookup);
+        let e = Scenario::parse("x.toml", "description = \"d\"\n\nexpect_verdict = \"oracle\"\nprocess = []\nthread = []\n").unwrap_err();
+        assert!(matches!(e, ScenarioError::Invalid { line: Some(3), .. }), "{e}");
+        assert!(e.to_string().contains("expect_verdict = \"oracle\": no such check") && e.to_string().contains("data oracle"), "{e}");
     }
 
     #[test]

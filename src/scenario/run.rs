@@ -10,7 +10,7 @@ use gru_driver::gru::hw::CbRequest;
 use gru_driver::gru::{Gru, GruError, GruHardware, Gts, CBR_PER_CTX};
 use gru_driver::kernel::ProcCtx;
 use gru_driver::mm::ops::{
-    exit_mm, fork, ksm_merge, madvise, migrate, mmap, mmap_file, mmap_shared_anon, mprotect, mremap, msync, munmap, pread, punch_hole, pwrite,
+    exit_mm, fork, ksm_merge, madvise, migrate, mmap, mmap_file, mmap_gru_space, mmap_shared_anon, mprotect, mremap, msync, munmap, pread, punch_hole, pwrite,
     reclaim_age, swap_out, thp_collapse, thp_split, truncate, writeback, Advice,
 };
 use gru_driver::mm::{cpu_load, cpu_store, Backing, FileId, Mm, MmError, Prot, HPAGE_SIZE, PAGE_SIZE};
@@ -423,6 +423,13 @@ impl Runner<'_> {
                     (Err(e), _) | (_, Err(e)) => Err(e),
                 };
                 mm_done("mmap", r)
+            }
+            Step::MmapGru { page, pages } => {
+                let r = match self.va(*page, 0) {
+                    Ok(va) => mmap_gru_space(ctx, &mm, va, *pages).await.map(drop),
+                    Err(e) => Err(e),
+                };
+                mm_done("mmap_gru", r)
             }
             Step::Pwrite { file, page, word, value } => {
                 let r = match Self::offset(*page, *word) {

@@ -8,8 +8,10 @@ use std::ops::Range;
 use toml::Spanned;
 
 use gru_driver::gru::{ASID_INC, CBR_PER_CTX, MAX_ASID, MIN_ASID};
-use gru_driver::mm::{MMAP_BASE, PAGE_SIZE, TASK_SIZE};
+use gru_driver::mm::{GRU_SPACE_PAGES, MMAP_BASE, PAGE_SIZE, TASK_SIZE};
 use gru_driver::notifier::Era;
+
+use crate::check::Check;
 
 use super::format::{CbStatusName, EraName, Expect, Item, RawScenario, RawThread, Step};
 use super::{FileDecl, Process, Scenario, ScenarioError, StepAt, Thread, MAX_CHIPLETS, MAX_CPUS, MAX_STEPS};
@@ -171,6 +173,13 @@ pub(super) fn scenario(src: &Src<'_>, raw: RawScenario) -> Result<Scenario, Scen
         }
     }
 
+    let expect_verdict = match &raw.expect_verdict {
+        None => None,
+        Some(v) => Some(Check::by_name(v.get_ref()).ok_or_else(|| {
+            let known: Vec<String> = Check::ALL.iter().map(Check::to_string).collect();
+            src.err(v.span(), format!("expect_verdict = {:?}: no such check (known: {})", v.get_ref(), known.join(", ")))
+        })?),
+    };
     let sc = Scenario {
         path: src.path.to_owned(),
         description: raw.description,
@@ -179,6 +188,8 @@ pub(super) fn scenario(src: &Src<'_>, raw: RawScenario) -> Result<Scenario, Scen
         cpus,
         max_asid,
         first_asid,
+        real_thp_lookup: raw.real_thp_lookup,
+        expect_verdict,
         files,
         processes,
         threads,
@@ -303,7 +314,8 @@ fn check_step(src: &Src<'_>, thread: &str, at: &StepAt) -> Result<(), ScenarioEr
         Step::KsmMerge { page: p, with } => page("page", *p).or_else(|| page("with", *with)),
         Step::Mmap { file: None, offset, .. } if *offset != 0 => Some(format!("offset = {offset}: only a file mapping has an offset")),
         Step::Mmap { page: p, pages, offset, .. } => page("page", *p).or_else(|| range(*p, *pages)).or_else(|| page("offset", *offset)).or_else(|| range(*offset, *pages)),
-        Step::Msync { page: p, pages } | Step::PunchHole { page: p, pages, .. } => page("page", *p).or_else(|| range(*p, *pages)),
+        Step::MmapGru { pages, .. } if !(1..=GRU_SPACE_PAGES).contains(pages) => Some(format!("pages = {pages}: GRU space has 1..={GRU_SPACE_PAGES} pages")),
+        Step::Msync { page: p, pages } | Step::PunchHole { page: p, pages, .. } | Step::MmapGru { page: p, pages } => page("page", *p).or_else(|| range(*p, *pages)),
         Step::Pwrite { page: p, word: w, .. } | Step::Pread { page: p, word: w, .. } => page("page", *p).or_else(|| word(*w)),
         Step::Truncate { pages, .. } if *pages > MAX_PAGE => Some(format!("pages = {pages}: must be at most {MAX_PAGE}")),
         Step::Sleep { cycles } if *cycles > Scenario::MAX_SLEEP => Some(format!("sleep of {cycles} cycles; at most {}", Scenario::MAX_SLEEP)),

@@ -89,7 +89,7 @@ impl Gts {
     }
 
     /// The CCH line of this context: `asid[r] = base + r`, sizeavail in every region, misses
-    /// through fault map `tlb_int_select` with its interrupt enabled.
+    /// through fault map `tlb_int_select` with its interrupt enabled, `unmap_enable` clear.
     pub(crate) fn cch(&self) -> Cch {
         let base = self.asid.get();
         Cch {
@@ -98,6 +98,9 @@ impl Gts {
             tlb_int_select: self.tlb_int_select.get(),
             asid: std::array::from_fn(|r| base + r as u32),
             sizeavail: [self.sizeavail.get(); 8],
+            // A user context: its CB addresses are virtual, translated by the TLB. Linux's
+            // gru_load_context sets unmap_enable only for the kernel's own context.
+            unmap_enable: false,
             ..Default::default()
         }
     }

@@ -13,7 +13,7 @@ use super::purge::wait_range_inactive;
 use super::stats::{GruStat, UpmCause};
 use super::{Gru, GruError, Mutant, CBR_PER_CTX};
 use crate::kernel::{smp_rmb, AtomicCtx, IrqCtx, ProcCtx, ReadGuard};
-use crate::mm::{follow_page, follow_page_irqs_off, get_user_pages, MmError, PteInfo, PAGE_MASK};
+use crate::mm::{follow_page, follow_page_irqs_off, get_user_pages, MmError, PteInfo, PAGE_MASK, PAGE_SHIFT};
 
 /// Where a dropin runs, with what its page walk needs.
 enum Path<'a> {
@@ -161,15 +161,17 @@ impl Gru {
                 let lock = gts.mm.mmap_lock().read(ctx).await;
                 match non_atomic_pte_lookup(ctx, gts, &lock, vaddr, write).await {
                     Ok(page) => (page.info(), Some(lock), Some(page)),
-                    Err(MmError::SegFault { .. } | MmError::SigBus { .. } | MmError::NotMapped { .. } | MmError::Exited(_)) => {
-                        self.0.stats.inc(GruStat::TlbDropinFailInvalid);
-                        self.tfh_exception(ctx, chiplet, cbr).await?;
-                        return Ok(Dropped::Invalid);
+                    Err(MmError::SegFault { .. } | MmError::SigBus { .. } | MmError::NotMapped { .. } | MmError::PfnMap { .. } | MmError::Exited(_)) => {
+                        return self.fail_invalid(ctx, chiplet, cbr).await;
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
         };
+        let pte = self.lookup_as_configured(user, pte);
+        if self.is_gru_paddr(gts, pte.page_paddr()) {
+            return self.fail_invalid(ctx, chiplet, cbr).await;
+        }
         let pagesize = PageSize::code_from_shift(pte.page_shift).unwrap_or(PageSize::P4K);
         let bit = 1u16 << pagesize as u16;
         if gts.sizeavail.get() & bit == 0 {
@@ -189,6 +191,14 @@ impl Gru {
         self.0.stats.inc(GruStat::TlbDropin);
         gts.tlbdropin.set(gts.tlbdropin.get() + 1);
         Ok(Dropped::Done)
+    }
+
+    /// `failinval`: the address has no translation the GRU may use; the CB completes with
+    /// EXCEPTION.
+    async fn fail_invalid(&self, ctx: &AtomicCtx, chiplet: usize, cbr: usize) -> Result<Dropped, GruError> {
+        self.0.stats.inc(GruStat::TlbDropinFailInvalid);
+        self.tfh_exception(ctx, chiplet, cbr).await?;
+        Ok(Dropped::Invalid)
     }
 
     /// `failupm`: hand the miss to the user thread.
@@ -256,6 +266,28 @@ impl Gru {
                 _ => return Err(GruError::CbException { cbr, cause: c.cause }),
             }
         }
+    }
+}
+
+impl Gru {
+    /// The translation a lookup gives the dropin: the walk's own, or under
+    /// [`GruConfig::real_thp_lookup`](super::GruConfig::real_thp_lookup) what Linux's lookups
+    /// give for a THP: a 4K page, the huge page's first frame from the interrupt path's
+    /// `atomic_pte_lookup` (the PMD read as a PTE), the right subpage from the user path's
+    /// `get_user_pages`.
+    /// `is_gru_paddr`: `paddr` is in GRU space (a mapping of the GRU device), which the GRU
+    /// must not reach through its own TLB; Linux's `gru_vtop` fails such a translation as
+    /// invalid.
+    fn is_gru_paddr(&self, gts: &Gts, paddr: u64) -> bool {
+        !self.mutated(Mutant::GruPaddrUnchecked) && gts.mm.mmu().with_phys(|p| p.gru_space().contains(&(paddr >> PAGE_SHIFT)))
+    }
+
+    fn lookup_as_configured(&self, user: bool, pte: PteInfo) -> PteInfo {
+        if !self.0.cfg.real_thp_lookup || pte.page_shift == PAGE_SHIFT {
+            return pte;
+        }
+        let pfn = if user { pte.pfn } else { pte.page_paddr() >> PAGE_SHIFT };
+        PteInfo { pfn, page_shift: PAGE_SHIFT, ..pte }
     }
 }
 

@@ -75,11 +75,18 @@ pub struct GruConfig {
     /// The `range_active` test and the chip's race guard still order the dropin against every
     /// invalidate, as they do under the lock. `gru-cosim bench` reports its effect apart.
     pub lockless_irq_walk: bool,
+    /// Linux's gap, off by default (`--real-thp-lookup`): a transparent huge page is looked up as
+    /// Linux's driver does. `atomic_pte_lookup` (interrupt path) reads the PMD as if it were a
+    /// PTE, so its frame is the huge page's first, and the page shift is `PAGE_SHIFT` since a THP
+    /// is no hugetlb VMA; `get_user_pages` (user path) returns the right 4K subpage. A miss
+    /// anywhere but the first 4K of a THP, served from interrupt context, drops in the wrong
+    /// frame: the data oracle fails (golden scenario `real_thp_lookup`).
+    pub real_thp_lookup: bool,
 }
 
 impl Default for GruConfig {
     fn default() -> Self {
-        Self { max_asid: MAX_ASID, timeout: 200_000, cb_poll_interval: 8, first_asid: MIN_ASID, mutant: None, lockless_irq_walk: false }
+        Self { max_asid: MAX_ASID, timeout: 200_000, cb_poll_interval: 8, first_asid: MIN_ASID, mutant: None, lockless_irq_walk: false, real_thp_lookup: false }
     }
 }
 

@@ -152,6 +152,11 @@ mutants! {
         "every flush is a full purge of the mm's ASID (n = 1023) whatever the range: nothing is left \
          that should go, but every other entry of the mm goes too, each costing a miss, and a wrong \
          range is hidden (an over-flush only the flush-precision check sees)",
+    /// The dropin does not refuse a GRU-space physical address.
+    GruPaddrUnchecked = "gru_paddr_unchecked":
+        "gru_try_dropin drops the is_gru_paddr test: a miss on a mapping of the GRU device (GRU \
+         space, VM_PFNMAP) served from the interrupt handler installs a TLB entry into the chip's \
+         own handle space instead of failing the CB with EXCEPTION",
     /// `release` leaves the mm's contexts running.
     NoFlushOnRelease = "no_flush_on_release":
         "release neither stops nor flushes the mm's contexts: after exit unmaps everything (with no \

@@ -14,7 +14,7 @@ use super::stats::GruStat;
 use super::{Gru, GruError, GruInner, Mutant, GRUMAXINVAL};
 use crate::kernel::{cost, smp_mb, smp_rmb, AtomicCtx, Atomic, ProcCtx, SpinLock, WaitQueue};
 use crate::mm::{Mm, MmId, Pte, PAGE_SHIFT, PAGE_SIZE};
-use crate::notifier::{KFuture, MmuNotifier, NotifierId, Range, WouldBlock};
+use crate::notifier::{Era, KFuture, MmuNotifier, NotifierId, Range, WouldBlock};
 
 /// The notifier key of the GRU's registration on an mm's chain.
 const NOTIFIER_KEY: &str = "gru";
@@ -49,6 +49,8 @@ pub struct GruMmStruct {
     pub(crate) wait_queue: WaitQueue,
     /// `ms_released`: the mm has exited.
     released: Cell<bool>,
+    /// The notifier API of the run's era, which decides the callbacks the driver has.
+    api: Era,
 }
 
 impl GruMmStruct {
@@ -140,6 +142,7 @@ impl Gru {
                 range_active: Atomic::new(0),
                 wait_queue: WaitQueue::new(),
                 released: Cell::new(false),
+                api: mm.mmu().era().api(),
             });
             self.0.gms.borrow_mut().insert(mm.id(), gms.clone());
             gms as Rc<dyn MmuNotifier>
@@ -169,9 +172,10 @@ impl Gru {
         let vaddr = if self.mutated(Mutant::TghVaddrInPages) { first } else { start };
         self.0.stats.inc(GruStat::FlushTlb);
         let skew = usize::from(self.mutated(Mutant::AsidmapBitOffByOne));
+        // `ms_asid_lock` is held across the whole walk, as in Linux.
+        let mut asids = gms.asid_lock.lock(ctx).await;
         for chiplet in (0..self.num_chiplets()).filter(|c| gms.asidmap.get() >> (c + skew) & 1 != 0) {
             self.0.stats.inc(GruStat::FlushTlbGru);
-            let mut asids = gms.asid_lock.lock(ctx).await;
             let t = &mut asids[chiplet];
             if t.ctxbitmap != 0 {
                 let asid = t.asid + region(start);
@@ -222,9 +226,14 @@ impl MmuNotifier for GruMmStruct {
         NOTIFIER_KEY
     }
 
-    /// `gru_release`: mark the mm released and stop its contexts.
+    /// `gru_release` (classic API eras): mark the mm released and stop its contexts. The 5.4+
+    /// driver has no `release` (its ops are range start/end and alloc/free_notifier), so in
+    /// the modern era the kernel's call finds none: nothing is marked or stopped.
     fn release<'a>(&'a self, ctx: &'a ProcCtx, mm: MmId) -> KFuture<'a, ()> {
         Box::pin(async move {
+            if self.api == Era::Modern {
+                return;
+            }
             self.released.set(true);
             if let Some(gru) = self.gru().filter(|g| !g.mutated(Mutant::NoFlushOnRelease)) {
                 if let Err(e) = gru.stop_contexts(ctx, mm).await {

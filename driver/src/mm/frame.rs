@@ -3,7 +3,7 @@
 //! corrupts something visible.
 
 use crate::mm::file::FileId;
-use crate::mm::{MmId, Slot, PAGES_PER_HPAGE, PAGE_SHIFT, WORDS_PER_PAGE, ZERO_PFN};
+use crate::mm::{MmId, Slot, GRU_SPACE_PAGES, PAGES_PER_HPAGE, PAGE_SHIFT, WORDS_PER_PAGE, ZERO_PFN};
 use crate::trace::{Trace, TraceEvent};
 
 /// A physical frame number (physical address >> 12).
@@ -71,7 +71,9 @@ pub struct PhysError(pub u64);
 
 /// Physical memory.
 pub struct PhysMem {
+    /// RAM (`ram` frames), then GRU space ([`GRU_SPACE_PAGES`] frames).
     frames: Vec<Frame>,
+    ram: usize,
     free: Vec<Pfn>,
     trace: Trace,
     observer: Option<Box<dyn FnMut(PhysEvent)>>,
@@ -82,13 +84,16 @@ pub struct PhysMem {
 }
 
 impl PhysMem {
-    /// `frames` frames, all free but the zero page; the lowest pfn is handed out first.
+    /// `frames` frames of RAM, all free but the zero page (the lowest pfn is handed out
+    /// first), and GRU space above them.
     pub(crate) fn new(frames: usize, trace: Trace) -> Self {
-        let mut frames_vec: Vec<Frame> = (0..frames.max(2)).map(|_| Frame::default()).collect();
+        let ram = frames.max(2);
+        let mut frames_vec: Vec<Frame> = (0..ram + GRU_SPACE_PAGES as usize).map(|_| Frame::default()).collect();
         frames_vec[ZERO_PFN as usize].refcount = 1;
-        let free = (ZERO_PFN + 1..frames_vec.len() as Pfn).rev().collect();
+        let free = (ZERO_PFN + 1..ram as Pfn).rev().collect();
         Self {
             frames: frames_vec,
+            ram,
             free,
             trace,
             observer: None,
@@ -102,14 +107,25 @@ impl PhysMem {
         self.observer = Some(observer);
     }
 
-    /// Number of frames.
+    /// Number of frames of RAM.
     pub fn size(&self) -> usize {
-        self.frames.len()
+        self.ram
     }
 
     /// Number of allocated frames, not counting the zero page.
     pub fn allocated(&self) -> usize {
-        self.frames.len() - self.free.len() - 1
+        self.ram - self.free.len() - 1
+    }
+
+    /// The frames of GRU space (Linux's `gru_start_paddr..gru_end_paddr`, in frames).
+    pub fn gru_space(&self) -> std::ops::Range<Pfn> {
+        self.ram as Pfn..self.frames.len() as Pfn
+    }
+
+    /// `vm_normal_page`: a frame of RAM with a page count and a reverse map; the zero page and
+    /// GRU space have neither.
+    pub fn normal_page(&self, pfn: Pfn) -> bool {
+        pfn != ZERO_PFN && pfn < self.ram as Pfn
     }
 
     /// Read a 64-bit word (the address is rounded down to 8 bytes).
@@ -209,7 +225,7 @@ impl PhysMem {
     /// 512 zeroed, 2M-aligned contiguous frames, each with one reference.
     pub(crate) fn alloc_huge(&mut self) -> Option<Pfn> {
         let n = PAGES_PER_HPAGE;
-        let head = (0..self.frames.len() as Pfn / n)
+        let head = (0..self.ram as Pfn / n)
             .map(|i| i * n)
             .find(|&h| (h..h + n).all(|p| self.frames[p as usize].refcount == 0))?;
         self.free.retain(|&p| !(head..head + n).contains(&p));
@@ -234,9 +250,10 @@ impl PhysMem {
         }
     }
 
-    /// Take a reference on `pages` frames from `pfn` (the zero page is not counted).
+    /// Take a reference on `pages` frames from `pfn` (only normal pages are counted).
     pub(crate) fn get(&mut self, pfn: Pfn, pages: u64) {
-        for p in (pfn..pfn + pages).filter(|&p| p != ZERO_PFN) {
+        let normal: Vec<Pfn> = (pfn..pfn + pages).filter(|&p| self.normal_page(p)).collect();
+        for p in normal {
             self.frames[p as usize].refcount += 1;
         }
     }
@@ -246,7 +263,9 @@ impl PhysMem {
     pub(crate) fn put(&mut self, pfn: Pfn, pages: u64) -> Vec<Slot> {
         let mut slots = Vec::new();
         let mut freed = 0;
-        for p in pfn..pfn + pages {
+        // GRU space has no page count (the zero page's put is the caller's bug, reported).
+        let counted: Vec<Pfn> = (pfn..pfn + pages).filter(|&p| p == ZERO_PFN || self.normal_page(p)).collect();
+        for p in counted {
             let f = &mut self.frames[p as usize];
             if f.refcount == 0 {
                 self.bugs.push(format!("put of free frame {p:#x}"));
@@ -288,7 +307,8 @@ impl PhysMem {
 
     /// Record that `pages` frames from `pfn` are mapped at `va..` in `mm`.
     pub(crate) fn add_rmap(&mut self, pfn: Pfn, pages: u64, mm: MmId, va: u64) {
-        for i in (0..pages).filter(|_| pfn != ZERO_PFN) {
+        let pages = if self.normal_page(pfn) { pages } else { 0 };
+        for i in 0..pages {
             self.frames[(pfn + i) as usize].rmap.push(Mapping {
                 mm,
                 va: va + (i << PAGE_SHIFT),
@@ -298,7 +318,8 @@ impl PhysMem {
 
     /// Forget the mappings recorded by [`PhysMem::add_rmap`].
     pub(crate) fn remove_rmap(&mut self, pfn: Pfn, pages: u64, mm: MmId, va: u64) {
-        for i in (0..pages).filter(|_| pfn != ZERO_PFN) {
+        let pages = if self.normal_page(pfn) { pages } else { 0 };
+        for i in 0..pages {
             let m = Mapping {
                 mm,
                 va: va + (i << PAGE_SHIFT),

@@ -210,7 +210,7 @@ impl Mmu {
                 match pte {
                     Pte::Present(p) => {
                         let pages = if huge { PAGES_PER_HPAGE } else { 1 };
-                        for i in (0..pages).filter(|_| p.pfn != ZERO_PFN) {
+                        for i in (0..pages).filter(|_| phys.normal_page(p.pfn)) {
                             mapped.insert((p.pfn + i, mm.id(), va + (i << PAGE_SHIFT)));
                         }
                         if st.vmas.find(va).is_none() {
@@ -288,10 +288,10 @@ impl Mmu {
         self.phys().alloc_huge().ok_or(MmError::OutOfMemory)
     }
 
-    /// Drop references; freed frames give back their swap-cache slots. The zero page is not
-    /// reference-counted.
+    /// Drop references; freed frames give back their swap-cache slots. The zero page and GRU
+    /// space are not reference-counted.
     pub(crate) fn put_pages(&self, pfn: Pfn, pages: u64) {
-        if pfn == ZERO_PFN {
+        if !self.phys().normal_page(pfn) {
             return;
         }
         let slots = self.phys().put(pfn, pages);

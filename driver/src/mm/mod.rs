@@ -45,6 +45,10 @@ pub const WORDS_PER_PAGE: usize = (PAGE_SIZE / 8) as usize;
 /// The shared zero page: read faults on untouched anonymous memory map it read-only; it is
 /// never freed and not reference-counted.
 pub const ZERO_PFN: Pfn = 0;
+/// Frames of GRU space *(model)*: the chiplets' handle and GSEG space in the physical address
+/// map, right above RAM (one 256K GSEG, Linux's `GRU_GSEG_PAGESIZE`). It is no RAM: no page
+/// references, no reverse map; `remap_pfn_range` maps it ([`ops::mmap_gru_space`]).
+pub const GRU_SPACE_PAGES: u64 = 64;
 /// Lowest address `mmap` picks when not given one *(model)*.
 pub const MMAP_BASE: u64 = 0x1000_0000;
 /// End of the user address space (x86-64, 4-level).
@@ -108,6 +112,15 @@ pub enum MmError {
         op: &'static str,
         /// The era.
         era: Era,
+    },
+    /// `EFAULT` from `get_user_pages`: the address is in a `VM_IO | VM_PFNMAP` mapping (GRU
+    /// space), which has no pages to pin.
+    #[error("{mm}: {addr:#x} is in a VM_PFNMAP mapping (GRU space): no page to pin")]
+    PfnMap {
+        /// Address space.
+        mm: MmId,
+        /// The address.
+        addr: u64,
     },
     /// The address space has exited.
     #[error("{0} has exited")]

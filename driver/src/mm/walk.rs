@@ -120,6 +120,7 @@ pub async fn get_user_pages(
         let va = start + i * PAGE_SIZE;
         loop {
             match follow_page(ctx, mm, lock, va)? {
+                Some(info) if mm.mmu().phys().gru_space().contains(&info.pfn) => return Err(MmError::PfnMap { mm: mm.id(), addr: va }),
                 Some(info) if !write || (info.write && info.dirty) => {
                     mm.mmu().phys().get(info.pfn, 1);
                     pages.push(PageRef {

@@ -4,7 +4,8 @@ use super::begin;
 use crate::kernel::{cost, ProcCtx};
 use crate::mm::invalidate::{range_op, split_huge_all, split_huge_edges};
 use crate::mm::mm::Mm;
-use crate::mm::pte::Pte;
+use crate::mm::mm::set_entry;
+use crate::mm::pte::{Present, Pte};
 use crate::mm::vma::{Backing, Prot, Vma};
 use crate::mm::{user_range, MmError, HPAGE_SIZE, MMAP_BASE, PAGE_SIZE};
 use crate::notifier::{Event, Range};
@@ -78,6 +79,29 @@ async fn do_mmap(ctx: &ProcCtx, mm: &Mm, addr: Option<u64>, len: u64, prot: Prot
         end: start + len,
         prot: vma.label(),
     });
+    Ok(start)
+}
+
+/// `mmap(addr, pages << 12, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, gru_fd, 0)`: the
+/// GRU device's mapping (Linux `gru_file_mmap`, `VM_IO | VM_PFNMAP`), here with its PTEs set at
+/// once as `gru_fault`'s `remap_pfn_range` sets them on first touch: present, writable and
+/// dirty, on the first `pages` frames of GRU space, with no page reference and no reverse map.
+/// `get_user_pages` refuses it ([`MmError::PfnMap`]).
+pub async fn mmap_gru_space(ctx: &ProcCtx, mm: &Mm, addr: u64, pages: u64) -> Result<u64, MmError> {
+    let gru = mm.mmu().phys().gru_space();
+    if pages == 0 || pages > gru.end - gru.start {
+        return Err(MmError::InvalidArgument("GRU space has 1..=GRU_SPACE_PAGES pages"));
+    }
+    let start = do_mmap(ctx, mm, Some(addr), pages * PAGE_SIZE, Prot::ReadWrite, None).await?;
+    let _lock = mm.mmap_lock().write(ctx).await;
+    if mm.state().vmas.clipped(start, start + pages * PAGE_SIZE).len() != 1 {
+        // Unmapped or remapped by another thread meanwhile: the VMA is no longer ours.
+        return Err(MmError::NotMapped { mm: mm.id(), start, end: start + pages * PAGE_SIZE });
+    }
+    for (i, pfn) in (gru.start..gru.start + pages).enumerate() {
+        let pte = Pte::Present(Present { pfn, write: true, dirty: true, young: true, protnone: false });
+        set_entry(mm.mmu().trace(), &mut mm.state(), mm.id(), start + i as u64 * PAGE_SIZE, false, pte);
+    }
     Ok(start)
 }
 

@@ -14,7 +14,7 @@ mod thp;
 pub use file::{msync, pread, punch_hole, pwrite, truncate, writeback};
 pub use ksm::ksm_merge;
 pub use madvise::{madvise, Advice};
-pub use mapping::{mmap, mmap_file, mmap_shared_anon, mremap, munmap};
+pub use mapping::{mmap, mmap_file, mmap_gru_space, mmap_shared_anon, mremap, munmap};
 pub use migrate::migrate;
 pub use mprotect::mprotect;
 pub use process::{exit_mm, fork};
@@ -24,7 +24,7 @@ pub use thp::{thp_collapse, thp_split};
 use crate::kernel::{AtomicCtx, ReadGuard};
 use crate::mm::mm::{Mm, Mmu};
 use crate::mm::pte::{Leaf, Pte};
-use crate::mm::{MmError, Pfn, PAGE_SHIFT, ZERO_PFN};
+use crate::mm::{MmError, Pfn, PAGE_SHIFT};
 use crate::trace::TraceEvent;
 
 /// Log the start of an operation, so golden traces read as "operation, then its effects".
@@ -32,8 +32,9 @@ fn begin(mm: &Mm, op: String) {
     mm.mmu().trace().push(TraceEvent::Op { mm: mm.id(), op });
 }
 
-/// The 4K frame mapped at `va` and whether it is part of a 2M leaf; the zero page and
-/// non-present entries do not qualify for the page-based daemons.
+/// The 4K frame mapped at `va` and whether it is part of a 2M leaf; only normal pages
+/// qualify for the page-based daemons (not the zero page, not GRU space, not a non-present
+/// entry).
 fn page_at(mm: &Mm, va: u64) -> Result<(Pfn, bool), MmError> {
     let found = match mm.lookup(va) {
         Some(Leaf::Pte(_, Pte::Present(p))) => Some((p.pfn, false)),
@@ -41,7 +42,7 @@ fn page_at(mm: &Mm, va: u64) -> Result<(Pfn, bool), MmError> {
         _ => None,
     };
     found
-        .filter(|&(pfn, _)| pfn != ZERO_PFN)
+        .filter(|&(pfn, _)| mm.mmu().phys().normal_page(pfn))
         .ok_or(MmError::NotEligible("no page mapped there"))
 }
 
