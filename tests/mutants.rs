@@ -53,6 +53,7 @@ const CATCHERS: &[(MutantKind, &str, u64)] = &[
     (MutantKind::Rtl(RtlMutant::TfmSetLost), "default", 1),
     (MutantKind::Rtl(RtlMutant::InstallNoReplace), "default", 1),
     (MutantKind::Rtl(RtlMutant::PurgeDoneEarly), "default", 1),
+    (MutantKind::Rtl(RtlMutant::TghException), "default", 1),
 ];
 
 /// What `gru-cosim run <workload> --seed <seed> --hw <hw> [--mutant m]` runs.
