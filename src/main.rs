@@ -5,7 +5,7 @@ use gru_cosim::chiplet_cmds;
 use gru_cosim::coverage_report;
 use gru_cosim::mutants::{self, MutantKind};
 use gru_cosim::regress::{self, regress, RegressArgs, RegressResults, Seeds, Shard};
-use gru_cosim::run_cmd::{self, RunArgs, WORKLOADS};
+use gru_cosim::run_cmd::{self, PurgeTimingKind, RunArgs, WORKLOADS};
 use gru_cosim::system::HwKind;
 use gru_cosim::waves::{self, WaveRequest, WaveSelect, WavesArgs, Window, DEFAULT_MARGIN};
 use gru_driver::notifier::Era;
@@ -299,6 +299,20 @@ struct SystemCli {
     /// 2..=100000 [default: 100]; printed with every latency figure.
     #[arg(long)]
     mmio_latency: Option<u64>,
+    /// The chips' purge timing: `fixed` (one engine, TLB_ENTRIES/PURGE_LANES cycles per TGH),
+    /// or `variable` (4 engines, 250 cycles + 4 per entry purged + a seeded tail of 0..8 x 128
+    /// cycles; docs/MICROARCH.md §7; RTL: FST waves only, no RTL mutant).
+    #[arg(long, value_enum, default_value = "fixed")]
+    purge_timing: PurgeTimingArg,
+}
+
+/// Purge timing choice (docs/MICROARCH.md §7).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PurgeTimingArg {
+    /// One engine, the scan only.
+    Fixed,
+    /// Four engines, base + per-entry cost + a seeded tail.
+    Variable,
 }
 
 impl SystemCli {
@@ -329,6 +343,10 @@ impl SystemCli {
             no_skip: self.no_skip,
             stats: false,
             mmio_latency: self.mmio_latency,
+            purge_timing: match self.purge_timing {
+                PurgeTimingArg::Fixed => PurgeTimingKind::Fixed,
+                PurgeTimingArg::Variable => PurgeTimingKind::Variable,
+            },
         }
     }
 }
