@@ -205,8 +205,9 @@ struct BenchCli {
     /// Largest per-page teardown simulated, in pages (at most 4096); larger are extrapolated.
     #[arg(long, default_value_t = 4096)]
     per_page_sim_pages: u64,
-    /// Nominal clock for the ns figures, GHz.
-    #[arg(long, default_value_t = 1.0)]
+    /// Nominal clock for the ns figures, GHz [default: 0.5, the assumption of
+    /// docs/MICROARCH.md §0: no public source gives the UV hub's clock].
+    #[arg(long, default_value_t = 0.5)]
     clock_ghz: f64,
     /// Seeds of the timed regression on the reference model (0: skip it).
     #[arg(long, default_value_t = 1_000)]
