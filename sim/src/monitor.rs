@@ -390,7 +390,7 @@ impl ChipMonitor {
             if !left.is_empty() {
                 let t = &p.line;
                 let detail = format!(
-                    "TGH {} (vaddr {:#x}, asid {:#x}, pagesize {}, n {}, global {}, ctxbitmap {:#06x}) reads IDLE with entries it matched at its start still valid: {}",
+                    "TGH {} (vaddr {:#x}, asid {:#x}, pagesize {}, n {}, global {}, ctxbitmap {:#06x}) left ACTIVE (IDLE, or EXCEPTION) with entries it matched at its start still valid: {}",
                     p.g, t.vaddr, t.asid, t.pagesize, t.n, t.global, t.ctxbitmap, left.join("; ")
                 );
                 self.fail(cycle, Monitor::PurgeComplete, detail);
