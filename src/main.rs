@@ -304,16 +304,7 @@ struct SystemCli {
     /// or `variable` (4 engines, 250 cycles + 4 per entry purged + a seeded tail of 0..8 x 128
     /// cycles; docs/MICROARCH.md §7; RTL: FST waves only, no RTL mutant).
     #[arg(long, value_enum, default_value = "fixed")]
-    purge_timing: PurgeTimingArg,
-}
-
-/// Purge timing choice (docs/MICROARCH.md §7).
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum PurgeTimingArg {
-    /// One engine, the scan only.
-    Fixed,
-    /// Four engines, base + per-entry cost + a seeded tail.
-    Variable,
+    purge_timing: PurgeTimingKind,
 }
 
 impl SystemCli {
@@ -344,10 +335,7 @@ impl SystemCli {
             no_skip: self.no_skip,
             stats: false,
             mmio_latency: self.mmio_latency,
-            purge_timing: match self.purge_timing {
-                PurgeTimingArg::Fixed => PurgeTimingKind::Fixed,
-                PurgeTimingArg::Variable => PurgeTimingKind::Variable,
-            },
+            purge_timing: self.purge_timing,
         }
     }
 }

@@ -130,12 +130,12 @@ pub struct RunArgs {
 }
 
 /// The purge timing a run's chips are built with (`--purge-timing`, docs/MICROARCH.md §7).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum PurgeTimingKind {
-    /// One purge engine, `TLB_ENTRIES / PURGE_LANES` cycles per TGH ([`PurgeTiming::FIXED`]).
+    /// One purge engine, TLB_ENTRIES / PURGE_LANES cycles per TGH (PurgeTiming::FIXED).
     #[default]
     Fixed,
-    /// Four engines, a base, a cost per entry and a seeded tail ([`PurgeTiming::VARIABLE`]).
+    /// Four engines, a base, a cost per entry and a seeded tail (PurgeTiming::VARIABLE).
     Variable,
 }
 
