@@ -16,7 +16,15 @@ module gru_chiplet #(
     parameter NUM_TGH     = 24,
     parameter NUM_TFM     = 16,
     parameter TLB_ENTRIES = 128,
-    parameter PURGE_LANES = 8
+    parameter PURGE_LANES = 8,
+    // Purge timing (MICROARCH §7): engines serving TGHs concurrently, and the cycles a purge
+    // takes beyond its scan: a base, a cost per entry cleared, a tail step (times a geometric
+    // count 0..8 drawn from an LFSR seeded by purge_seed_i at reset). The defaults are the
+    // fixed timing: one engine, TLB_ENTRIES / PURGE_LANES cycles per TGH.
+    parameter PURGE_ENGINES = 1,
+    parameter PURGE_BASE    = 0,
+    parameter PURGE_ENTRY   = 0,
+    parameter PURGE_TAIL    = 0
 ) (
     clk_i, rst_ni,
     mmio_req_valid_i, mmio_req_ready_o, mmio_req_write_i, mmio_req_addr_i, mmio_req_dwen_i,
@@ -27,6 +35,7 @@ module gru_chiplet #(
     mem_req_tag_o, mem_rsp_valid_i, mem_rsp_tag_i, mem_rsp_rdata_i,
     irq_o,
     dbg_event_i, dbg_tlb_idx_i, dbg_tlb_entry_o,
+    purge_seed_i,
     quiet_o
 );
 `include "gru_defs.vh"
@@ -36,7 +45,8 @@ module gru_chiplet #(
     localparam CTX_IW  = $clog2(NUM_CTX);
     localparam TFM_IW  = $clog2(NUM_TFM);
     localparam TGH_IW  = $clog2(NUM_TGH);
-    localparam NCLR_W  = $clog2(PURGE_LANES + 1);
+    localparam NCLR_W  = $clog2(PURGE_ENGINES * PURGE_LANES + 1);
+    localparam NDONE_W = $clog2(PURGE_ENGINES + 1);
     localparam ASID_PER_CTX = CCH_NUM_ASID * CCH_ASID0_W;
     localparam SA_PER_CTX   = CCH_NUM_ASID * CCH_SIZEAVAIL0_W;
 
@@ -84,6 +94,9 @@ module gru_chiplet #(
     input  [63:0]  dbg_event_i;
     input  [7:0]   dbg_tlb_idx_i;
     output [127:0] dbg_tlb_entry_o;
+
+    // Seed of the purge-tail PRNG, sampled only at reset edges (MICROARCH §7).
+    input  [15:0]  purge_seed_i;
 
     // The next edge changes no register if the inputs are idle (MICROARCH §12): the host's
     // rule for skipping a cycle without evaluating it.
@@ -141,7 +154,10 @@ module gru_chiplet #(
     // Purge engine / TGH.
     wire [TLB_ENTRIES-1:0] purge_clr;
     wire [NCLR_W-1:0]      purge_nclr;
-    wire                   purge_done;
+    /* verilator lint_off UNUSED */
+    wire                   purge_done;      // read by the formal properties only
+    /* verilator lint_on UNUSED */
+    wire [NDONE_W-1:0]     purge_ndone;
     wire [NUM_CTX-1:0]     tgh_active_ctx;
     wire                   inval_start;
     wire                   purge_idle;
@@ -221,14 +237,17 @@ module gru_chiplet #(
     );
 
     gru_purge #(
-        .NUM_CTX(NUM_CTX), .NUM_TGH(NUM_TGH), .TLB_ENTRIES(TLB_ENTRIES), .PURGE_LANES(PURGE_LANES)
+        .NUM_CTX(NUM_CTX), .NUM_TGH(NUM_TGH), .TLB_ENTRIES(TLB_ENTRIES), .PURGE_LANES(PURGE_LANES),
+        .PURGE_ENGINES(PURGE_ENGINES), .PURGE_BASE(PURGE_BASE), .PURGE_ENTRY(PURGE_ENTRY),
+        .PURGE_TAIL(PURGE_TAIL)
     ) u_purge (
-        .clk_i(clk_i), .rst_ni(rst_ni),
+        .clk_i(clk_i), .rst_ni(rst_ni), .seed_i(purge_seed_i),
         .sel_i(mmio_tgh_sel), .wr_i(mmio_tgh_wr), .idx_i(mmio_tgh_idx), .dwen_i(mmio_req_dwen_i),
         .data_i(mmio_req_data_i), .rd_line_o(tgh_rd_line),
         .tlb_valid_i(tlb_valid), .tlb_ctx_i(tlb_ctx), .tlb_asid_i(tlb_asid), .tlb_vpn_i(tlb_vpn),
         .tlb_ps_i(tlb_ps),
         .purge_clr_o(purge_clr), .purge_nclr_o(purge_nclr), .purge_done_o(purge_done),
+        .purge_ndone_o(purge_ndone),
         .tgh_active_ctx_o(tgh_active_ctx), .inval_start_o(inval_start),
         .inval_bitmap_o(inval_bitmap), .purge_idle_o(purge_idle)
     );
@@ -307,10 +326,10 @@ module gru_chiplet #(
         .cmp_pend_o(cmp_pend)
     );
 
-    gru_stats #(.PURGE_LANES(PURGE_LANES)) u_stats (
+    gru_stats #(.PURGE_LANES(PURGE_LANES), .PURGE_ENGINES(PURGE_ENGINES)) u_stats (
         .clk_i(clk_i), .rst_ni(rst_ni),
         .hit_i(stat_hit), .miss_i(stat_miss), .tlbmod_i(stat_tlbmod), .dropin_i(stat_dropin),
-        .stale_i(stat_stale), .purge_done_i(purge_done), .purged_i(purge_nclr),
+        .stale_i(stat_stale), .purge_ndone_i(purge_ndone), .purged_i(purge_nclr),
         .mmio_err_i(mmio_err),
         .rd_line_o(stat_rd_line)
     );
@@ -417,21 +436,27 @@ module gru_chiplet #(
     reg [NUM_TGH-1:0]         f_purged_big; // ... one with a larger page than the TGH's
 
     wire f_tgh_start = mmio_tgh_wr && mmio_req_dwen_i[HDL_CMD_DW] && mmio_req_data_i[F_P_CMD];
-    wire f_inval     = f_tgh_start && mmio_req_data_i[F_P_TGOPC];
-    // Bitmap of the TGH being written, after this write.
+    // Bitmap and page-size code of the TGH being written, after this write.
     reg  [NUM_CTX-1:0] f_new_bm;
+    reg  [4:0]         f_new_ps;
+    // An INVALIDATE starts (one with a page-size code above 8 is refused: MICROARCH §7).
+    wire f_inval     = f_tgh_start && mmio_req_data_i[F_P_TGOPC] && f_new_ps <= 5'd8;
     // Contexts covered by a TGH in flight (before this edge).
     reg  [NUM_CTX-1:0] f_busy_ctx;
     reg  [F_CNT_W-1:0] f_nbusy;
     integer fg;
     always @* begin
         f_new_bm   = {NUM_CTX{1'b0}};
+        f_new_ps   = 5'd0;
         f_busy_ctx = {NUM_CTX{1'b0}};
         f_nbusy    = {F_CNT_W{1'b0}};
         for (fg = 0; fg < NUM_TGH; fg = fg + 1) begin
             if (mmio_tgh_idx == fg[TGH_IW-1:0])
                 f_new_bm = mmio_req_dwen_i[TGH_CTXBITMAP_DW] ? mmio_req_data_i[F_P_BM +: NUM_CTX]
                                                              : f_tb[fg*NUM_CTX +: NUM_CTX];
+            if (mmio_tgh_idx == fg[TGH_IW-1:0])
+                f_new_ps = mmio_req_dwen_i[TGH_PAGESIZE_DW] ? mmio_req_data_i[F_P_PS +: 5]
+                                                            : f_tp[fg*5 +: 5];
             if (f_pos[fg*F_CNT_W +: F_CNT_W] != {F_CNT_W{1'b0}}) begin
                 f_busy_ctx = f_busy_ctx | f_tb[fg*NUM_CTX +: NUM_CTX];
                 f_nbusy    = f_nbusy + 1'b1;

@@ -264,6 +264,16 @@ localparam CCHSTATE_INTERRUPTED = 3;
 localparam TGHOP_NOP = 0;
 localparam TGHOP_INVALIDATE = 1;
 
+// ---- TGH causes, DW0[26:24] (Linux `enum gru_tgh_cause`; PAGESIZE is the model's own) ----
+localparam TGHCAUSE_RR_ECC = 0;
+localparam TGHCAUSE_TLB_ECC = 1;
+localparam TGHCAUSE_LRU_ECC = 2;
+localparam TGHCAUSE_PS_ECC = 3;
+localparam TGHCAUSE_MUL_ERR = 4;
+localparam TGHCAUSE_DATA_ERR = 5;
+localparam TGHCAUSE_SW_FORCE = 6;
+localparam TGHCAUSE_PAGESIZE = 7;
+
 // ---- CB completion status (the CB istatus values) ----
 localparam CBSTATUS_IDLE = 0;
 localparam CBSTATUS_EXCEPTION = 1;

@@ -3,15 +3,17 @@
 // One 64-bit counter per dword of the STAT line; each event source pulses a strobe at the edge
 // where its event happens.
 module gru_stats #(
-    parameter PURGE_LANES = 8
+    parameter PURGE_LANES   = 8,
+    parameter PURGE_ENGINES = 1
 ) (
     clk_i, rst_ni,
-    hit_i, miss_i, tlbmod_i, dropin_i, stale_i, purge_done_i, purged_i, mmio_err_i,
+    hit_i, miss_i, tlbmod_i, dropin_i, stale_i, purge_ndone_i, purged_i, mmio_err_i,
     rd_line_o
 );
 `include "gru_defs.vh"
 
-    localparam NCLR_W = $clog2(PURGE_LANES + 1);
+    localparam NCLR_W  = $clog2(PURGE_ENGINES * PURGE_LANES + 1);
+    localparam NDONE_W = $clog2(PURGE_ENGINES + 1);
 
     input clk_i;
     input rst_ni;
@@ -20,7 +22,7 @@ module gru_stats #(
     input              tlbmod_i;       // TLB_MOD fault latched
     input              dropin_i;       // dropin installed
     input              stale_i;        // dropin discarded: TFH stale
-    input              purge_done_i;   // a TGH completed
+    input [NDONE_W-1:0] purge_ndone_i; // TGHs completed at this edge
     input [NCLR_W-1:0] purged_i;       // entries purged at this edge
     input              mmio_err_i;     // MMIO request answered with err
     output [LINE_W-1:0] rd_line_o;
@@ -58,7 +60,7 @@ module gru_stats #(
             stat_tlbmod_q      <= stat_tlbmod_q + {{(DW_W-1){1'b0}}, tlbmod_i};
             stat_dropins_q     <= stat_dropins_q + {{(DW_W-1){1'b0}}, dropin_i};
             stat_stale_q       <= stat_stale_q + {{(DW_W-1){1'b0}}, stale_i};
-            stat_purges_q      <= stat_purges_q + {{(DW_W-1){1'b0}}, purge_done_i};
+            stat_purges_q      <= stat_purges_q + {{(DW_W-NDONE_W){1'b0}}, purge_ndone_i};
             stat_purged_q      <= stat_purged_q + {{(DW_W-NCLR_W){1'b0}}, purged_i};
             stat_mmio_errors_q <= stat_mmio_errors_q + {{(DW_W-1){1'b0}}, mmio_err_i};
         end

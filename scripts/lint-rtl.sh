@@ -116,8 +116,10 @@ if [ "${GRU_SYNTH_FULL:-0}" = 1 ]; then
     cfg="default parameters"
     echo "yosys: full configuration, about 7.5 minutes"
 else
-    chparam="chparam -set NUM_TGH 4 -set TLB_ENTRIES 16 -set PURGE_LANES 4 $top"
-    cfg="NUM_TGH=4 TLB_ENTRIES=16 PURGE_LANES=4"
+    # Two purge engines and non-zero latencies, so that the engines' dispatch, wait counters and
+    # tail PRNG are synthesized too (at the defaults they are constant and optimised away).
+    chparam="chparam -set NUM_TGH 4 -set TLB_ENTRIES 16 -set PURGE_LANES 4 -set PURGE_ENGINES 2 -set PURGE_BASE 3 -set PURGE_ENTRY 1 -set PURGE_TAIL 2 $top"
+    cfg="NUM_TGH=4 TLB_ENTRIES=16 PURGE_LANES=4 PURGE_ENGINES=2 PURGE_BASE=3 PURGE_ENTRY=1 PURGE_TAIL=2"
     echo "yosys: reduced configuration via chparam ($cfg), about 2.5 minutes:" \
          "the full one takes ~7.5 min; GRU_SYNTH_FULL=1 synthesizes it"
 fi

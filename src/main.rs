@@ -5,7 +5,7 @@ use gru_cosim::chiplet_cmds;
 use gru_cosim::coverage_report;
 use gru_cosim::mutants::{self, MutantKind};
 use gru_cosim::regress::{self, regress, RegressArgs, RegressResults, Seeds, Shard};
-use gru_cosim::run_cmd::{self, RunArgs, WORKLOADS};
+use gru_cosim::run_cmd::{self, PurgeTimingKind, RunArgs, WORKLOADS};
 use gru_cosim::system::HwKind;
 use gru_cosim::waves::{self, WaveRequest, WaveSelect, WavesArgs, Window, DEFAULT_MARGIN};
 use gru_driver::notifier::Era;
@@ -205,8 +205,9 @@ struct BenchCli {
     /// Largest per-page teardown simulated, in pages (at most 4096); larger are extrapolated.
     #[arg(long, default_value_t = 4096)]
     per_page_sim_pages: u64,
-    /// Nominal clock for the ns figures, GHz.
-    #[arg(long, default_value_t = 1.0)]
+    /// Nominal clock for the ns figures, GHz [default: 0.5, the assumption of
+    /// docs/MICROARCH.md §0: no public source gives the UV hub's clock].
+    #[arg(long, default_value_t = 0.5)]
     clock_ghz: f64,
     /// Seeds of the timed regression on the reference model (0: skip it).
     #[arg(long, default_value_t = 1_000)]
@@ -303,6 +304,11 @@ struct SystemCli {
     /// the interrupt handler drops in the huge page's first 4K frame, whatever the address.
     #[arg(long)]
     real_thp_lookup: bool,
+    /// The chips' purge timing: `fixed` (one engine, TLB_ENTRIES/PURGE_LANES cycles per TGH),
+    /// or `variable` (4 engines, 250 cycles + 4 per entry purged + a seeded tail of 0..8 x 128
+    /// cycles; docs/MICROARCH.md §7; RTL: FST waves only, no RTL mutant).
+    #[arg(long, value_enum, default_value = "fixed")]
+    purge_timing: PurgeTimingKind,
 }
 
 impl SystemCli {
@@ -334,6 +340,7 @@ impl SystemCli {
             stats: false,
             mmio_latency: self.mmio_latency,
             real_thp_lookup: self.real_thp_lookup,
+            purge_timing: self.purge_timing,
         }
     }
 }

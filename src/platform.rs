@@ -111,6 +111,16 @@ impl MemoryServer for PhysPort {
     }
 }
 
+/// The purge-tail seed of chiplet `chiplet` in a run of seed `seed` (docs/MICROARCH.md §7): a
+/// SplitMix64 finaliser of both, so that every chiplet of a run, and every run, draws its own
+/// tails, and the run's seed alone reproduces them.
+pub fn purge_seed(seed: u64, chiplet: usize) -> u16 {
+    let mut z = seed.wrapping_add((chiplet as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) as u16
+}
+
 struct Inner<M: CycleModel> {
     chips: Vec<Chiplet<M>>,
     to_chip: u64,
@@ -146,15 +156,17 @@ impl<M: CycleModel> Clone for GruHw<M> {
 
 impl<M: CycleModel> GruHw<M> {
     /// Chiplets over `models`, their memory ports served from `mmu`'s physical memory, MMIO
-    /// round trips of `mmio_latency` cycles.
-    pub fn new(models: Vec<M>, mmu: &Mmu, mmio_latency: u64) -> Self {
+    /// round trips of `mmio_latency` cycles, each reset with its purge seed derived from the
+    /// run's `seed` ([`purge_seed`]).
+    pub fn new(models: Vec<M>, mmu: &Mmu, mmio_latency: u64, seed: u64) -> Self {
         let n = models.len();
         let observer = Observer::default();
         let chips = models
             .into_iter()
             .enumerate()
             .map(|(chiplet, m)| {
-                Chiplet::new(m, Box::new(PhysPort { mmu: mmu.clone(), chiplet, observer: observer.clone() }))
+                let port = Box::new(PhysPort { mmu: mmu.clone(), chiplet, observer: observer.clone() });
+                Chiplet::with_purge_seed(m, port, purge_seed(seed, chiplet))
             })
             .collect();
         Self(Rc::new(RefCell::new(Inner {

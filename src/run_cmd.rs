@@ -8,7 +8,7 @@ use std::time::Instant;
 use gru_driver::gru::hw::DEFAULT_MMIO_LATENCY;
 use gru_driver::notifier::Era;
 use gru_sim::lockstep::Lockstep;
-use gru_sim::model::RefModel;
+use gru_sim::model::{Params, PurgeTiming, RefModel};
 use gru_sim::rtl::{Rtl, WaveFormat};
 
 use gru_driver::gru::hw::MmioEvent;
@@ -129,6 +129,36 @@ pub struct RunArgs {
     /// ([`GruConfig::real_thp_lookup`](gru_driver::gru::GruConfig::real_thp_lookup)), also when
     /// the scenario does not ask for it.
     pub real_thp_lookup: bool,
+    /// The chips' purge timing (`--purge-timing`); the RTL has a model variant for each kind.
+    pub purge_timing: PurgeTimingKind,
+}
+
+/// The purge timing a run's chips are built with (`--purge-timing`, docs/MICROARCH.md §7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PurgeTimingKind {
+    /// One purge engine, TLB_ENTRIES / PURGE_LANES cycles per TGH (PurgeTiming::FIXED).
+    #[default]
+    Fixed,
+    /// Four engines, a base, a cost per entry and a seeded tail (PurgeTiming::VARIABLE).
+    Variable,
+}
+
+impl PurgeTimingKind {
+    /// The chip parameters of this kind.
+    pub fn timing(self) -> PurgeTiming {
+        match self {
+            PurgeTimingKind::Fixed => PurgeTiming::FIXED,
+            PurgeTimingKind::Variable => PurgeTiming::VARIABLE,
+        }
+    }
+
+    /// The name `--purge-timing` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            PurgeTimingKind::Fixed => "fixed",
+            PurgeTimingKind::Variable => "variable",
+        }
+    }
 }
 
 impl Default for RunArgs {
@@ -150,6 +180,7 @@ impl Default for RunArgs {
             stats: false,
             mmio_latency: None,
             real_thp_lookup: false,
+            purge_timing: PurgeTimingKind::Fixed,
         }
     }
 }
@@ -199,6 +230,9 @@ impl RunArgs {
         }
         if self.real_thp_lookup {
             line += " --real-thp-lookup";
+        }
+        if self.purge_timing != PurgeTimingKind::Fixed {
+            line += &format!(" --purge-timing {}", self.purge_timing.name());
         }
         line
     }
@@ -324,18 +358,22 @@ fn dispatch<J: Job>(args: &RunArgs, job: J) -> Result<J::Out, RunError> {
     let (wl, cfg) = setup(args)?;
     let fmt = args.waves.map_or_else(WaveFormat::default, |w| w.format);
     let rtl_mutant = args.mutant.and_then(MutantKind::rtl);
+    let timing = args.purge_timing.timing();
     if let Some(m) = rtl_mutant {
         if args.hw == HwKind::Model {
             return Err(RunError::MutantNeedsRtl(m.name()));
         }
-        // Fail here, with the reason, rather than in every chiplet's constructor below.
-        Rtl::variant(fmt, rtl_mutant).map_err(|e| RunError::Setup(e.to_string()))?;
     }
-    let rtl = move || Rtl::variant(fmt, rtl_mutant).unwrap_or_else(|e| unreachable!("checked above: {e}"));
+    if args.hw != HwKind::Model && (rtl_mutant.is_some() || timing != PurgeTiming::FIXED) {
+        // Fail here, with the reason, rather than in every chiplet's constructor below.
+        Rtl::build(fmt, rtl_mutant, timing).map_err(|e| RunError::Setup(e.to_string()))?;
+    }
+    let rtl = move || Rtl::build(fmt, rtl_mutant, timing).unwrap_or_else(|e| unreachable!("checked above: {e}"));
+    let model = move || RefModel::new(Params { purge: timing, ..Params::default() });
     match args.hw {
         HwKind::Rtl => job.go(cfg, &wl, rtl),
-        HwKind::Model => job.go(cfg, &wl, || RefModel::new(Default::default())),
-        HwKind::Lockstep => job.go(cfg, &wl, move || Lockstep::new(rtl(), RefModel::new(Default::default()))),
+        HwKind::Model => job.go(cfg, &wl, model),
+        HwKind::Lockstep => job.go(cfg, &wl, move || Lockstep::new(rtl(), model())),
     }
 }
 
@@ -536,7 +574,14 @@ fn go<M: SystemModel>(args: &RunArgs, cfg: SystemConfig, wl: &Work, verbose: boo
     }
     let cycles = report.cycles;
     let c = sys.config();
-    println!("gru-cosim run {} --seed {} on {:?}: {} chiplets, {} CPUs, {} era", args.workload, args.seed, args.hw, c.chiplets, c.cpus, c.era);
+    let timing = match args.purge_timing {
+        PurgeTimingKind::Fixed => String::new(),
+        k => {
+            let t = k.timing();
+            format!(", {} purge timing ({} engines, base {}, {} per entry, tail {} per step)", k.name(), t.engines, t.base, t.entry, t.tail)
+        }
+    };
+    println!("gru-cosim run {} --seed {} on {:?}: {} chiplets, {} CPUs, {} era{timing}", args.workload, args.seed, args.hw, c.chiplets, c.cpus, c.era);
     println!("  cycles           {cycles}  wall {wall:.2} s  {:.0} cycles/s", cycles as f64 / wall.max(1e-9));
     let chip_cycles = cycles * c.chiplets as u64;
     let skipped = outcome.skipped;

@@ -41,6 +41,13 @@ fn tiny_bench_writes_well_formed_outputs() {
     assert!(sd.by_range.last().unwrap().full_purge, "2048 pages is a full purge");
     assert!(sd.by_chiplets.iter().all(|x| x.tgh_writes == x.setup.chiplets), "one TGH per chiplet");
     assert!(sd.by_contexts.iter().all(|x| x.tgh_writes == 1), "one TGH whatever the contexts");
+    // The variable purge timing: no TGH is faster than its scan, its base and an MMIO round
+    // trip; the distribution is ordered; one TGH per chiplet still.
+    let v = &sd.variable;
+    let floor = 128 / 8 + u64::from(v.base) + sd.mmio_latency;
+    let u = &v.under_load;
+    assert!(u.count > 0 && u.p50 >= floor && u.p50 <= u.p90 && u.p90 <= u.p99 && u.p99 <= u.p999 && u.p999 <= u.max, "{u:?}");
+    assert!(v.by_chiplets.iter().all(|x| x.tgh_writes == x.setup.chiplets && x.tgh_round_trip_min >= floor), "{:?}", v.by_chiplets);
     let range = &r.teardown.series[0];
     assert!(range.points.iter().all(|p| p.mmio_writes == 1.0 && !p.extrapolated), "a range flush is one write");
     let per_page = &r.teardown.series[2];
@@ -72,6 +79,7 @@ fn tiny_bench_writes_well_formed_outputs() {
 
     let report = std::fs::read_to_string(dir.join("REPORT.md")).unwrap();
     assert!(report.contains(&r.summary.last_line) && report.contains("## 4. Fault service latency"));
+    assert!(report.contains("### Variable purge timing") && report.contains("**Nominal clock: 0.5 GHz** — an assumption"));
     assert!(report.contains("### CALL_OS by cause") && report.contains("## 5. The HPC workload") && report.contains("## 6. Scale of a regression"));
     let svgs: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "svg")).collect();
     assert_eq!(svgs.len(), 7, "{svgs:?}");

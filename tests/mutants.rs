@@ -54,11 +54,22 @@ const CATCHERS: &[(MutantKind, &str, u64)] = &[
     (MutantKind::Rtl(RtlMutant::TfmSetLost), "default", 1),
     (MutantKind::Rtl(RtlMutant::InstallNoReplace), "default", 1),
     (MutantKind::Rtl(RtlMutant::PurgeDoneEarly), "default", 1),
+    (MutantKind::Rtl(RtlMutant::TghException), "default", 1),
 ];
 
 /// What `gru-cosim run <workload> --seed <seed> --hw <hw> [--mutant m]` runs.
 fn args(workload: &str, seed: u64, hw: HwKind, mutant: Option<MutantKind>) -> RunArgs {
     RunArgs { workload: workload.into(), seed, hw, mutant, ..RunArgs::default() }
+}
+
+/// A TGH that completes with EXCEPTION is a failure the driver reports with the handle's cause
+/// (not a flush it takes for done).
+#[test]
+fn a_failed_tgh_is_reported_by_the_driver_with_its_cause() {
+    let m = MutantKind::Rtl(RtlMutant::TghException);
+    let out = run_cmd::execute(&args("default", 1, HwKind::Rtl, Some(m)), false).expect("run");
+    let f = out.failures.iter().find(|f| f.check == gru_cosim::check::Check::Kernel).expect("the driver reports the failure");
+    assert!(f.detail.contains("tgh_invalidate (EXCEPTION, cause TLB_ECC)"), "{}", f.detail);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! `/proc/sgi_uv/gru/statistics`, the handle latencies in `mcs_statistics`'s, and the chips'
 //! statistics handles, which must agree with the driver's own counts.
 
-use gru_cosim::run_cmd::{self, RunArgs};
+use gru_cosim::run_cmd::{self, PurgeTimingKind, RunArgs};
 use gru_cosim::system::HwKind;
 
 fn run(workload: &str, hw: HwKind) -> gru_cosim::stats_report::StatsReport {
@@ -63,4 +63,32 @@ fn the_mmio_latency_is_a_run_setting_the_latencies_and_the_replay_line_carry() {
     let bad = RunArgs { mmio_latency: Some(1), ..RunArgs::default() };
     let e = run_cmd::execute(&bad, false).unwrap_err().to_string();
     assert!(e.contains("--mmio-latency") && e.contains("2..=100000"), "{e}");
+}
+
+#[test]
+fn the_purge_timing_is_a_run_setting_the_tgh_latency_and_the_replay_line_carry() {
+    let run = |hw: HwKind, purge_timing: PurgeTimingKind| {
+        let args = RunArgs { workload: "default".into(), hw, accesses: Some(3000), purge_timing, ..RunArgs::default() };
+        let out = run_cmd::execute(&args, false).expect("run");
+        assert!(out.failures.is_empty(), "{purge_timing:?} on {hw:?}: {:?}", out.failures);
+        let tgh = out.stats.mcs.iter().find(|r| r.id == "tgh_invalidate").unwrap().clone();
+        (out.replay, tgh.aver_clks, tgh.max_clks)
+    };
+    let (line, fixed_mean, _) = run(HwKind::Model, PurgeTimingKind::Fixed);
+    assert!(!line.contains("--purge-timing"), "{line}");
+    let (line, mean, max) = run(HwKind::Model, PurgeTimingKind::Variable);
+    assert!(line.contains("--purge-timing variable"), "{line}");
+    // Every variable purge takes the 250-cycle base on top of the scan; the tails spread the max.
+    assert!(mean >= fixed_mean + 250 && max >= mean + 128, "fixed mean {fixed_mean}, variable mean {mean} max {max}");
+    // The RTL variant gives the same run, cycle for cycle.
+    assert_eq!(run(HwKind::Rtl, PurgeTimingKind::Variable).1, mean);
+    // Only the fixed timing has VCD and mutant variants.
+    let with_mutant = RunArgs {
+        hw: HwKind::Rtl,
+        purge_timing: PurgeTimingKind::Variable,
+        mutant: Some(gru_cosim::mutants::find("rtl_no_tlb_mod").unwrap()),
+        ..RunArgs::default()
+    };
+    let e = run_cmd::execute(&with_mutant, false).unwrap_err().to_string();
+    assert!(e.contains("without mutants"), "{e}");
 }

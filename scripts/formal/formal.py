@@ -48,6 +48,7 @@ EXPECT = {
     "GRU_MUTANT_TFM_SET_LOST": ["p_tfm_read_exact"],
     "GRU_MUTANT_INSTALL_NO_REPLACE": ["p_tlb_one_match"],
     "GRU_MUTANT_PURGE_DONE_EARLY": ["p_tgh_idle_done"],
+    "GRU_MUTANT_TGH_EXCEPTION": ["p_purge_range"],
     "FORMAL_MUTANT_PURGE_IGNORES_PAGESIZE": ["p_purge_range"],
     "FORMAL_MUTANT_QUIET_IGNORES_PURGE": ["p_quiet_idle"],
 }

@@ -121,6 +121,7 @@ template <size_t N> void put(rust::Vec<uint32_t> &v, const VlWide<N> &w) {
     X(tgh_asid, u_purge, tgh_asid_q) X(tgh_pagesize, u_purge, tgh_pagesize_q)                \
     X(tgh_global, u_purge, tgh_global_q) X(tgh_vaddrmask, u_purge, tgh_vaddrmask_q)          \
     X(tgh_n, u_purge, tgh_n_q) X(tgh_ctxbitmap, u_purge, tgh_ctxbitmap_q)                    \
+    X(tgh_cause, u_purge, tgh_cause_q)                                                       \
     X(tfh_status, u_tfh, tfh_status_q) X(tfh_state, u_tfh, tfh_state_q)                      \
     X(tfh_cause, u_tfh, tfh_cause_q) X(tfh_stale, u_tfh, tfh_stale_q)                        \
     X(tfh_missvaddr, u_tfh, tfh_missvaddr_q) X(tfh_missasid, u_tfh, tfh_missasid_q)          \
@@ -217,6 +218,7 @@ private:
         m.mem_rsp_rdata_i = in.mem_rsp_rdata;
         m.dbg_event_i = in.dbg_event;
         m.dbg_tlb_idx_i = in.dbg_tlb_idx;
+        m.purge_seed_i = in.purge_seed;
         clock();
     }
 
@@ -340,5 +342,14 @@ std::unique_ptr<Harness> new_mutant_harness(rust::Str define) {
     GRU_MUTANT_VARIANTS(GRU_MUTANT_CASE)
 #undef GRU_MUTANT_CASE
     throw std::invalid_argument("no RTL model variant was built for " + d);
+}
+
+std::unique_ptr<Harness> new_timing_harness(rust::Str name) {
+    const std::string n(name);
+#define GRU_TIMING_CASE(NAME, MODEL) \
+    if (n == NAME) return std::unique_ptr<Harness>(new HarnessImpl<MODEL, VerilatedFstC>());
+    GRU_TIMING_VARIANTS(GRU_TIMING_CASE)
+#undef GRU_TIMING_CASE
+    throw std::invalid_argument("no RTL timing variant was built for " + n);
 }
 }  // namespace gru

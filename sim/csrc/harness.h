@@ -63,4 +63,7 @@ std::unique_ptr<Fleet> new_fleet(size_t chiplets);
 // The FST-traced variant built with Verilog define `define` (a GRU_MUTANT_<NAME>); throws
 // std::invalid_argument when the build made no such variant.
 std::unique_ptr<Harness> new_mutant_harness(rust::Str define);
+// The FST-traced variant built with the timing `name` ("variable": sim/build.rs); throws
+// std::invalid_argument when the build made no such variant.
+std::unique_ptr<Harness> new_timing_harness(rust::Str name);
 }  // namespace gru

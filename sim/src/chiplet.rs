@@ -130,11 +130,19 @@ pub struct Chiplet<M: CycleModel> {
     monitor: Option<ChipMonitor>,
     /// Cycles an MMIO response or a handle may take before it is reported as stuck.
     pub timeout: u64,
+    /// The chip's purge-tail seed, on `purge_seed_i` whenever reset is held.
+    purge_seed: u16,
 }
 
 impl<M: CycleModel> Chiplet<M> {
-    /// Wrap `model`, serve its memory port from `mem`, and reset it.
+    /// Wrap `model`, serve its memory port from `mem`, and reset it (purge seed 0).
     pub fn new(model: M, mem: Box<dyn MemoryServer>) -> Self {
+        Self::with_purge_seed(model, mem, 0)
+    }
+
+    /// [`Chiplet::new`], resetting the chip with `purge_seed` on `purge_seed_i`: the seed of its
+    /// purge-tail PRNG (docs/MICROARCH.md §7).
+    pub fn with_purge_seed(model: M, mem: Box<dyn MemoryServer>, purge_seed: u16) -> Self {
         let mut c = Chiplet {
             model: Skipping::new(model),
             inp: PortsIn::default(),
@@ -145,6 +153,7 @@ impl<M: CycleModel> Chiplet<M> {
             completions: Vec::new(),
             monitor: None,
             timeout: 100_000,
+            purge_seed,
         };
         c.reset();
         c
@@ -154,7 +163,7 @@ impl<M: CycleModel> Chiplet<M> {
     pub fn reset(&mut self) {
         self.mem_pending.clear();
         self.cb_queue.clear();
-        self.inp = PortsIn::default();
+        self.inp = PortsIn { purge_seed: self.purge_seed, ..PortsIn::default() };
         for _ in 0..4 {
             self.out = self.model.cycle(&self.inp).clone();
         }

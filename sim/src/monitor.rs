@@ -348,7 +348,9 @@ impl ChipMonitor {
         // A purge whose fields software rewrote while it ran purges each group with the fields
         // of its cycle: what it must remove is no longer defined, so it is not checked.
         self.purges.retain(|p| p.g != g || p.line == Tgh { status: line.status, ..p.line });
-        if !started {
+        // A start the chip refused (an INVALIDATE with a page-size code above 8: EXCEPTION) or a
+        // NOP purges nothing and marks nothing stale (docs/MICROARCH.md §7).
+        if !started || line.status != HandleStatus::Active as u8 {
             return;
         }
         for (t, tfh) in s.tfh.iter().enumerate().filter(|(_, t)| pending(t.state) && line.ctxbitmap >> t.ctxnum & 1 != 0) {
@@ -388,7 +390,7 @@ impl ChipMonitor {
             if !left.is_empty() {
                 let t = &p.line;
                 let detail = format!(
-                    "TGH {} (vaddr {:#x}, asid {:#x}, pagesize {}, n {}, global {}, ctxbitmap {:#06x}) reads IDLE with entries it matched at its start still valid: {}",
+                    "TGH {} (vaddr {:#x}, asid {:#x}, pagesize {}, n {}, global {}, ctxbitmap {:#06x}) left ACTIVE (IDLE, or EXCEPTION) with entries it matched at its start still valid: {}",
                     p.g, t.vaddr, t.asid, t.pagesize, t.n, t.global, t.ctxbitmap, left.join("; ")
                 );
                 self.fail(cycle, Monitor::PurgeComplete, detail);

@@ -5,7 +5,10 @@
 //! Every catalogue mutant is a safety bug that the system's checks must catch from a seed (a
 //! stale translation, a lost write, a store through a read-only translation, an access to a
 //! freed frame, or a hang). [`RtlMutant::TghStuck`] is fault injection for the bad-input tests (a
-//! handle that never completes), not a catalogue bug. The reference model never has a mutant,
+//! handle that never completes), not a catalogue bug. [`RtlMutant::TghException`] injects a
+//! hardware fault too (a TGH failing with a TLB ECC error), but is in the catalogue: a driver that
+//! ignored the failure would leave stale translations, so the checks must see the driver report
+//! it. The reference model never has a mutant,
 //! so a lockstep run of a mutant diverges as soon as the bug shows at a port.
 
 use std::fmt;
@@ -48,11 +51,14 @@ pub enum RtlMutant {
     PurgeDoneEarly,
     /// `GRU_MUTANT_TGH_STUCK` (fault injection): a TGH purges but never leaves ACTIVE.
     TghStuck,
+    /// `GRU_MUTANT_TGH_EXCEPTION` (fault injection, in the catalogue): one TGH in 16 fails like
+    /// a TLB ECC error: it purges nothing and completes with status EXCEPTION, cause TLB_ECC.
+    TghException,
 }
 
 impl RtlMutant {
     /// Every variant, catalogue mutants first, then fault injection.
-    pub const ALL: [RtlMutant; 13] = [
+    pub const ALL: [RtlMutant; 14] = [
         RtlMutant::NoRaceGuard,
         RtlMutant::PurgeSkipLastLane,
         RtlMutant::NoTlbMod,
@@ -66,6 +72,7 @@ impl RtlMutant {
         RtlMutant::InstallNoReplace,
         RtlMutant::PurgeDoneEarly,
         RtlMutant::TghStuck,
+        RtlMutant::TghException,
     ];
 
     /// The catalogue mutants: every variant except fault injection.
@@ -89,6 +96,7 @@ impl RtlMutant {
             RtlMutant::InstallNoReplace => "rtl_install_no_replace",
             RtlMutant::PurgeDoneEarly => "rtl_purge_done_early",
             RtlMutant::TghStuck => "rtl_tgh_stuck",
+            RtlMutant::TghException => "rtl_tgh_exception",
         }
     }
 
@@ -108,6 +116,7 @@ impl RtlMutant {
             RtlMutant::InstallNoReplace => "GRU_MUTANT_INSTALL_NO_REPLACE",
             RtlMutant::PurgeDoneEarly => "GRU_MUTANT_PURGE_DONE_EARLY",
             RtlMutant::TghStuck => "GRU_MUTANT_TGH_STUCK",
+            RtlMutant::TghException => "GRU_MUTANT_TGH_EXCEPTION",
         }
     }
 
@@ -165,6 +174,11 @@ impl RtlMutant {
             RtlMutant::TghStuck => {
                 "fault injection: a TGH purges but never leaves ACTIVE, so the driver's wait \
                  times out (a handle that never completes)"
+            }
+            RtlMutant::TghException => {
+                "TGH exception: one TGH in 16 fails like a TLB ECC error, purges nothing and \
+                 ends in EXCEPTION; a driver that took it for done would leave stale \
+                 translations, so the driver must report it"
             }
         }
     }
@@ -238,7 +252,7 @@ mod tests {
     fn only_tgh_stuck_is_fault_injection() {
         assert_eq!(RtlMutant::ALL.iter().filter(|m| m.is_fault_injection()).count(), 1);
         assert!(RtlMutant::TghStuck.is_fault_injection());
-        assert_eq!(RtlMutant::catalogue().count(), 12);
+        assert_eq!(RtlMutant::catalogue().count(), 13);
     }
 
     #[test]

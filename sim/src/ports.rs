@@ -31,6 +31,8 @@ pub mod ffi {
         pub dbg_event: u64,
         /// TLB entry shown on `dbg_tlb_entry`.
         pub dbg_tlb_idx: u8,
+        /// Seed of the purge-tail PRNG, sampled only at reset edges (docs/MICROARCH.md §7).
+        pub purge_seed: u16,
     }
 
     /// Every output port of `gru_chiplet`, as seen after a clock edge.

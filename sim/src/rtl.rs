@@ -5,7 +5,7 @@
 //! tracing ([`Rtl::new`]), and one FST-traced variant per RTL mutant ([`Rtl::with_mutant`]).
 
 use crate::handles;
-use crate::model::{Params, TlbEntry};
+use crate::model::{Params, PurgeTiming, TlbEntry};
 use crate::mutant::RtlMutant;
 use crate::ports::{Activity, ChipState, CycleModel, EvalCount, PortsIn, PortsOut};
 use std::path::Path;
@@ -38,6 +38,7 @@ mod ffi {
         tgh_vaddrmask: Vec<u32>,
         tgh_n: Vec<u32>,
         tgh_ctxbitmap: Vec<u32>,
+        tgh_cause: Vec<u32>,
         tfh_status: Vec<u32>,
         tfh_state: Vec<u32>,
         tfh_cause: Vec<u32>,
@@ -86,6 +87,7 @@ mod ffi {
         type Harness;
         fn new_harness(vcd: bool) -> UniquePtr<Harness>;
         fn new_mutant_harness(define: &str) -> Result<UniquePtr<Harness>>;
+        fn new_timing_harness(name: &str) -> Result<UniquePtr<Harness>>;
         fn cycle(self: Pin<&mut Harness>, inp: &PortsIn, out: &mut PortsOut);
         fn idle(self: Pin<&mut Harness>, n: u64);
         fn peek_tlb(self: Pin<&mut Harness>, idx: u8, out: &mut PortsOut);
@@ -139,6 +141,17 @@ pub enum RtlError {
         /// The mutant asked for.
         mutant: RtlMutant,
     },
+    /// No model variant has this purge timing with this mutant and waveform format: build.rs
+    /// builds the variable timing once, FST-traced, without mutants.
+    #[error("no RTL model variant with purge timing {timing:?}{}: {msg}", .mutant.map_or(String::new(), |m| format!(" and mutant {m}")))]
+    NoTimingVariant {
+        /// The timing asked for.
+        timing: PurgeTiming,
+        /// The mutant asked for with it, if any.
+        mutant: Option<RtlMutant>,
+        /// Why not.
+        msg: String,
+    },
     /// The library holds no model for the mutant (build.rs and `RtlMutant` disagree).
     #[error("no RTL model variant for {mutant} ({define}): {msg}")]
     NoVariant {
@@ -158,6 +171,8 @@ pub struct Rtl {
     cycles: u64,
     format: WaveFormat,
     mutant: Option<RtlMutant>,
+    /// The parameters the variant was built with.
+    params: Params,
     /// The buffer the harness copies registers into: kept, so that a copy (a monitor polls
     /// every cycle a purge runs) allocates nothing.
     regs: ffi::RtlRegs,
@@ -167,7 +182,7 @@ impl Rtl {
     /// Build a model able to dump waveforms in `format` (no file is open: full speed).
     pub fn new(format: WaveFormat) -> Self {
         let harness = ffi::new_harness(format == WaveFormat::Vcd);
-        Rtl { harness, out: PortsOut::default(), cycles: 0, format, mutant: None, regs: ffi::RtlRegs::default() }
+        Rtl { harness, out: PortsOut::default(), cycles: 0, format, mutant: None, params: Params::default(), regs: ffi::RtlRegs::default() }
     }
 
     /// Build the variant of the RTL with `mutant` switched on (its `GRU_MUTANT_<NAME>` define),
@@ -189,7 +204,27 @@ impl Rtl {
             return Err(no_variant(format!("rtl/ tests no such define (built: {})", BUILT_MUTANT_DEFINES.join(", "))));
         }
         let harness = ffi::new_mutant_harness(m.define()).map_err(|e| no_variant(e.what().to_string()))?;
-        Ok(Rtl { harness, out: PortsOut::default(), cycles: 0, format, mutant: Some(m), regs: ffi::RtlRegs::default() })
+        Ok(Rtl { harness, out: PortsOut::default(), cycles: 0, format, mutant: Some(m), params: Params::default(), regs: ffi::RtlRegs::default() })
+    }
+
+    /// The variant for a command line with a purge timing: [`Rtl::variant`] for
+    /// [`PurgeTiming::FIXED`] (the Verilog defaults), `Vgru_variable` for
+    /// [`PurgeTiming::VARIABLE`] (FST, no mutant); anything else is
+    /// [`RtlError::NoTimingVariant`].
+    pub fn build(format: WaveFormat, mutant: Option<RtlMutant>, timing: PurgeTiming) -> Result<Self, RtlError> {
+        if timing == PurgeTiming::FIXED {
+            return Self::variant(format, mutant);
+        }
+        let refuse = |msg: &str| RtlError::NoTimingVariant { timing, mutant, msg: msg.to_string() };
+        if timing != variable_timing() {
+            return Err(refuse("the build has the fixed and the variable timing only"));
+        }
+        if mutant.is_some() || format != WaveFormat::Fst {
+            return Err(refuse("the variable timing is built once, FST-traced, without mutants"));
+        }
+        let harness = ffi::new_timing_harness("variable").map_err(|e| refuse(e.what()))?;
+        let params = Params { purge: timing, ..Params::default() };
+        Ok(Rtl { harness, out: PortsOut::default(), cycles: 0, format, mutant: None, params, regs: ffi::RtlRegs::default() })
     }
 
     /// The format [`Rtl::open_waves`] writes.
@@ -306,7 +341,7 @@ impl ffi::RtlRegs {
                 opc: elem(&self.tgh_opc, g, w(TGH_OPC)) as u8,
                 status: elem(&self.tgh_status, g, st) as u8,
                 state: 0,
-                cause: 0,
+                cause: elem(&self.tgh_cause, g, w(TGH_CAUSE)) as u8,
                 vaddr: elem(&self.tgh_vaddr, g, w(TGH_VADDR)),
                 asid: elem(&self.tgh_asid, g, w(TGH_ASID)) as u32,
                 pagesize: elem(&self.tgh_pagesize, g, w(TGH_PAGESIZE)) as u8,
@@ -400,16 +435,26 @@ impl ffi::RtlRegs {
     }
 }
 
+/// The purge timing of the `Vgru_variable` variant, as build.rs set its `-G` parameters
+/// ([`PurgeTiming::FIXED`] in a build without it, a coverage build).
+fn variable_timing() -> PurgeTiming {
+    let get = |name: &str| BUILT_VARIABLE_TIMING.iter().find(|(n, _)| *n == name).map(|&(_, v)| v);
+    match (get("PURGE_ENGINES"), get("PURGE_BASE"), get("PURGE_ENTRY"), get("PURGE_TAIL")) {
+        (Some(engines), Some(base), Some(entry), Some(tail)) => PurgeTiming { engines: engines as usize, base, entry, tail },
+        _ => PurgeTiming::FIXED,
+    }
+}
+
 /// Bits of the CBRs that exist.
 fn cbr_mask(p: &Params) -> u128 {
     u128::MAX >> (128 - p.num_cbr)
 }
 
 impl Rtl {
-    /// The parameters the RTL is built with: the Verilog defaults (docs/MICROARCH.md §0);
-    /// build.rs overrides none.
+    /// The parameters the RTL is built with: the Verilog defaults (docs/MICROARCH.md §0), with
+    /// the purge timing of its variant.
     pub fn params(&self) -> Params {
-        Params::default()
+        self.params
     }
 }
 
@@ -483,5 +528,15 @@ impl RtlFleet {
     /// returns for each chiplet's inputs. A trailing partial cycle is not run.
     pub fn replay_cpp(&mut self, cycle_major: &[PortsIn]) -> u64 {
         self.fleet.pin_mut().replay_all(cycle_major)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_variable_variant_is_built_with_the_models_variable_timing() {
+        assert_eq!(variable_timing(), PurgeTiming::VARIABLE, "sim/build.rs VARIABLE_TIMING and PurgeTiming::VARIABLE differ");
     }
 }

@@ -187,3 +187,41 @@ fn a_chip_whose_quiet_output_lies_diverges_from_evaluating_every_cycle() {
     let (div, _) = skip_pair(liar, RefModel::new(Default::default()), 11, 100_000);
     assert!(div.is_some(), "skipping cycles in which the chip works must show as a divergence");
 }
+
+/// The variable purge timing (4 engines, base, per-entry cost, seeded tails): RTL variant
+/// `Vgru_variable` and the reference model agree every cycle, the chip monitors hold (the
+/// miss-stale rule with purges running concurrently), and several purges ran at once.
+#[test]
+fn variable_purge_timing_agrees_and_purges_run_concurrently() {
+    use gru_sim::model::{Params, PurgeTiming};
+    use gru_sim::monitor::ChipCover;
+    for seed in [11u64, 12] {
+        let model = RefModel::new(Params { purge: PurgeTiming::VARIABLE, ..Default::default() });
+        let rtl = Rtl::build(WaveFormat::Fst, None, PurgeTiming::VARIABLE).expect("the variable variant is built");
+        assert_eq!(rtl.params().purge, PurgeTiming::VARIABLE);
+        let purge_seed = (seed as u16).wrapping_mul(0x9e37);
+        let mut chip = Chiplet::with_purge_seed(Lockstep::new(rtl, model), Box::new(RandomMemory::new(seed, 8)), purge_seed);
+        chip.enable_monitor();
+        let mut traffic = RandomTraffic::new(seed);
+        traffic.run(&mut chip, 100_000);
+        let monitor = chip.monitor().expect("enabled");
+        assert!(monitor.violation().is_none(), "seed {seed}: {:?}", monitor.violation());
+        let two = monitor.cover().iter().find(|(c, _)| *c == ChipCover::TwoPurges).map_or(0, |c| c.1);
+        assert!(two > 0, "seed {seed}: no two purges ACTIVE at once");
+        let s = chip.chip_state().stats;
+        assert!(s.purges > 50, "seed {seed}: {s:?}");
+        if let Some(d) = chip.model_mut().divergence() {
+            panic!("seed {seed}: {d}");
+        }
+    }
+}
+
+/// The timing is part of the contract: the variable RTL against a fixed-timing model diverges.
+#[test]
+fn a_model_with_the_other_purge_timing_diverges() {
+    use gru_sim::model::PurgeTiming;
+    let rtl = Rtl::build(WaveFormat::Fst, None, PurgeTiming::VARIABLE).expect("the variable variant is built");
+    let mut chip = Chiplet::new(Lockstep::new(rtl, RefModel::new(Default::default())), Box::new(RandomMemory::new(7, 8)));
+    RandomTraffic::new(7).run(&mut chip, 20_000);
+    assert!(chip.model_mut().divergence().is_some(), "purge timing differs, lockstep must see it");
+}

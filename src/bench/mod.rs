@@ -61,7 +61,8 @@ pub struct BenchConfig {
     pub teardown_max_kib: u64,
     /// Largest per-page teardown simulated, pages; larger ones are extrapolated.
     pub per_page_sim_pages: u64,
-    /// Nominal clock for the ns figures, GHz.
+    /// Nominal clock for the ns figures, GHz: 0.5, the assumption docs/MICROARCH.md §0 states
+    /// (no public source gives the UV hub's clock).
     pub clock_ghz: f64,
     /// Seeds of the timed regression on the reference model (0: skip it).
     pub scale_model_seeds: u64,
@@ -92,7 +93,7 @@ impl Default for BenchConfig {
             tlb_sizes: vec![64, 128, 256],
             teardown_max_kib: 1 << 20,
             per_page_sim_pages: 4096,
-            clock_ghz: 1.0,
+            clock_ghz: 0.5,
             scale_model_seeds: 1_000,
             scale_model_accesses: 1_000,
             scale_rtl_seeds: 100,
@@ -329,7 +330,8 @@ fn steps(cfg: &BenchConfig) -> u64 {
     let sizes = teardown::sizes(cfg.teardown_max_kib);
     let per_page = sizes.iter().filter(|&&b| b / 4096 <= cfg.per_page_sim_pages.clamp(1, teardown::MAX_PER_PAGE_SIM)).count();
     // throughput 12, purge on the RTL 1, faults 4, scale 2, writing 1.
-    (20 + cfg.ranges.len() + cfg.contexts.len() + cfg.chiplet_counts.len() + 2 * cfg.tlb_sizes.len() + 2 * sizes.len() + 2 * per_page) as u64
+    // Shootdown: the sweeps, the variable timing's workload run and chiplets sweep.
+    (21 + cfg.ranges.len() + cfg.contexts.len() + 2 * cfg.chiplet_counts.len() + 2 * cfg.tlb_sizes.len() + 2 * sizes.len() + 2 * per_page) as u64
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -376,6 +378,11 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResults, String> {
         tp.skip_speedup
     ));
     let sd = shootdown::run(cfg, &pb)?;
+    let v = &sd.variable.under_load;
+    pb.say(&format!(
+        "shootdown, variable purge timing: {} TGHs of the default workload, round trip mean {:.0} p50 {} p90 {} p99 {} p99.9 {} max {} cycles",
+        v.count, v.mean, v.p50, v.p90, v.p99, v.p999, v.max
+    ));
     pb.say(&format!(
         "shootdown: TGH round trip {} cycles (1 page) .. {} (full purge); purge at the chip {} cycles for 128 entries (RTL = model: {})",
         sd.by_range.first().map_or(0.0, |r| r.tgh_round_trip_median),

@@ -12,7 +12,7 @@ use gru_driver::mm::ops::{mmap, munmap};
 use gru_driver::mm::{Prot, PAGE_SIZE};
 use gru_driver::notifier::Era;
 use gru_sim::chiplet::{CbRequest, Chiplet, FlatMemory};
-use gru_sim::model::{Params, RefModel};
+use gru_sim::model::{Params, PurgeTiming, RefModel};
 use gru_sim::ports::CycleModel;
 use gru_sim::rtl::{Rtl, WaveFormat};
 use serde::Serialize;
@@ -305,6 +305,29 @@ pub struct Shootdown {
     /// TGH round trips under load: every flush of the default workload (filled in by the
     /// faults section, which runs it).
     pub under_load: Option<LoadedTrips>,
+    /// The same figures with the chips' variable purge timing.
+    pub variable: VariableTiming,
+}
+
+/// Shootdown figures on the RTL built with the variable purge timing (`Vgru_variable`,
+/// [`PurgeTiming::VARIABLE`], docs/MICROARCH.md §7): engines purging concurrently, a base, a
+/// cost per entry and a seeded geometric tail.
+#[derive(Clone, Debug, Serialize)]
+pub struct VariableTiming {
+    /// Purge engines.
+    pub engines: usize,
+    /// Cycles added to every purge.
+    pub base: u32,
+    /// Cycles per entry cleared.
+    pub entry: u32,
+    /// Cycles per tail step (0..=8 steps).
+    pub tail: u32,
+    /// Every TGH of the default workload (`run default --purge-timing variable`, the bench's
+    /// seed and size): the round trip as the driver measures it, start write to the poll that
+    /// sees the handle no longer ACTIVE.
+    pub under_load: LoadedTrips,
+    /// Chiplets sweep (1 context per chiplet), as `by_chiplets` with the fixed timing.
+    pub by_chiplets: Vec<SetupResult>,
 }
 
 /// Round trips of every TGH invalidate of a run, with their distribution.
@@ -324,6 +347,8 @@ pub struct LoadedTrips {
     pub p90: u64,
     /// p99.
     pub p99: u64,
+    /// p99.9.
+    pub p999: u64,
     /// Largest.
     pub max: u64,
 }
@@ -342,6 +367,7 @@ impl LoadedTrips {
             p50: super::percentile(&lat, 50.0),
             p90: super::percentile(&lat, 90.0),
             p99: super::percentile(&lat, 99.0),
+            p999: super::percentile(&lat, 99.9),
             max: lat.last().copied().unwrap_or(0),
         }
     }
@@ -367,6 +393,7 @@ pub fn run(cfg: &BenchConfig, pb: &Progress) -> Result<Shootdown, String> {
     let by_contexts = sweep(cfg, pb, &ctxs, "contexts", rtl)?;
     let chips: Vec<Setup> = cfg.chiplet_counts.iter().map(|&chiplets| Setup { chiplets, contexts: 1, pages: p }).collect();
     let by_chiplets = sweep(cfg, pb, &chips, "chiplets", rtl)?;
+    let variable = variable_timing(cfg, pb, &chips)?;
 
     let mut purge = Vec::new();
     let lanes = Params::default().purge_lanes;
@@ -406,5 +433,19 @@ pub fn run(cfg: &BenchConfig, pb: &Progress) -> Result<Shootdown, String> {
         purge_rtl_matches_model,
         round_trip_by_tlb,
         under_load: None,
+        variable,
     })
+}
+
+/// The variable purge timing's figures: the default workload's TGH round trips and the
+/// chiplets sweep `chips`, on `Vgru_variable`.
+fn variable_timing(cfg: &BenchConfig, pb: &Progress, chips: &[Setup]) -> Result<VariableTiming, String> {
+    let t = PurgeTiming::VARIABLE;
+    let rtl = move || Rtl::build(WaveFormat::Fst, None, t).unwrap_or_else(|e| panic!("{e}"));
+    Rtl::build(WaveFormat::Fst, None, t).map_err(|e| e.to_string())?;
+    pb.step("shootdown: default workload, variable purge timing");
+    let run = super::default_run(cfg, None, rtl)?;
+    let under_load = LoadedTrips::of(&tgh_trips(&run.sys.hw.trace(), 0, u64::MAX));
+    let by_chiplets = sweep(cfg, pb, chips, "chiplets (variable timing)", rtl)?;
+    Ok(VariableTiming { engines: t.engines, base: t.base, entry: t.entry, tail: t.tail, under_load, by_chiplets })
 }

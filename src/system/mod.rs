@@ -116,7 +116,7 @@ impl<M: SystemModel> System<M> {
         }
         let kernel = Kernel::new(KernelConfig { num_cpus: cfg.cpus, seed: cfg.seed, ..KernelConfig::default() });
         let mmu = Mmu::new(&kernel, MmuConfig { era: cfg.era, ..MmuConfig::default() });
-        let hw = GruHw::new((0..cfg.chiplets.max(1)).map(|_| make()).collect(), &mmu, cfg.mmio_latency);
+        let hw = GruHw::new((0..cfg.chiplets.max(1)).map(|_| make()).collect(), &mmu, cfg.mmio_latency, cfg.seed);
         if cfg.chip_monitors {
             hw.enable_monitors();
         }

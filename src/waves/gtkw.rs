@@ -494,20 +494,25 @@ pub fn write_save_spec<M: SystemModel>(sys: &System<M>, spec: &SaveSpec) -> Resu
             let t = t as u32;
             s.slice(&format!("{p}.tgh_status_q"), 2 * t + 1, 2 * t, &format!("tgh{t}_status"), Some(Filter::HandleStatus))?;
             s.slice(&format!("{p}.tgh_opc_q"), t, t, &format!("tgh{t}_opc"), Some(Filter::TghOpc))?;
+            s.slice(&format!("{p}.tgh_cause_q"), 3 * t + 2, 3 * t, &format!("tgh{t}_cause"), None)?;
         }
         s.sigs(
             &p,
             &[
                 "inval_start_o",
                 "inval_bitmap_o",
-                "purge_busy",
+                "queued",
                 "purge_cnt_q",
                 "head",
-                "head_asid",
-                "head_vkey",
-                "head_n",
-                "head_bitmap",
-                "purge_idx_q",
+                "dispatch",
+                "disp_eng",
+                "tail_t",
+                "lfsr_q",
+                "eng_busy_q",
+                "eng_scan_q",
+                "eng_tgh_q",
+                "eng_idx_q",
+                "eng_wait_q",
                 "purge_nclr",
                 "purge_done_o",
                 "tgh_active_ctx_o",

@@ -252,6 +252,52 @@ impl TryFrom<u64> for TghOpc {
     }
 }
 
+/// TGH causes, DW0\[26:24] (Linux `enum gru_tgh_cause`; PAGESIZE is the model's own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum TghCause {
+    /// ECC error (GRU; not raised by this model). Also the value while no exception is reported.
+    RrEcc = 0,
+    /// TLB ECC error during the purge (GRU; raised only by the GRU_MUTANT_TGH_EXCEPTION fault injection).
+    TlbEcc = 1,
+    /// LRU ECC error (GRU; not raised by this model).
+    LruEcc = 2,
+    /// Page-size ECC error (GRU; not raised by this model).
+    PsEcc = 3,
+    /// Multiple errors (GRU; not raised by this model).
+    MulErr = 4,
+    /// Data error (GRU; not raised by this model).
+    DataErr = 5,
+    /// Forced by software (GRU; not raised by this model).
+    SwForce = 6,
+    /// An INVALIDATE started with a page-size code above 8: refused, nothing purged (model).
+    Pagesize = 7,
+}
+
+impl TghCause {
+    /// The code as the hardware field holds it.
+    pub const fn code(self) -> u64 {
+        self as u64
+    }
+}
+
+impl TryFrom<u64> for TghCause {
+    type Error = CodeError;
+    fn try_from(v: u64) -> Result<Self, CodeError> {
+        match v {
+            0 => Ok(TghCause::RrEcc),
+            1 => Ok(TghCause::TlbEcc),
+            2 => Ok(TghCause::LruEcc),
+            3 => Ok(TghCause::PsEcc),
+            4 => Ok(TghCause::MulErr),
+            5 => Ok(TghCause::DataErr),
+            6 => Ok(TghCause::SwForce),
+            7 => Ok(TghCause::Pagesize),
+            _ => Err(CodeError { kind: "TGH cause", value: v }),
+        }
+    }
+}
+
 /// CB completion status (the CB istatus values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]

@@ -89,7 +89,7 @@ pub const HDL_STATE: Field = Field::new(0, 20, 3);
 // ---- TGH (TLB global handle) ----
 /// TGH opcode ([`TghOpc`](crate::TghOpc)).
 pub const TGH_OPC: Field = Field::new(0, 2, 1);
-/// TGH cause (always 0 in this model).
+/// Why the last start or purge ended in EXCEPTION ([`TghCause`](crate::TghCause)); 0 after a start that was taken.
 pub const TGH_CAUSE: Field = Field::new(0, 24, 3);
 /// Start of the purged range.
 pub const TGH_VADDR: Field = Field::new(1, 0, 64);

@@ -15,7 +15,7 @@ pub struct Tgh {
     pub status: u8,
     /// Handle state ([`TfhState`](crate::TfhState) or [`CchState`](crate::CchState); 0 for a TGH).
     pub state: u8,
-    /// TGH cause (always 0 in this model).
+    /// Why the last start or purge ended in EXCEPTION ([`TghCause`](crate::TghCause)); 0 after a start that was taken.
     pub cause: u8,
     /// Start of the purged range.
     pub vaddr: u64,

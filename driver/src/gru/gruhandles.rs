@@ -57,6 +57,28 @@ pub struct Dropin {
     pub pagesize: handles::PageSize,
 }
 
+/// A TGH operation that ended in EXCEPTION, named with the cause the handle reports
+/// (DW0[26:24], Linux `enum gru_tgh_cause`; PAGESIZE is the model's refusal of a page-size
+/// code above 8), indexed by the cause code.
+const TGH_FAILED: [&str; 8] = [
+    "tgh_invalidate (EXCEPTION, cause RR_ECC)",
+    "tgh_invalidate (EXCEPTION, cause TLB_ECC)",
+    "tgh_invalidate (EXCEPTION, cause LRU_ECC)",
+    "tgh_invalidate (EXCEPTION, cause PS_ECC)",
+    "tgh_invalidate (EXCEPTION, cause MUL_ERR)",
+    "tgh_invalidate (EXCEPTION, cause DATA_ERR)",
+    "tgh_invalidate (EXCEPTION, cause SW_FORCE)",
+    "tgh_invalidate (EXCEPTION, cause PAGESIZE)",
+];
+
+/// The operation a handle failure reports: for a TGH, `op` with the cause its line holds.
+fn failed_op(h: HandleId, op: &'static str, line: &[u64; 8]) -> &'static str {
+    match h.kind {
+        HandleKind::Tgh => TGH_FAILED[usize::from(Tgh::decode(line).cause) % TGH_FAILED.len()],
+        _ => op,
+    }
+}
+
 impl Gru {
     /// One MMIO round trip: submit, then spend cycles until the response arrives.
     pub(crate) async fn mmio(
@@ -100,7 +122,7 @@ impl Gru {
     }
 
     /// `start_instruction` + `wait_instruction_complete`: poll DW0 until the status leaves
-    /// ACTIVE; a status of EXCEPTION is an error naming the operation.
+    /// ACTIVE; a status of EXCEPTION is an error naming the operation (a TGH's with its cause).
     async fn start_wait(
         &self,
         ctx: &AtomicCtx,
@@ -121,7 +143,7 @@ impl Gru {
                     self.0.stats.record_op(h.kind, &line, ctx.now() - begin);
                     return Ok(now);
                 }
-                _ => return Err(GruError::HandleFailed { handle: h, op, dump: now }),
+                _ => return Err(GruError::HandleFailed { handle: h, op: failed_op(h, op, &now), dump: now }),
             }
         }
     }
@@ -243,5 +265,22 @@ impl Gru {
         let tfh = Tfh::decode(&self.read_handle(ctx, h).await?);
         self.trace_protocol(ctx.now(), ProtocolEvent::TfhRead { chiplet, cbr });
         Ok(tfh)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gru::handles::TghCause;
+
+    #[test]
+    fn a_failed_tgh_names_its_cause_and_other_handles_their_operation() {
+        let tgh = HandleId { kind: HandleKind::Tgh, index: 3, chiplet: 1 };
+        for (cause, name) in [(TghCause::TlbEcc, "TLB_ECC"), (TghCause::Pagesize, "PAGESIZE"), (TghCause::RrEcc, "RR_ECC")] {
+            let line = Tgh { status: HandleStatus::Exception as u8, cause: cause as u8, ..Default::default() }.encode();
+            assert_eq!(failed_op(tgh, "tgh_invalidate", &line), format!("tgh_invalidate (EXCEPTION, cause {name})"));
+        }
+        let cch = HandleId { kind: HandleKind::Cch, index: 0, chiplet: 0 };
+        assert_eq!(failed_op(cch, "cch_start", &[0; 8]), "cch_start");
     }
 }

@@ -39,13 +39,47 @@ pub struct Params {
     pub num_tfm: usize,
     /// TLB entries, a power of two, at most 256.
     pub tlb_entries: usize,
-    /// Entries the purge engine examines per cycle, at most 64.
+    /// Entries a purge engine examines per cycle, at most 64.
     pub purge_lanes: usize,
+    /// How long a purge takes and how many run at once (MICROARCH §7).
+    pub purge: PurgeTiming,
+}
+
+/// The purge timing parameters (MICROARCH §7), the Verilog parameters `PURGE_ENGINES`,
+/// `PURGE_BASE`, `PURGE_ENTRY` and `PURGE_TAIL` of `gru_chiplet`. A TGH dispatched to an engine
+/// completes `TLB_ENTRIES / PURGE_LANES - 1 + base + entry × (entries it cleared) + tail × t`
+/// edges later, `t` a geometric count 0..=8 drawn from the chip's seeded PRNG.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PurgeTiming {
+    /// Engines purging concurrently, 1..=8.
+    pub engines: usize,
+    /// Cycles added to every purge.
+    pub base: u32,
+    /// Cycles per entry a purge clears.
+    pub entry: u32,
+    /// Cycles per step of the pseudo-random tail.
+    pub tail: u32,
+}
+
+impl PurgeTiming {
+    /// One engine, the scan only: `TLB_ENTRIES / PURGE_LANES` cycles per TGH (the RTL's
+    /// default parameters).
+    pub const FIXED: PurgeTiming = PurgeTiming { engines: 1, base: 0, entry: 0, tail: 0 };
+    /// Four engines, 250 cycles (0.5 µs at the nominal 500 MHz) plus 4 per entry cleared plus a
+    /// tail of 128 cycles per step: a flush of microseconds with variable tails (the RTL
+    /// variant `Vgru_variable`).
+    pub const VARIABLE: PurgeTiming = PurgeTiming { engines: 4, base: 250, entry: 4, tail: 128 };
+}
+
+impl Default for PurgeTiming {
+    fn default() -> Self {
+        Self::FIXED
+    }
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params { num_ctx: 16, num_cbr: 128, num_tgh: 24, num_tfm: 16, tlb_entries: 128, purge_lanes: 8 }
+        Params { num_ctx: 16, num_cbr: 128, num_tgh: 24, num_tfm: 16, tlb_entries: 128, purge_lanes: 8, purge: PurgeTiming::FIXED }
     }
 }
 
@@ -70,6 +104,7 @@ impl Params {
         range("num_tfm", self.num_tfm, 16)?;
         range("tlb_entries", self.tlb_entries, 256)?;
         range("purge_lanes", self.purge_lanes, 64)?;
+        range("purge.engines", self.purge.engines, 8)?;
         // The RTL slices indices to $clog2 bits: these three must be powers of two.
         for (name, value) in [("num_ctx", self.num_ctx), ("num_cbr", self.num_cbr), ("tlb_entries", self.tlb_entries)] {
             if !value.is_power_of_two() {
@@ -145,7 +180,7 @@ impl RefModel {
         Ok(RefModel {
             params,
             tlb: Tlb::new(params.tlb_entries),
-            purge: Purge::new(params.num_tgh, params.purge_lanes),
+            purge: Purge::new(params.num_tgh, params.purge_lanes, params.purge),
             tfh: Tfhs::new(params.num_cbr),
             tfm: Tfms::new(params.num_tfm),
             cch: Cchs::new(params.num_ctx),
@@ -187,9 +222,9 @@ impl RefModel {
             && self.cch.sync_wait() == 0
     }
 
-    fn reset(&mut self) {
+    fn reset(&mut self, purge_seed: u16) {
         self.tlb.reset();
-        self.purge.reset();
+        self.purge.reset(purge_seed);
         self.tfh.reset();
         self.tfm.reset();
         self.cch.reset();
@@ -251,7 +286,7 @@ impl CycleModel for RefModel {
         if inp.rst_n {
             self.edge(inp);
         } else {
-            self.reset();
+            self.reset(inp.purge_seed);
         }
         self.out.cb_req_ready = self.engine.ready();
         self.out.irq = self.tfm.irq(self.cch.int_enabled_cbrs(self.params.cbr_per_ctx()));

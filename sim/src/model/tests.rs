@@ -39,9 +39,14 @@ struct Bench {
 
 impl Bench {
     fn new() -> Self {
+        Self::with(Params::default(), 0)
+    }
+
+    /// A bench over a model of `params`, reset with `purge_seed`.
+    fn with(params: Params, purge_seed: u16) -> Self {
         let mut b = Bench {
-            m: RefModel::new(Params::default()),
-            inp: PortsIn::default(),
+            m: RefModel::new(params),
+            inp: PortsIn { purge_seed, ..PortsIn::default() },
             out: PortsOut::default(),
             mem: HashMap::new(),
             inflight: VecDeque::new(),
@@ -577,6 +582,106 @@ fn invalid_params_are_refused() {
     assert_eq!(RefModel::try_new(bad).err(), Some(ParamsError::NotPowerOfTwo { name: "tlb_entries", value: 96 }));
     assert!(RefModel::try_new(Params { num_tfm: 17, ..Params::default() }).is_err());
     // A smaller chiplet works: 4 contexts of 4 CBRs, 32 entries purged 4 a cycle.
-    let small = Params { num_ctx: 4, num_cbr: 16, num_tgh: 2, num_tfm: 2, tlb_entries: 32, purge_lanes: 4 };
+    let small = Params { num_ctx: 4, num_cbr: 16, num_tgh: 2, num_tfm: 2, tlb_entries: 32, purge_lanes: 4, ..Params::default() };
     assert!(RefModel::try_new(small).is_ok());
+}
+
+/// Edges TGH `g`, just started, reads ACTIVE (one status read per edge).
+fn active_reads(b: &mut Bench, g: usize) -> u32 {
+    let mut n = 0;
+    while b.tgh(g).status == HandleStatus::Active as u8 {
+        n += 1;
+        assert!(n < 10_000, "TGH {g} never completes");
+    }
+    n
+}
+
+/// A one-page INVALIDATE of context 1 (ASID 0x10) at `vaddr`.
+fn inval(vaddr: u64) -> Tgh {
+    Tgh {
+        opc: TghOpc::Invalidate as u8,
+        vaddr,
+        asid: 0x10,
+        vaddrmask: (1 << 39) - 1,
+        n: 0,
+        ctxbitmap: 1 << 1,
+        ..Tgh::default()
+    }
+}
+
+#[test]
+fn purge_latency_is_scan_plus_base_plus_entry_cost_plus_the_seeded_tail() {
+    let timing = PurgeTiming { engines: 1, base: 10, entry: 3, tail: 5 };
+    let p = Params { purge: timing, ..Params::default() };
+    let scan = (p.tlb_entries / p.purge_lanes) as u32;
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in [0u16, 1, 0x1234, 0xbeef, 7, 99] {
+        let mut b = Bench::with(p, seed);
+        b.open_ctx(1, 0x10, false, 0);
+        b.map(8, 0x10, 0x10_0000, 0x100, PageSize::P4K);
+        // The first draw is the reset state: the seed (0xACE1 for seed 0).
+        let t = purge::tail_steps(purge::lfsr_seed(seed));
+        b.write(tgh_addr(0), start(inval(0x10_0000).encode()));
+        let first = active_reads(&mut b, 0);
+        assert_eq!(first, scan + timing.base + timing.entry + timing.tail * t, "seed {seed:#x}");
+        seen.insert(first);
+        assert!(b.entries_of(1).is_empty());
+        // The second TGH draws the PRNG's next value and purges nothing: no entry cost.
+        let t2 = purge::tail_steps(purge::lfsr_next8(purge::lfsr_seed(seed)));
+        b.write(tgh_addr(0), start(inval(0x10_0000).encode()));
+        let second = active_reads(&mut b, 0);
+        assert_eq!(second, scan + timing.base + timing.tail * t2, "seed {seed:#x}");
+        seen.insert(second);
+    }
+    assert!(seen.len() > 1, "the seed changes the tails: {seen:?}");
+}
+
+#[test]
+fn engines_purge_concurrently_and_a_full_chip_queues() {
+    let timing = PurgeTiming { engines: 2, base: 40, entry: 0, tail: 0 };
+    let run = |engines: usize| {
+        let p = Params { purge: PurgeTiming { engines, ..timing }, ..Params::default() };
+        let mut b = Bench::with(p, 1);
+        b.open_ctx(1, 0x10, false, 0);
+        // Three TGHs started at consecutive edges; how long until the last is IDLE.
+        for g in 0..3 {
+            b.write(tgh_addr(g), start(inval(0x10_0000 + 0x1000 * g as u64).encode()));
+        }
+        let t0 = b.m.cycles();
+        for g in 0..3 {
+            active_reads(&mut b, g);
+        }
+        let s = b.stats();
+        assert_eq!(s.purges, 3);
+        b.m.cycles() - t0
+    };
+    let scan = 16 + 40;
+    let (one, two) = (run(1), run(2));
+    // One engine: the three purges one after the other; two: the third waits for the first.
+    assert!(one >= 3 * scan - 2 && one <= 3 * scan + 2, "one engine: {one}");
+    assert!(two >= 2 * scan - 2 && two <= 2 * scan + 2, "two engines: {two}");
+}
+
+#[test]
+fn an_invalidate_with_a_page_size_above_8_is_refused_with_cause_pagesize() {
+    let mut b = Bench::new();
+    b.open_ctx(1, 0x10, false, 0);
+    b.map(8, 0x10, 0x10_0000, 0x100, PageSize::P4K);
+    // A pending miss of context 1: a refused TGH must not mark it stale.
+    b.cb(9, 0x50_0000, false, 0);
+    assert_eq!(b.wait_cmp(9).status, CbStatus::CallOs as u8);
+    let bad = Tgh { pagesize: 9, ..inval(0x10_0000) };
+    b.write(tgh_addr(3), start(bad.encode()));
+    let t = b.tgh(3);
+    assert_eq!((t.status, t.cause), (HandleStatus::Exception as u8, TghCause::Pagesize as u8));
+    b.run(40);
+    assert_eq!(b.entries_of(1).len(), 1, "nothing purged");
+    assert!(!b.tfh(9).stale, "nothing marked stale");
+    assert_eq!(b.stats().purges, 0);
+    // The same handle started with a valid page size purges, and its cause reads 0 again.
+    b.write(tgh_addr(3), start(inval(0x10_0000).encode()));
+    assert_eq!(b.tgh(3).cause, 0);
+    active_reads(&mut b, 3);
+    assert!(b.entries_of(1).is_empty());
+    assert!(b.tfh(9).stale);
 }

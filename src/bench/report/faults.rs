@@ -26,11 +26,11 @@ pub(super) fn sections(s: &mut String, r: &BenchResults) {
     path_table(s, fa);
     let _ = writeln!(
         s,
-        "\nLatencies in cycles (= ns at {} GHz). Misses seen by the probe: {} (the chips' own TLB_MISS + TLB_MOD counters: {}); \
+        "\nLatencies in cycles (× {} ns at the nominal clock). Misses seen by the probe: {} (the chips' own TLB_MISS + TLB_MOD counters: {}); \
          unanswered at the end of the run: {}; dropins discarded as stale: {}. Cross-check with the driver's counters: \
          (intr_tfh − call_os) / intr_tfh = {:.1}% (every miss raises the interrupt, since every context runs in fault-map mode; \
          `call_os` counts the misses handed to the thread).\n",
-        clock_ghz,
+        1.0 / clock_ghz,
         fa.misses,
         fa.chip_counter_misses,
         fa.unanswered,

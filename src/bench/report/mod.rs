@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::shootdown::SetupResult;
+use super::shootdown::{LoadedTrips, SetupResult, Shootdown};
 use super::svg::{BarChart, LineChart, Point, Scale, Series};
 use super::throughput::{CPP, CPP_ALL, SYSTEM_RTL};
 use super::BenchResults;
@@ -78,7 +78,7 @@ pub fn charts(r: &BenchResults) -> Vec<(String, String)> {
         LineChart {
             title: "Shootdown round trip vs range (1 context, 1 chiplet, RTL)".into(),
             x_label: "pages munmapped (1024 and more: full purge)".into(),
-            y_label: format!("cycles (= ns at {} GHz)", sd.clock_ghz),
+            y_label: format!("cycles (× {} ns at {} GHz)", 1.0 / sd.clock_ghz, sd.clock_ghz),
             x_scale: Scale::Linear,
             y_scale: Scale::Linear,
             y_from_zero: true,
@@ -92,7 +92,7 @@ pub fn charts(r: &BenchResults) -> Vec<(String, String)> {
         LineChart {
             title: "Shootdown round trip vs contexts in the ctxbitmap (1 chiplet, RTL)".into(),
             x_label: "contexts of the address space loaded on the chiplet".into(),
-            y_label: format!("cycles (= ns at {} GHz)", sd.clock_ghz),
+            y_label: format!("cycles (× {} ns at {} GHz)", 1.0 / sd.clock_ghz, sd.clock_ghz),
             x_scale: Scale::Log(2),
             y_scale: Scale::Linear,
             y_from_zero: true,
@@ -106,7 +106,7 @@ pub fn charts(r: &BenchResults) -> Vec<(String, String)> {
         LineChart {
             title: "Shootdown round trip vs chiplets (1 context each, RTL)".into(),
             x_label: "chiplets with a loaded context of the address space".into(),
-            y_label: format!("cycles (= ns at {} GHz)", sd.clock_ghz),
+            y_label: format!("cycles (× {} ns at {} GHz)", 1.0 / sd.clock_ghz, sd.clock_ghz),
             x_scale: Scale::Linear,
             y_scale: Scale::Linear,
             y_from_zero: true,
@@ -209,6 +209,68 @@ fn sd_table(s: &mut String, v: &[SetupResult], ghz: f64, key: &str, k: impl Fn(&
     }
 }
 
+/// The TGH round-trip distributions `rows` (timing name, trips), in cycles and µs.
+fn trips_table(s: &mut String, rows: &[(&str, &LoadedTrips)], ghz: f64) {
+    let _ = writeln!(s, "| purge timing | TGH invalidates | contexts/write | full purges | mean | p50 | p90 | p99 | p99.9 | max | max µs |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
+    for (name, u) in rows {
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {:.2} | {} | {:.0} | {} | {} | {} | {} | {} | {:.2} |",
+            u.count, u.contexts_per_write, u.full_purges, u.mean, u.p50, u.p90, u.p99, u.p999, u.max, u.max as f64 / ghz / 1000.0
+        );
+    }
+    let _ = writeln!(s);
+}
+
+/// The variable purge timing: the default workload's round trips beside the fixed timing's,
+/// and the flush cost against chiplets.
+fn variable_section(s: &mut String, sd: &Shootdown) {
+    let v = &sd.variable;
+    let _ = writeln!(s, "### Variable purge timing: the round-trip distribution and the flush against chiplets
+");
+    let _ = writeln!(
+        s,
+        "The RTL variant `Vgru_variable` (`--purge-timing variable`, docs/MICROARCH.md §7): {} purge engines serve started \
+         TGHs concurrently; each TGH takes its scan (TLB_ENTRIES / PURGE_LANES cycles) + {} cycles + {} per entry it clears + \
+         a tail of {} cycles × t, t = 0..8 drawn from the chip's LFSR (P(t = k) = 2^-(k+1)), seeded from the run's seed and the \
+         chiplet (the replay line reproduces every tail). At the nominal {} GHz the base is {:.1} µs and the longest tail \
+         {:.1} µs: \"the flush takes microseconds with variable tails while the CPU busy-polls\". The round trip is what the \
+         driver measures: its start write to the poll that sees the handle no longer ACTIVE (+ one MMIO round trip).\n",
+        v.engines,
+        v.base,
+        v.entry,
+        v.tail,
+        sd.clock_ghz,
+        f64::from(v.base) / sd.clock_ghz / 1000.0,
+        f64::from(8 * v.tail) / sd.clock_ghz / 1000.0
+    );
+    let _ = writeln!(s, "Every TGH of the default workload (same seed and size as section 4's run), cycles:\n");
+    let mut rows = vec![("variable", &v.under_load)];
+    if let Some(u) = &sd.under_load {
+        rows.insert(0, ("fixed", u));
+    }
+    trips_table(s, &rows, sd.clock_ghz);
+    let _ = writeln!(s, "The chiplets sweep again ({} pages, 1 context per chiplet) with the variable timing:\n", v.by_chiplets.first().map_or(0, |r| r.setup.pages));
+    sd_table(s, &v.by_chiplets, sd.clock_ghz, "chiplets", |r| r.setup.chiplets.to_string());
+    if let (Some(a), Some(b)) = (v.by_chiplets.first(), v.by_chiplets.last()) {
+        if b.setup.chiplets > a.setup.chiplets {
+            let slope = (b.flush_round_trip_median - a.flush_round_trip_median) / (b.setup.chiplets - a.setup.chiplets) as f64;
+            let _ = writeln!(
+                s,
+                "\nThe driver still waits for each chiplet's TGH before writing the next: the whole flush grows by {} cycles \
+                 ({:.2} µs) per chiplet, {} cycles ({:.1} µs) for {} chiplets. The engines run TGHs of different CPUs \
+                 concurrently on one chiplet; they cannot overlap one CPU's flush across chiplets.\n",
+                f0(slope),
+                slope / sd.clock_ghz / 1000.0,
+                f0(b.flush_round_trip_median),
+                b.flush_round_trip_median / sd.clock_ghz / 1000.0,
+                b.setup.chiplets
+            );
+        }
+    }
+}
+
 fn spread(v: &[SetupResult]) -> (f64, f64) {
     v.iter().map(|r| r.tgh_round_trip_median).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)))
 }
@@ -276,6 +338,25 @@ pub fn markdown(r: &BenchResults) -> String {
          for every range (1 page to a full purge) and every number of contexts{why}. Under load (default workload) the \
          p99 is {} cycles.",
         sd.under_load.as_ref().map_or("–".into(), |u| u.p99.to_string())
+    );
+    let v = &sd.variable.under_load;
+    let _ = writeln!(
+        s,
+        "- With the variable purge timing ({} engines, {} cycles + {} per entry + a seeded tail of 0..8 × {} cycles) a TGH of \
+         the default workload costs the driver p50 **{}**, p99 **{}**, max **{}** cycles ({:.2} / {:.2} / {:.2} µs at the \
+         nominal {} GHz), over {} TGHs.",
+        sd.variable.engines,
+        sd.variable.base,
+        sd.variable.entry,
+        sd.variable.tail,
+        v.p50,
+        v.p99,
+        v.max,
+        v.p50 as f64 / sd.clock_ghz / 1000.0,
+        v.p99 as f64 / sd.clock_ghz / 1000.0,
+        v.max as f64 / sd.clock_ghz / 1000.0,
+        sd.clock_ghz,
+        v.count
     );
     if let (Some(a), Some(b)) = (sd.by_chiplets.first(), sd.by_chiplets.last()) {
         if b.setup.chiplets > a.setup.chiplets {
@@ -429,7 +510,8 @@ pub fn markdown(r: &BenchResults) -> String {
          ACTIVE arriving back = (cycle the chip answered that poll − cycle the chip took the write) + one MMIO round trip \
          ({} cycles). The whole flush spans the first TGH start to the last completion over all chiplets. Each setup ran with \
          {} kernel seed(s) (scheduling and interrupt preemption differ); medians and min–max are over those runs. \
-         **Nominal clock: {} GHz** — neither DESIGN.md nor the README states one — so ns = cycles / {}.\n",
+         **Nominal clock: {} GHz** — an assumption (docs/MICROARCH.md §0: no public source gives the UV hub's, the GRU's, \
+         clock) — so ns = cycles / {}.\n",
         96,
         sd.mmio_latency,
         c.sd_seeds,
@@ -456,6 +538,7 @@ pub fn markdown(r: &BenchResults) -> String {
          is about chiplets × TGH round trip.\n"
     );
     let _ = writeln!(s, "![chiplets](shootdown_chiplets.svg)\n");
+    variable_section(&mut s, sd);
     if let Some(u) = &sd.under_load {
         let _ = writeln!(s, "### Under load: every TGH of the default workload\n");
         let _ = writeln!(
@@ -464,12 +547,7 @@ pub fn markdown(r: &BenchResults) -> String {
              plus one poll. In the default workload (section 4's run) CPUs are shared with interrupt handlers and other \
              threads, which can preempt the flushing thread between its write and its polls:\n"
         );
-        let _ = writeln!(s, "| TGH invalidates | contexts/write | full purges | mean | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|---|---|");
-        let _ = writeln!(
-            s,
-            "| {} | {:.2} | {} | {:.0} | {} | {} | {} | {} |\n",
-            u.count, u.contexts_per_write, u.full_purges, u.mean, u.p50, u.p90, u.p99, u.max
-        );
+        trips_table(&mut s, &[("fixed", u)], sd.clock_ghz);
     }
     let _ = writeln!(s, "### Purge latency at the chip vs TLB size\n");
     let _ = writeln!(
